@@ -1,0 +1,121 @@
+"""Configuration dataclasses. Every field says what it does, so the config is its own documentation."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Literal
+
+Architecture = Literal["relu-l1", "topk", "batchtopk"]
+
+
+@dataclass
+class SAEConfig:
+    """Shape and sparsity mechanism of a :class:`~bertopic_sae.SparseAutoencoder`."""
+
+    d_in: int
+    """Dimension of the embeddings the SAE reads (384 for all-MiniLM-L6-v2)."""
+
+    d_sae: int = 0
+    """Number of atoms (latents). 0 = ``expansion_factor * d_in``."""
+
+    expansion_factor: int = 4
+    """Atoms per input dimension when ``d_sae`` is 0. The SAE-TM paper uses 4."""
+
+    architecture: Architecture = "relu-l1"
+    """``relu-l1``: the SAE-TM paper's SAE (ReLU encoder, L1 penalty; the MAP estimator of a continuous
+    LDA). ``topk``: keep the ``k`` largest activations per document (OpenAI / EleutherAI sparsify).
+    ``batchtopk``: keep the ``k * batch`` largest activations of a batch while training, a learned
+    threshold at inference (Bussmann et al.)."""
+
+    l1_coefficient: float = 0.25
+    """Weight λ of the L1 penalty (``relu-l1`` only); it sets the sparsity. It depends on the scale
+    of the embeddings: for unit-norm all-MiniLM-L6-v2 embeddings λ ≈ 0.2-0.3 gives 20-30 active atoms
+    per document; the paper's λ = 2 is for unnormalised 768-d embeddings and silences every atom
+    here."""
+
+    k: int = 32
+    """Active atoms per document for ``topk`` and ``batchtopk``."""
+
+    def __post_init__(self) -> None:
+        if self.d_in <= 0:
+            raise ValueError(f"d_in must be positive, got {self.d_in}.")
+        if self.d_sae < 0 or self.expansion_factor <= 0:
+            raise ValueError("d_sae must be >= 0 (0 = derive it) and expansion_factor > 0.")
+        if self.d_sae == 0:
+            self.d_sae = self.expansion_factor * self.d_in
+        if self.architecture not in ("relu-l1", "topk", "batchtopk"):
+            raise ValueError(
+                f"Unknown architecture {self.architecture!r}; use 'relu-l1', 'topk' or 'batchtopk'."
+            )
+        if self.architecture != "relu-l1" and not 0 < self.k <= self.d_sae:
+            raise ValueError(f"k must be in 1..d_sae={self.d_sae} for {self.architecture}, got {self.k}.")
+        if self.l1_coefficient < 0:
+            raise ValueError(f"l1_coefficient must be >= 0, got {self.l1_coefficient}.")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "SAEConfig":
+        """Build from a dict, ignoring keys this version does not know (newer files still load)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in values.items() if key in known})
+
+
+@dataclass
+class TrainConfig:
+    """How :func:`~bertopic_sae.train_sae` trains a sparse autoencoder."""
+
+    batch_size: int = 1000
+    """Embeddings per optimisation step (the paper: 1000)."""
+
+    steps: int = 3000
+    """Number of optimisation steps. The paper trains 50,000 steps on tens of millions of
+    embeddings; a few thousand suffice for one corpus of ~10^4 documents."""
+
+    lr: float = 1e-3
+    """Adam learning rate (the paper: 1e-3)."""
+
+    warmup_ratio: float = 0.1
+    """Fraction of the steps over which the learning rate and the L1 coefficient ramp up linearly
+    from 0, as in the paper's code."""
+
+    init_b_dec: Literal["mean", "zeros"] = "mean"
+    """Initial decoder bias: the mean of the first batch (converges faster on embeddings, which are
+    far from centred) or zeros (the paper's code)."""
+
+    auxk_alpha: float = 1 / 32
+    """Weight of the AuxK loss that revives dead atoms (``topk``/``batchtopk`` only)."""
+
+    dead_after: int = 0
+    """An atom that fired on none of the last ``dead_after`` embeddings counts as dead.
+    0 = one pass over the data, capped at 1,000,000 embeddings."""
+
+    seed: int = 0
+    """Seed for the initialisation and the batch order. On CPU the same seed gives identical weights."""
+
+    device: str | None = None
+    """``"cpu"``, ``"cuda"``, ``"cuda:1"``...; None picks CUDA when it is available."""
+
+    checkpoint_dir: str | None = None
+    """Folder for resumable checkpoints (written atomically). None = no checkpoints."""
+
+    checkpoint_every: int = 1000
+    """Steps between checkpoints when ``checkpoint_dir`` is set."""
+
+    resume: bool = True
+    """Continue from the checkpoint in ``checkpoint_dir`` when there is one."""
+
+    verbose: bool = True
+    """Show a progress bar with the loss, L0, FVU and dead-atom count."""
+
+    def __post_init__(self) -> None:
+        if self.batch_size <= 0 or self.steps <= 0:
+            raise ValueError("batch_size and steps must be positive.")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}.")
+        if self.init_b_dec not in ("mean", "zeros"):
+            raise ValueError("init_b_dec must be 'mean' or 'zeros'.")
+
+    def to_dict(self) -> dict:
+        return asdict(self)

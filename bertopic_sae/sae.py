@@ -1,0 +1,460 @@
+"""The sparse autoencoder: stage 1 of SAE-TM. Its decoder rows are the topic atoms.
+
+Checkpoints use SAELens's layout (``cfg.json`` + ``sae_weights.safetensors`` holding ``W_enc``
+(d_in, d_sae), ``b_enc``, ``W_dec`` (d_sae, d_in), ``b_dec``), so SAEs move between SAELens and this
+package. EleutherAI sparsify checkpoints (``cfg.json`` + ``sae.safetensors``) load too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import Tensor, nn
+
+from .config import SAEConfig
+
+__all__ = ["SparseAutoencoder", "EncoderOutput", "ForwardOutput", "check_embeddings"]
+
+CFG_FILE = "cfg.json"
+WEIGHTS_FILE = "sae_weights.safetensors"  # SAELens
+SPARSIFY_WEIGHTS_FILE = "sae.safetensors"  # EleutherAI sparsify
+
+# Our architecture name -> the name SAELens uses in cfg.json. A trained batchtopk SAE is a JumpReLU
+# SAE with one threshold for every atom, which is how SAELens stores it too.
+_TO_SAELENS = {"relu-l1": "standard", "topk": "topk", "batchtopk": "jumprelu"}
+_FROM_SAELENS = {"standard": "relu-l1", "topk": "topk", "jumprelu": "batchtopk", "batchtopk": "batchtopk"}
+
+
+class EncoderOutput(NamedTuple):
+    """What :meth:`SparseAutoencoder.encode` returns."""
+
+    acts: Tensor
+    """Sparse non-negative atom activations, shape ``(n, d_sae)`` (stored dense)."""
+    pre_acts: Tensor
+    """Activations before the sparsifying nonlinearity, shape ``(n, d_sae)``."""
+
+
+class ForwardOutput(NamedTuple):
+    """What :meth:`SparseAutoencoder.forward` returns."""
+
+    recon: Tensor
+    """Reconstructed embeddings, ``(n, d_in)``."""
+    acts: Tensor
+    """Atom activations, ``(n, d_sae)``."""
+    loss: Tensor
+    """Total training loss: ``mse + l1 + auxk``."""
+    mse: Tensor
+    """Squared reconstruction error summed over dimensions, averaged over the batch."""
+    l1: Tensor
+    """``l1_coefficient * mean_n ||acts||_1`` (zero for top-k architectures)."""
+    auxk: Tensor
+    """AuxK loss that trains dead atoms to explain the residual (zero for ``relu-l1``)."""
+    fvu: Tensor
+    """Fraction of variance unexplained (0 = perfect reconstruction)."""
+
+
+def check_embeddings(X, d_in: int | None = None, *, name: str = "embeddings") -> np.ndarray:
+    """Validate a 2-D float array of embeddings; return it as float32 (no copy when possible).
+
+    Raises ``ValueError`` naming the problem and the fix for empty, 1-D, wrong-width or non-finite input.
+    """
+    if sp.issparse(X):
+        raise ValueError(f"{name} must be a dense array of embeddings, got a sparse matrix.")
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_documents, dim), got shape {X.shape}.")
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} is empty: pass at least one document.")
+    if d_in is not None and X.shape[1] != d_in:
+        raise ValueError(
+            f"The SAE expects d_in={d_in}, {name} have {X.shape[1]} columns; use the embedding model the SAE "
+            "was trained on, or train a new SAE on these embeddings."
+        )
+    if not np.issubdtype(X.dtype, np.floating):
+        X = X.astype(np.float32)
+    if not isinstance(X, np.memmap):  # a memmap is checked batch by batch where it is read
+        bad = ~np.isfinite(X).all(axis=1)
+        if bad.any():
+            rows = np.flatnonzero(bad)[:5].tolist()
+            raise ValueError(
+                f"{name} contain NaN or infinite values in {int(bad.sum())} rows (first: {rows}); "
+                "re-embed those documents or drop them."
+            )
+    return X if X.dtype == np.float32 or isinstance(X, np.memmap) else X.astype(np.float32)
+
+
+class SparseAutoencoder(nn.Module):
+    """A sparse autoencoder over document embeddings.
+
+    ``encode``: ``acts = σ((x − b_dec) W_enc + b_enc)`` with σ = ReLU (``relu-l1``), ReLU + top-k
+    (``topk``), or ReLU + a learned per-atom threshold (``batchtopk`` at inference).
+    ``decode``: ``x̂ = acts W_dec + b_dec``; the rows of ``W_dec`` (the atoms) have unit norm.
+
+    Arguments:
+        cfg: an :class:`~bertopic_sae.SAEConfig`.
+
+    Usage:
+
+    ```python
+    import numpy as np
+    from bertopic_sae import SparseAutoencoder, SAEConfig
+    sae = SparseAutoencoder(SAEConfig(d_in=384, d_sae=1536))
+    codes = sae.encode_csr(np.random.randn(10, 384).astype("float32"))   # scipy CSR (10, 1536)
+    sae.save_pretrained("my-sae")
+    same = SparseAutoencoder.from_pretrained("my-sae")
+    ```
+    """
+
+    def __init__(self, cfg: SAEConfig, *, seed: int | None = None):
+        super().__init__()
+        self.cfg = cfg
+        d_in, d_sae = cfg.d_in, cfg.d_sae
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        # Tied initialisation (paper code): unit-direction atoms scaled to norm 0.1; the decoder is
+        # renormalised to unit norm at the first training step.
+        w = torch.randn(d_in, d_sae, generator=generator)
+        w = 0.1 * w / w.norm(dim=0, keepdim=True)
+        bound = 1 / d_in**0.5
+        self.W_enc = nn.Parameter(w.clone())
+        self.b_enc = nn.Parameter(torch.empty(d_sae).uniform_(-bound, bound, generator=generator))
+        self.W_dec = nn.Parameter(w.T.clone())
+        self.b_dec = nn.Parameter(torch.zeros(d_in))
+        # Per-atom inference threshold of batchtopk (SAELens "jumprelu" layout); zero otherwise.
+        self.register_buffer("threshold", torch.zeros(d_sae))
+        self.metadata: dict = {}
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def d_in(self) -> int:
+        return self.cfg.d_in
+
+    @property
+    def d_sae(self) -> int:
+        return self.cfg.d_sae
+
+    @property
+    def device(self) -> torch.device:
+        return self.W_enc.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.W_enc.dtype
+
+    # ------------------------------------------------------------------ maths
+    def pre_activations(self, x: Tensor) -> Tensor:
+        return (x - self.b_dec) @ self.W_enc + self.b_enc
+
+    def activate(self, pre_acts: Tensor, *, batch_topk: bool = False) -> Tensor:
+        """Turn pre-activations into sparse activations with the configured nonlinearity."""
+        acts = torch.relu(pre_acts)
+        arch = self.cfg.architecture
+        if arch == "relu-l1":
+            return acts
+        if arch == "topk" or (arch == "batchtopk" and batch_topk):
+            k = self.cfg.k
+            if arch == "batchtopk":  # keep the k*n largest activations of the whole batch
+                flat = acts.flatten()
+                values, indices = flat.topk(min(k * acts.shape[0], flat.numel()), sorted=False)
+                return torch.zeros_like(flat).scatter_(0, indices, values).view_as(acts)
+            values, indices = acts.topk(k, dim=-1, sorted=False)
+            return torch.zeros_like(acts).scatter_(-1, indices, values)
+        return acts * (acts > self.threshold)  # batchtopk at inference
+
+    def encode(self, x: Tensor) -> EncoderOutput:
+        """Encode a batch of embeddings ``(n, d_in)`` into atom activations ``(n, d_sae)``."""
+        pre_acts = self.pre_activations(x)
+        return EncoderOutput(self.activate(pre_acts), pre_acts)
+
+    def decode(self, acts: Tensor) -> Tensor:
+        """Reconstruct embeddings ``(n, d_in)`` from activations ``(n, d_sae)``."""
+        return acts @ self.W_dec + self.b_dec
+
+    def forward(
+        self,
+        x: Tensor,
+        *,
+        l1_coefficient: float | None = None,
+        dead_mask: Tensor | None = None,
+        auxk_alpha: float = 1 / 32,
+    ) -> ForwardOutput:
+        """Encode, decode and compute the training loss for a batch ``(n, d_in)``.
+
+        Arguments:
+            l1_coefficient: overrides ``cfg.l1_coefficient`` (the trainer ramps it up during warm-up).
+            dead_mask: boolean ``(d_sae,)`` of atoms considered dead, for the AuxK loss.
+            auxk_alpha: weight of the AuxK loss.
+        """
+        pre_acts = self.pre_activations(x)
+        acts = self.activate(pre_acts, batch_topk=self.training)
+        recon = self.decode(acts)
+        error = x - recon
+        mse = error.pow(2).sum(-1).mean()
+        total_variance = (x - x.mean(0)).pow(2).sum(-1).mean().clamp_min(1e-12)
+        zero = x.new_zeros(())
+        l1 = auxk = zero
+        if self.cfg.architecture == "relu-l1":
+            coefficient = self.cfg.l1_coefficient if l1_coefficient is None else l1_coefficient
+            l1 = coefficient * acts.abs().sum(-1).mean()
+        elif dead_mask is not None and bool(dead_mask.any()):
+            # AuxK (Gao et al. 2024): the top dead atoms try to explain the residual, which gives
+            # them gradient again.
+            k_aux = min(x.shape[-1] // 2, int(dead_mask.sum()))
+            dead_pre = torch.where(dead_mask, torch.relu(pre_acts), torch.zeros_like(pre_acts))
+            values, indices = dead_pre.topk(k_aux, dim=-1, sorted=False)
+            aux_recon = torch.zeros_like(pre_acts).scatter_(-1, indices, values) @ self.W_dec
+            residual = error.detach()
+            auxk = auxk_alpha * (residual - aux_recon).pow(2).sum(-1).mean() / residual.pow(2).sum(
+                -1
+            ).mean().clamp_min(1e-12)
+        return ForwardOutput(recon, acts, mse + l1 + auxk, mse, l1, auxk, mse / total_variance)
+
+    @torch.no_grad()
+    def normalize_decoder(self) -> None:
+        """Rescale every atom (row of ``W_dec``) to unit norm."""
+        self.W_dec.div_(self.W_dec.norm(dim=-1, keepdim=True).clamp_min(1e-8))
+
+    @torch.no_grad()
+    def remove_parallel_decoder_grad(self) -> None:
+        """Project out the gradient component along each atom, so a step keeps atoms on the unit sphere."""
+        if self.W_dec.grad is None:
+            return
+        parallel = (self.W_dec.grad * self.W_dec).sum(-1, keepdim=True)
+        self.W_dec.grad.sub_(parallel * self.W_dec)
+
+    # ------------------------------------------------------------------ numpy / scipy helpers
+    @torch.no_grad()
+    def encode_csr(
+        self, X, *, batch_size: int = 4096, verbose: bool = False
+    ) -> sp.csr_matrix:
+        """Encode an array (or memmap) of embeddings into a scipy CSR matrix ``(n, d_sae)`` (float32)."""
+        from tqdm.auto import tqdm
+
+        X = check_embeddings(X, self.d_in)
+        was_training = self.training
+        self.eval()
+        blocks = []
+        use_bf16 = self.device.type == "cuda"
+        for start in tqdm(range(0, X.shape[0], batch_size), disable=not verbose, desc="SAE encode"):
+            batch = np.asarray(X[start : start + batch_size], dtype=np.float32)
+            if not np.isfinite(batch).all():
+                raise ValueError(
+                    f"embeddings contain NaN or infinite values near row {start}; re-embed or drop them."
+                )
+            tensor = torch.from_numpy(batch).to(self.device, self.dtype)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
+                acts = self.encode(tensor).acts
+            blocks.append(sp.csr_matrix(acts.float().cpu().numpy()))
+        self.train(was_training)
+        return sp.vstack(blocks, format="csr").astype(np.float32)
+
+    @torch.no_grad()
+    def decode_numpy(self, codes) -> np.ndarray:
+        """Decode a CSR or dense array of activations back to embeddings (numpy)."""
+        dense = codes.toarray() if sp.issparse(codes) else np.asarray(codes)
+        tensor = torch.as_tensor(dense, dtype=self.dtype, device=self.device)
+        return self.decode(tensor).float().cpu().numpy()
+
+    @torch.no_grad()
+    def atoms(self) -> np.ndarray:
+        """The decoder atoms as a numpy array ``(d_sae, d_in)``."""
+        return self.W_dec.detach().float().cpu().numpy()
+
+    # ------------------------------------------------------------------ persistence
+    def state_tensors(self) -> dict[str, Tensor]:
+        tensors = {
+            "W_enc": self.W_enc.detach(),
+            "b_enc": self.b_enc.detach(),
+            "W_dec": self.W_dec.detach(),
+            "b_dec": self.b_dec.detach(),
+        }
+        if self.cfg.architecture == "batchtopk":
+            tensors["threshold"] = self.threshold.detach()
+        return {name: t.float().cpu().contiguous() for name, t in tensors.items()}
+
+    def saelens_config(self) -> dict:
+        from . import __version__
+
+        cfg = {
+            "d_in": self.d_in,
+            "d_sae": self.d_sae,
+            "architecture": _TO_SAELENS[self.cfg.architecture],
+            "dtype": "float32",
+            "device": "cpu",
+            "apply_b_dec_to_input": True,
+            "normalize_activations": "none",
+            "metadata": {"bertopic_sae_version": __version__, **self.metadata},
+            "bertopic_sae": self.cfg.to_dict(),
+        }
+        if self.cfg.architecture != "relu-l1":
+            cfg["k"] = self.cfg.k
+        return cfg
+
+    def save_pretrained(self, path: str | os.PathLike) -> list[Path]:
+        """Write ``cfg.json`` and ``sae_weights.safetensors`` (SAELens layout) into folder ``path``.
+
+        The files are written into a temporary sibling folder first and moved into place, so an
+        interrupted save never leaves a half-written checkpoint. Returns the paths written.
+        """
+        from safetensors.torch import save_file
+
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            save_file(self.state_tensors(), str(staging / WEIGHTS_FILE))
+            (staging / CFG_FILE).write_text(json.dumps(self.saelens_config(), indent=2))
+            target.mkdir(exist_ok=True)
+            for name in (WEIGHTS_FILE, CFG_FILE):  # os.replace is atomic per file
+                os.replace(staging / name, target / name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return [target / CFG_FILE, target / WEIGHTS_FILE]
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        path_or_hub_id: str | os.PathLike,
+        *,
+        hookpoint: str | None = None,
+        device: str | torch.device = "cpu",
+    ) -> "SparseAutoencoder":
+        """Load an SAE saved by this package, SAELens, or EleutherAI sparsify.
+
+        Arguments:
+            path_or_hub_id: a local folder, or a Hugging Face Hub repo id (downloaded when online).
+            hookpoint: sub-folder to read when the folder holds one SAE per hookpoint (sparsify).
+            device: where to put the weights.
+
+        Raises:
+            FileNotFoundError: no checkpoint in the folder (lists what is there).
+            ValueError: a corrupt or inconsistent checkpoint; nothing is half-loaded.
+        """
+        folder = Path(path_or_hub_id)
+        if not folder.exists():
+            folder = _download_from_hub(str(path_or_hub_id))
+        if hookpoint is not None:
+            folder = folder / hookpoint
+        if not (folder / CFG_FILE).exists():
+            subfolders = sorted(p.name for p in folder.iterdir() if (p / CFG_FILE).exists()) if folder.is_dir() else []
+            hint = f" It has SAEs for hookpoints {subfolders}: pass hookpoint=..." if subfolders else ""
+            raise FileNotFoundError(f"No {CFG_FILE} in {folder}.{hint}")
+        try:
+            raw_cfg = json.loads((folder / CFG_FILE).read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{folder / CFG_FILE} is not valid JSON ({err}); the checkpoint is corrupt.") from err
+        if (folder / WEIGHTS_FILE).exists():
+            cfg, tensors = _read_saelens(folder, raw_cfg)
+        elif (folder / SPARSIFY_WEIGHTS_FILE).exists():
+            cfg, tensors = _read_sparsify(folder, raw_cfg)
+        else:
+            raise FileNotFoundError(
+                f"{folder} has {CFG_FILE} but neither {WEIGHTS_FILE} (SAELens) nor {SPARSIFY_WEIGHTS_FILE} "
+                "(sparsify); the checkpoint is incomplete."
+            )
+        expected = {
+            "W_enc": (cfg.d_in, cfg.d_sae),
+            "b_enc": (cfg.d_sae,),
+            "W_dec": (cfg.d_sae, cfg.d_in),
+            "b_dec": (cfg.d_in,),
+        }
+        for name, shape in expected.items():
+            if name not in tensors:
+                raise ValueError(f"Checkpoint {folder} lacks tensor {name!r} (has {sorted(tensors)}).")
+            if tuple(tensors[name].shape) != shape:
+                raise ValueError(
+                    f"Checkpoint {folder}: {name} has shape {tuple(tensors[name].shape)} but cfg.json says "
+                    f"{shape} (d_in={cfg.d_in}, d_sae={cfg.d_sae}); the files do not belong together."
+                )
+            if not torch.isfinite(tensors[name]).all():
+                raise ValueError(f"Checkpoint {folder}: {name} contains NaN or infinite values.")
+        sae = cls(cfg)
+        with torch.no_grad():
+            for name in expected:
+                getattr(sae, name).copy_(tensors[name].float())
+            if "threshold" in tensors:
+                sae.threshold.copy_(tensors["threshold"].float().reshape(-1))
+        sae.metadata = dict(raw_cfg.get("metadata") or {})
+        return sae.to(device)
+
+
+def _load_safetensors(path: Path) -> dict[str, Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, RuntimeError, ValueError) as err:
+        raise ValueError(f"Cannot read {path}: {err}. The file is corrupt or truncated.") from err
+
+
+def _read_saelens(folder: Path, raw: dict) -> tuple[SAEConfig, dict[str, Tensor]]:
+    ours = raw.get("bertopic_sae") or {}
+    saelens_arch = raw.get("architecture", "standard")
+    if saelens_arch not in _FROM_SAELENS:
+        raise ValueError(
+            f"{folder}: SAELens architecture {saelens_arch!r} is not supported "
+            f"(supported: {sorted(_FROM_SAELENS)})."
+        )
+    if raw.get("apply_b_dec_to_input") is False:
+        raise ValueError(f"{folder}: SAEs with apply_b_dec_to_input=false are not supported.")
+    if raw.get("normalize_activations") not in (None, "none"):
+        raise ValueError(
+            f"{folder}: normalize_activations={raw['normalize_activations']!r} is not supported; "
+            "normalise the embeddings yourself and save the SAE without it."
+        )
+    try:
+        cfg = SAEConfig.from_dict(
+            {
+                **ours,
+                "d_in": int(raw["d_in"]),
+                "d_sae": int(raw["d_sae"]),
+                "architecture": ours.get("architecture", _FROM_SAELENS[saelens_arch]),
+                "k": int(raw.get("k", ours.get("k", 32))),
+            }
+        )
+    except KeyError as err:
+        raise ValueError(f"{folder / CFG_FILE} lacks the field {err}.") from err
+    tensors = _load_safetensors(folder / WEIGHTS_FILE)
+    if saelens_arch == "jumprelu" and "threshold" not in tensors:
+        raise ValueError(f"{folder}: a jumprelu checkpoint needs a 'threshold' tensor.")
+    return cfg, tensors
+
+
+def _read_sparsify(folder: Path, raw: dict) -> tuple[SAEConfig, dict[str, Tensor]]:
+    tensors = _load_safetensors(folder / SPARSIFY_WEIGHTS_FILE)
+    if "encoder.weight" not in tensors:
+        raise ValueError(f"{folder}: sparsify checkpoint lacks 'encoder.weight' (has {sorted(tensors)}).")
+    n_latents, d_in = tensors["encoder.weight"].shape
+    if "d_in" in raw and int(raw["d_in"]) != d_in:
+        raise ValueError(f"{folder}: cfg.json says d_in={raw['d_in']} but encoder.weight has {d_in} columns.")
+    k = int(raw.get("k", 32))
+    cfg = SAEConfig(d_in=int(d_in), d_sae=int(n_latents), architecture="topk", k=min(k, int(n_latents)))
+    converted = {
+        "W_enc": tensors["encoder.weight"].T.contiguous(),
+        "b_enc": tensors.get("encoder.bias", torch.zeros(n_latents)),
+    }
+    if "W_dec" in tensors:
+        converted["W_dec"] = tensors["W_dec"]
+    if "b_dec" in tensors:
+        converted["b_dec"] = tensors["b_dec"]
+    return cfg, converted
+
+
+def _download_from_hub(repo_id: str) -> Path:
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(repo_id))
+    except Exception as err:  # offline, unknown repo, no huggingface_hub
+        raise FileNotFoundError(
+            f"{repo_id!r} is not a local folder and could not be downloaded from the Hugging Face Hub "
+            f"({type(err).__name__}: {err}). Pass a folder that holds cfg.json and sae_weights.safetensors."
+        ) from err

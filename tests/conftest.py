@@ -1,0 +1,44 @@
+"""Shared fixtures: real text from ../shared/datasets and its cached MiniLM embeddings."""
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def planted_ctm(n: int, d: int, k: int, *, per_doc: int, noise: float, seed: int = 0):
+    """Documents from a continuous LDA: sparse Dirichlet mixtures of k unit directions plus noise."""
+    rng = np.random.default_rng(seed)
+    atoms = rng.standard_normal((k, d))
+    atoms /= np.linalg.norm(atoms, axis=1, keepdims=True)
+    theta = np.zeros((n, k))
+    for row in theta:
+        chosen = rng.choice(k, per_doc, replace=False)
+        row[chosen] = rng.dirichlet(np.ones(per_doc))
+    X = theta @ atoms + noise * rng.standard_normal((n, d)) / np.sqrt(d)
+    return X.astype(np.float32), atoms
+
+
+@pytest.fixture(scope="session")
+def embedding_model():
+    from bertopic_sae.datasets import default_embedding_model
+
+    return default_embedding_model(device="cpu")
+
+
+@pytest.fixture(scope="session")
+def bbc(embedding_model):
+    """BBC News (raw text, 5 labels), first 600 articles, with MiniLM embeddings (cached on disk)."""
+    from bertopic_sae.datasets import embed, load_corpus
+
+    corpus = load_corpus("bbc_news")
+    rng = np.random.default_rng(0)
+    keep = np.sort(rng.choice(len(corpus.texts), 600, replace=False))
+    texts = [corpus.texts[i] for i in keep]
+    labels = [corpus.labels[i] for i in keep]
+    embeddings = embed(texts, embedding_model, show_progress_bar=False)
+    return texts, labels, embeddings
