@@ -126,6 +126,15 @@ class ArrayBatches:
         return self.rows((step * world + rank) * per_rank, per_rank)
 
 
+def _is_row_source(data) -> bool:
+    """A numpy array, a memmap, or a lazy 2-D row reader (``shape`` and ``X[a:b]``, such as
+    :class:`bertopic_sae.cli.ShardedEmbeddings`): data that :class:`ArrayBatches` can index by step."""
+    if isinstance(data, np.ndarray):
+        return True
+    shape = getattr(data, "shape", None)
+    return not isinstance(data, torch.Tensor) and shape is not None and len(shape) == 2 and hasattr(data, "__getitem__")
+
+
 def _iterable_batches(data: Iterable) -> Iterator[np.ndarray]:
     while True:
         produced = False
@@ -163,8 +172,13 @@ def train_sae(
     world = torch.distributed.get_world_size() if distributed else 1
 
     expected_d_in = sae.d_in if sae is not None else (sae_config.d_in if sae_config is not None else None)
-    if isinstance(data, np.ndarray):
-        data = check_embeddings(data, expected_d_in, name="training embeddings")
+    if _is_row_source(data):
+        if isinstance(data, np.ndarray):
+            data = check_embeddings(data, expected_d_in, name="training embeddings")
+        elif expected_d_in is not None and data.shape[1] != expected_d_in:
+            raise ValueError(
+                f"The SAE expects d_in={expected_d_in}, the training embeddings have {data.shape[1]} columns."
+            )
         sampler: ArrayBatches | None = ArrayBatches(data, cfg.batch_size, cfg.seed)
         d_in, n_examples, stream = data.shape[1], data.shape[0], None
     else:
@@ -305,11 +319,14 @@ def _save_checkpoint(folder: Path, sae, optimizer, since_fired, step: int) -> No
     """Write the SAE and the trainer state so a killed run can resume; each file is replaced atomically."""
     folder.mkdir(parents=True, exist_ok=True)
     sae.save_pretrained(folder / SAE_SUBDIR)
+    # The weights go into the state file too: it is replaced in one os.replace, so a kill between the
+    # two writes cannot pair step-N weights with a step-(N - every) optimizer state.
     state = {
         "step": step,
         "optimizer": optimizer.state_dict(),
         "since_fired": since_fired.cpu(),
         "threshold": sae.threshold.cpu(),
+        "sae": sae.state_tensors(),
     }
     with tempfile.NamedTemporaryFile(dir=folder, prefix=".state.", delete=False) as handle:
         torch.save(state, handle)
@@ -324,8 +341,9 @@ def _load_checkpoint(folder: Path, sae, optimizer, since_fired, device) -> int:
             f"Checkpoint in {folder} is for d_in={saved.d_in}, d_sae={saved.d_sae}, not {sae.d_in}, {sae.d_sae}; "
             "use another checkpoint_dir or resume=False."
         )
+    tensors = state.get("sae") or saved.state_tensors()  # older checkpoints kept the weights only in sae/
     with torch.no_grad():
-        for name, tensor in saved.state_tensors().items():
+        for name, tensor in tensors.items():
             getattr(sae, name).copy_(tensor.to(device))
     optimizer.load_state_dict(state["optimizer"])
     since_fired.copy_(state["since_fired"].to(device))

@@ -42,3 +42,26 @@ def bbc(embedding_model):
     labels = [corpus.labels[i] for i in keep]
     embeddings = embed(texts, embedding_model, show_progress_bar=False)
     return texts, labels, embeddings
+
+
+@pytest.fixture(scope="session")
+def small_sae(bbc):
+    """A small relu-l1 SAE trained on the BBC subset's embeddings (seconds on CPU)."""
+    from bertopic_sae import SAEConfig, TrainConfig, train_sae
+
+    _, _, embeddings = bbc
+    config = SAEConfig(d_in=embeddings.shape[1], d_sae=256, l1_coefficient=0.2)
+    return train_sae(embeddings, config, TrainConfig(steps=400, batch_size=256, lr=3e-3, verbose=False)).sae
+
+
+@pytest.fixture(scope="session")
+def tweets(embedding_model):
+    """600 dated health-news tweets from 6 sources, with embeddings."""
+    from bertopic_sae.datasets import embed, load_corpus
+
+    corpus = load_corpus("health_news_tweets")
+    rng = np.random.default_rng(0)
+    keep = np.sort(rng.choice(len(corpus.texts), 600, replace=False))
+    texts = [corpus.texts[i] for i in keep]
+    return (texts, [corpus.labels[i] for i in keep], [corpus.timestamps[i] for i in keep],
+            embed(texts, embedding_model, show_progress_bar=False))

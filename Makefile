@@ -1,0 +1,30 @@
+# The two commands of the README: `make demo` and `make test`. Each installs what it needs first.
+# torch is pinned and installed first: an unpinned torch (or a package that pulls a newer one)
+# brings gigabytes of CUDA wheels. OCTIS and FASTopic go last, without their declared dependencies,
+# whose old pins conflict with numpy 2 / scikit-learn >= 1.4 (see benchmarks/README.md).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+TORCH ?= torch==2.13.0
+
+.PHONY: install demo test bench clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q "$(TORCH)"
+	$(PIP) install -q -c constraints.txt -e ".[offline,bench,test]"
+	$(PIP) install -q --no-deps octis==1.14.0 fastopic==1.0.1
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	HF_HUB_OFFLINE=1 $(PY) -m bertopic_sae.demo
+
+test: install
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,427 @@
+"""``bertopic_sae.BERTopic``: the real BERTopic with a ``clustering_model=`` argument and SAE persistence.
+
+Everything is stock BERTopic except where the SAE pipeline needs more than BERTopic's slots give:
+
+* ``clustering_model=`` is an alias of the ``hdbscan_model`` slot. With an :class:`SAEAtomMerger`
+  there and no ``umap_model``, UMAP does not run: the merger reads the full embeddings.
+* BERTopic hands the clustering slot only embeddings; the paper's merge also needs the documents'
+  words, so the clustering step passes the merger the bag of words and the vocabulary's word vectors.
+* Topic words come from the emission matrix (:class:`EmissionTopicWords` in ``ctfidf_model``),
+  over the vocabulary fitted on the documents, not on BERTopic's per-topic concatenations.
+* ``transform`` returns the topic distribution from the SAE codes; ``save`` with safetensors or
+  pytorch also writes the SAE, the merger and the emission model, and :meth:`BERTopic.load` puts
+  them back, so predictions after a reload are identical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from bertopic import BERTopic as _BERTopic
+from bertopic._bertopic import TopicMapper
+from bertopic._utils import check_documents_type, check_is_fitted
+from bertopic.dimensionality import BaseDimensionalityReduction
+
+from .encoder import SAEEncoder
+from .merge import SAEAtomMerger
+from .representation import EmissionTopicWords
+from .sae import SparseAutoencoder, check_embeddings
+from .vocabulary import default_vectorizer
+
+__all__ = ["BERTopic"]
+
+logger = logging.getLogger(__name__)
+
+SAE_DIR = "sae"
+MERGER_TENSORS = "sae_merger.safetensors"
+MERGER_CONFIG = "sae_merger.json"
+
+_WORD_VECTOR_CACHE: dict[str, np.ndarray] = {}
+
+
+class _AlreadyFitted:
+    """Stands in for the merger during BERTopic's clustering step, so the merger is not fitted twice."""
+
+    def __init__(self, merger: SAEAtomMerger):
+        self.labels_ = merger.labels_
+        self.probabilities_ = merger.probabilities_
+
+    def fit(self, X, y=None):
+        return self
+
+
+class BERTopic(_BERTopic):
+    """BERTopic with sparse-autoencoder topics.
+
+    Takes every argument of ``bertopic.BERTopic`` plus ``clustering_model`` (an alias of
+    ``hdbscan_model``; pass one of the two). With ``clustering_model=SAEAtomMerger(...)`` the
+    defaults become the SAE-TM pipeline: no UMAP, the paper's vocabulary
+    (:func:`~bertopic_sae.default_vectorizer`), and emission topic words
+    (:class:`~bertopic_sae.EmissionTopicWords`). Any other clustering model behaves as in BERTopic.
+
+    Usage:
+
+    ```python
+    from bertopic_sae import BERTopic, SAEAtomMerger
+    topic_model = BERTopic(clustering_model=SAEAtomMerger(n_topics=20), embedding_model=sentence_model)
+    topics, probs = topic_model.fit_transform(docs)
+    topic_model.visualize_barchart()
+    topic_model.save("model", serialization="safetensors")
+    same = BERTopic.load("model", embedding_model=sentence_model)
+    ```
+    """
+
+    def __init__(
+        self,
+        language: str = "english",
+        top_n_words: int = 10,
+        n_gram_range: tuple[int, int] = (1, 1),
+        min_topic_size: int = 10,
+        nr_topics: int | str | None = None,
+        low_memory: bool = False,
+        calculate_probabilities: bool = False,
+        seed_topic_list: list[list[str]] | None = None,
+        zeroshot_topic_list: list[str] | None = None,
+        zeroshot_min_similarity: float = 0.7,
+        embedding_model=None,
+        umap_model=None,
+        hdbscan_model=None,
+        vectorizer_model=None,
+        ctfidf_model=None,
+        representation_model=None,
+        verbose: bool = False,
+        clustering_model=None,
+    ):
+        if clustering_model is not None and hdbscan_model is not None:
+            raise ValueError(
+                "Pass either clustering_model or hdbscan_model (they are the same slot), not both."
+            )
+        clustering = clustering_model if clustering_model is not None else hdbscan_model
+        if isinstance(clustering, SAEAtomMerger):
+            umap_model = umap_model if umap_model is not None else BaseDimensionalityReduction()
+            ctfidf_model = ctfidf_model if ctfidf_model is not None else EmissionTopicWords()
+            if vectorizer_model is None:
+                vectorizer_model = default_vectorizer(ngram_range=tuple(n_gram_range), min_df="auto")
+        super().__init__(
+            language=language,
+            top_n_words=top_n_words,
+            n_gram_range=n_gram_range,
+            min_topic_size=min_topic_size,
+            nr_topics=nr_topics,
+            low_memory=low_memory,
+            calculate_probabilities=calculate_probabilities,
+            seed_topic_list=seed_topic_list,
+            zeroshot_topic_list=zeroshot_topic_list,
+            zeroshot_min_similarity=zeroshot_min_similarity,
+            embedding_model=embedding_model,
+            umap_model=umap_model,
+            hdbscan_model=clustering,
+            vectorizer_model=vectorizer_model,
+            ctfidf_model=ctfidf_model,
+            representation_model=representation_model,
+            verbose=verbose,
+        )
+
+    @property
+    def clustering_model(self):
+        """The clustering component (BERTopic calls this slot ``hdbscan_model``)."""
+        return self.hdbscan_model
+
+    @clustering_model.setter
+    def clustering_model(self, value) -> None:
+        self.hdbscan_model = value
+
+    # ------------------------------------------------------------------ helpers
+    def _sae_merger(self) -> SAEAtomMerger | None:
+        return self.hdbscan_model if isinstance(self.hdbscan_model, SAEAtomMerger) else None
+
+    def _emission(self):
+        """The merger's emission model when topic words should come from it, else None."""
+        merger = self._sae_merger()
+        model = getattr(merger, "emission_model_", None)
+        if model is None or not isinstance(self.ctfidf_model, EmissionTopicWords):
+            return None
+        vocabulary = getattr(self.vectorizer_model, "vocabulary_", None)
+        if vocabulary is None or len(vocabulary) != model.emission_.shape[1]:
+            return None
+        return model
+
+    def _current_atom_topics(self) -> np.ndarray:
+        """Topic id (as BERTopic numbers topics now) of every atom; -1 for unused atoms."""
+        mapping = self.topic_mapper_.get_mappings(original_topics=True)
+        raw = self._sae_merger().atom_topic_
+        return np.array([mapping.get(int(t), -1) if t >= 0 else -1 for t in raw], dtype=np.int64)
+
+    def _embedding_model_name(self) -> str | None:
+        backend = self.embedding_model
+        model = getattr(backend, "embedding_model", backend)
+        for attribute in ("model_name_or_path", "name_or_path", "_model_name"):
+            value = getattr(model, attribute, None)
+            if isinstance(value, str):
+                return value
+        card = getattr(getattr(model, "model_card_data", None), "base_model", None)
+        return card if isinstance(card, str) else (str(model) if isinstance(model, str) else None)
+
+    def _word_vectors(self, words: list[str]) -> np.ndarray | None:
+        """Vectors of the vocabulary words from the embedding model (memoised per model and vocabulary)."""
+        if self.embedding_model is None:
+            return None
+        key = hashlib.sha1(("\n".join([str(self._embedding_model_name())] + list(words))).encode()).hexdigest()
+        if key not in _WORD_VECTOR_CACHE:
+            vectors = self._extract_embeddings(list(words), method="word", verbose=False)
+            _WORD_VECTOR_CACHE.clear()  # keep one vocabulary: a 5,000-word table is ~8 MB
+            _WORD_VECTOR_CACHE[key] = np.asarray(vectors, dtype=np.float32)
+        return _WORD_VECTOR_CACHE[key]
+
+    # ------------------------------------------------------------------ fitting
+    def fit_transform(self, documents, embeddings=None, images=None, y=None):
+        merger = self._sae_merger()
+        if merger is not None and documents is not None:
+            check_documents_type(documents)
+            if embeddings is None and self.embedding_model is None:
+                raise ValueError(
+                    "No embeddings and no embedding_model: pass embeddings=... or BERTopic(embedding_model=...). "
+                    "(BERTopic's default model is downloaded from the Hugging Face Hub.)"
+                )
+            if embeddings is not None:  # BERTopic would silently turn NaN into 0 before clustering
+                check_embeddings(embeddings)
+        return super().fit_transform(documents, embeddings=embeddings, images=images, y=y)
+
+    def _cluster_embeddings(self, umap_embeddings, documents, partial_fit=False, y=None):
+        merger = self._sae_merger()
+        if merger is None or partial_fit:
+            return super()._cluster_embeddings(umap_embeddings, documents, partial_fit=partial_fit, y=y)
+        bow, word_vectors = None, None
+        if documents.Document.values[0] is not None:  # text, not images only
+            bow = self.vectorizer_model.fit_transform(self._preprocess_text(documents.Document.values))
+            if merger.merge != "decoder":
+                word_vectors = self._word_vectors(self.vectorizer_model.get_feature_names_out())
+        guided_y = None if self.seed_topic_list is not None else y
+        merger.fit(umap_embeddings, y=guided_y, bow=bow, word_vectors=word_vectors,
+                   embedding_model_name=self._embedding_model_name())
+        self.hdbscan_model = _AlreadyFitted(merger)
+        try:
+            return super()._cluster_embeddings(umap_embeddings, documents, partial_fit=False, y=y)
+        finally:
+            self.hdbscan_model = merger
+
+    def _c_tf_idf(self, documents_per_topic: pd.DataFrame, fit: bool = True, partial_fit: bool = False):
+        emission = None if partial_fit else self._emission()
+        if emission is None:
+            return super()._c_tf_idf(documents_per_topic, fit=fit, partial_fit=partial_fit)
+        # The vocabulary stays the one the emission matrix was learned on.
+        words = self.vectorizer_model.get_feature_names_out()
+        topics = documents_per_topic.Topic.to_numpy().astype(np.int64)
+        atom_topic = self._current_atom_topics()
+        if fit:
+            self.ctfidf_model.fit_emission(emission, self._seed_multiplier(words))
+            return self.ctfidf_model.topic_rows(emission, atom_topic, topics), words
+        counts = self.vectorizer_model.transform(self._preprocess_text(documents_per_topic.Document.values))
+        return self.ctfidf_model.slice_rows(emission, counts, atom_topic, topics), words
+
+    def _seed_multiplier(self, words) -> np.ndarray | None:
+        seeds = set(self.ctfidf_model.seed_words or [])
+        guided = {w for topic in (self.seed_topic_list or []) for w in topic}
+        if not seeds and not guided:
+            return None
+        return np.array([1.2 if w in guided else self.ctfidf_model.seed_multiplier if w in seeds else 1.0
+                         for w in words])
+
+    def _save_representative_docs(self, documents: pd.DataFrame) -> None:
+        merger = self._sae_merger()
+        probabilities = getattr(merger, "probabilities_", None)
+        if probabilities is None or probabilities.shape[0] != len(documents) or "ID" not in documents:
+            return super()._save_representative_docs(documents)
+        # The documents a topic's atoms explain best (one sparse product instead of re-vectorising).
+        mapped = self._map_probabilities(probabilities, original_topics=True)
+        topics = documents.Topic.to_numpy()
+        texts = documents.Document.to_numpy()
+        representative = {}
+        for topic in sorted(set(topics)):
+            members = np.flatnonzero(topics == topic)
+            if topic < 0 or topic >= mapped.shape[1]:
+                representative[int(topic)] = list(texts[members[:3]])
+                continue
+            best = members[np.argsort(-mapped[members, topic], kind="stable")[:3]]
+            representative[int(topic)] = list(texts[best])
+        self.representative_docs_ = representative
+
+    # ------------------------------------------------------------------ prediction
+    def transform(self, documents, embeddings=None, images=None):
+        """Topic of new documents and their topic distribution ``(n, n_topics)`` from the SAE codes."""
+        merger = self._sae_merger()
+        if merger is None or not hasattr(merger, "atom_topic_"):
+            return super().transform(documents, embeddings=embeddings, images=images)
+        check_is_fitted(self)
+        if isinstance(documents, str) or documents is None:
+            documents = [documents]
+        if embeddings is None:
+            if self.embedding_model is None:
+                raise ValueError("No embedding model to embed the documents: pass embeddings=..., or "
+                                 "BERTopic.load(path, embedding_model=...).")
+            embeddings = self._extract_embeddings(documents, images=images, method="document", verbose=self.verbose)
+        check_embeddings(embeddings)
+        reduced = self.umap_model.transform(embeddings)
+        labels, probabilities = merger._assign(merger.transform_codes(reduced))
+        return self._map_predictions(labels), self._map_probabilities(probabilities, original_topics=True)
+
+    def set_n_topics(self, docs: list[str], n_topics: int, images=None) -> "BERTopic":
+        """Re-merge the SAE atoms into ``n_topics`` topics (more or fewer), as the paper does.
+
+        Needs no SAE or emission retraining: k-means over the atoms and a re-assignment of the
+        training documents (``docs``, the documents the model was fitted on). BERTopic's own
+        ``reduce_topics`` still works too; it merges existing topics and can only lower the count.
+        """
+        merger = self._sae_merger()
+        if merger is None or not hasattr(merger, "codes_"):
+            raise ValueError("set_n_topics needs a fitted SAEAtomMerger as clustering_model.")
+        check_documents_type(docs)
+        if len(docs) != merger.codes_.shape[0]:
+            raise ValueError(
+                f"Pass the {merger.codes_.shape[0]} documents the model was fitted on (got {len(docs)})."
+            )
+        merger.merge_atoms(n_topics)
+        documents = pd.DataFrame({"Document": docs, "ID": range(len(docs)), "Topic": merger.labels_, "Image": images})
+        self._update_topic_size(documents)
+        self.topic_mapper_ = TopicMapper(self.topics_)
+        documents = self._sort_mappings_by_frequency(documents)
+        embeddings = merger.sae_.decode_numpy(merger.codes_) if merger.sae_ is not None else None
+        self._extract_topics(documents, embeddings=embeddings, verbose=self.verbose)
+        self._save_representative_docs(documents)
+        self.probabilities_ = self._map_probabilities(merger.probabilities_, original_topics=True)
+        return self
+
+    def update_topics(self, docs, images=None, topics=None, top_n_words=10, n_gram_range=None,
+                      vectorizer_model=None, ctfidf_model=None, representation_model=None):
+        """As in BERTopic, but keeps the emission topic words unless another ``ctfidf_model`` is given.
+
+        With a new ``vectorizer_model`` (or ``n_gram_range``) the emission matrix is re-learned on the
+        new vocabulary from the stored SAE codes of the training documents.
+        """
+        merger = self._sae_merger()
+        if merger is None or getattr(merger, "emission_model_", None) is None or ctfidf_model is not None:
+            return super().update_topics(docs, images, topics, top_n_words, n_gram_range, vectorizer_model,
+                                         ctfidf_model, representation_model)
+        if vectorizer_model is None and n_gram_range is not None:
+            vectorizer_model = default_vectorizer(ngram_range=tuple(n_gram_range), min_df="auto")
+        if vectorizer_model is not None:
+            bow = vectorizer_model.fit_transform(self._preprocess_text(np.asarray(docs, dtype=object)))
+            merger.refit_emission(bow)
+        else:
+            vectorizer_model = self.vectorizer_model
+        return super().update_topics(docs, images, topics, top_n_words, n_gram_range, vectorizer_model,
+                                     self.ctfidf_model, representation_model)
+
+    def reduce_outliers(self, documents, topics, images=None, strategy="distributions", probabilities=None,
+                        threshold=0, embeddings=None, distributions_params={}):
+        """Every document already has a topic under an SAEAtomMerger, so there is nothing to reduce."""
+        if self._sae_merger() is not None and -1 not in set(topics):
+            logger.info("No outliers to reduce: SAEAtomMerger gives every document a topic.")
+            return list(topics)
+        return super().reduce_outliers(documents, topics, images, strategy, probabilities, threshold, embeddings,
+                                       distributions_params)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path, serialization: Literal["safetensors", "pickle", "pytorch"] = "pickle",
+             save_embedding_model=True, save_ctfidf: bool = False) -> None:
+        """Save as BERTopic does; with safetensors/pytorch also the SAE, the merger and the emission model.
+
+        The files are written into a temporary folder (or file) next to ``path`` and moved into place
+        only when complete, so an interrupted save never corrupts an earlier save at ``path``.
+        """
+        merger = self._sae_merger()
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        vocabulary = getattr(self.vectorizer_model, "vocabulary_", None)
+        if vocabulary is not None:  # max_features leaves numpy ints, which BERTopic's JSON writer rejects
+            self.vectorizer_model.vocabulary_ = {word: int(index) for word, index in vocabulary.items()}
+        if serialization == "pickle":
+            handle, staging = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+            os.close(handle)
+            try:
+                super().save(staging, serialization="pickle", save_embedding_model=save_embedding_model)
+                os.replace(staging, target)
+            finally:
+                if os.path.exists(staging):
+                    os.remove(staging)
+            return
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            sae_parts = merger is not None and hasattr(merger, "atom_topic_")
+            super().save(staging, serialization=serialization, save_embedding_model=save_embedding_model,
+                         save_ctfidf=save_ctfidf or sae_parts)
+            if sae_parts:
+                _save_sae_parts(self, staging)
+            _swap_into_place(staging, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    @classmethod
+    def load(cls, path: str, embedding_model=None) -> "BERTopic":
+        """Load a model saved by :meth:`save` (or by stock BERTopic) and re-attach the SAE parts."""
+        model = _BERTopic.load(path, embedding_model=embedding_model)
+        folder = Path(path)
+        if folder.is_dir() and (folder / MERGER_CONFIG).exists():
+            model.__class__ = cls
+            _load_sae_parts(model, folder)
+        elif not isinstance(model, cls):
+            model.__class__ = cls
+        return model
+
+
+def _swap_into_place(staging: Path, target: Path) -> None:
+    if target.exists() and not target.is_dir():
+        raise ValueError(f"{target} is a file; pass a folder path for safetensors/pytorch serialization.")
+    backup = None
+    if target.exists():
+        backup = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, backup)
+    os.replace(staging, target)
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)
+
+
+def _save_sae_parts(model: BERTopic, folder: Path) -> None:
+    from safetensors.numpy import save_file
+
+    merger = model.hdbscan_model
+    if merger.sae_ is not None:
+        merger.sae_.save_pretrained(folder / SAE_DIR)
+    tensors = merger.state_arrays()
+    save_file(tensors, str(folder / MERGER_TENSORS))
+    config = {
+        "merger_params": {k: v for k, v in merger.get_params().items() if k not in ("sae", "sae_config", "train_config")},
+        "merger_state": merger.state_config(),
+        "encoder": "sae" if isinstance(model.umap_model, SAEEncoder) else "identity",
+        "ctfidf": model.ctfidf_model.get_params() if isinstance(model.ctfidf_model, EmissionTopicWords) else None,
+    }
+    (folder / MERGER_CONFIG).write_text(json.dumps(config, indent=2))
+
+
+def _load_sae_parts(model: BERTopic, folder: Path) -> None:
+    from safetensors.numpy import load_file
+
+    config = json.loads((folder / MERGER_CONFIG).read_text())
+    sae = SparseAutoencoder.from_pretrained(folder / SAE_DIR) if (folder / SAE_DIR).exists() else None
+    merger = SAEAtomMerger(**config["merger_params"])
+    merger.load_state(load_file(str(folder / MERGER_TENSORS)), config["merger_state"], sae)
+    model.hdbscan_model = merger
+    if config["encoder"] == "sae":
+        encoder = SAEEncoder(sae=sae)
+        encoder.sae_, encoder.n_features_in_ = sae, sae.d_in
+        model.umap_model = encoder
+    if config["ctfidf"] is not None:
+        ctfidf = EmissionTopicWords(**config["ctfidf"])
+        if merger.emission_model_ is not None:
+            ctfidf.fit_emission(merger.emission_model_)
+        model.ctfidf_model = ctfidf

@@ -1,0 +1,393 @@
+"""Stage 3: :class:`SAEAtomMerger` merges SAE atoms into topics (BERTopic's ``hdbscan_model`` slot).
+
+The SAE has thousands of atoms; a topic is a group of atoms found by k-means over atom vectors,
+weighted by how much each atom is used (θ̄). Atom vectors come from the words an atom emits (the
+paper's merge: the top-p part of the emission row B_k times word vectors) or, without words, from
+the decoder directions. Changing the number of topics re-runs only this k-means.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.cluster import KMeans
+from sklearn.preprocessing import normalize
+
+from .config import SAEConfig, TrainConfig
+from .encoder import resolve_sae
+from .sae import SparseAutoencoder, check_embeddings
+
+__all__ = ["SAEAtomMerger", "top_p_rows"]
+
+logger = logging.getLogger(__name__)
+
+
+def top_p_rows(matrix: np.ndarray, top_p: float) -> np.ndarray:
+    """Keep, in every row of a row-stochastic matrix, the fewest largest entries whose sum exceeds
+    ``top_p``; renormalise the kept entries to sum 1 (the paper's sparsification of B)."""
+    order = np.argsort(-matrix, axis=1)
+    sorted_rows = np.take_along_axis(matrix, order, axis=1)
+    cumulative = np.cumsum(sorted_rows, axis=1)
+    keep_sorted = np.concatenate(
+        [np.ones((matrix.shape[0], 1), bool), cumulative[:, :-1] < top_p * cumulative[:, -1:]], axis=1
+    )
+    keep = np.zeros_like(keep_sorted)
+    np.put_along_axis(keep, order, keep_sorted, axis=1)
+    kept = np.where(keep, matrix, 0.0)
+    return kept / np.maximum(kept.sum(axis=1, keepdims=True), 1e-12)
+
+
+class SAEAtomMerger(BaseEstimator, ClusterMixin):
+    """Merges SAE atoms into ``n_topics`` topics and assigns every document a topic (no outliers).
+
+    Use it where BERTopic expects ``hdbscan_model``. It accepts either raw document embeddings (it
+    encodes them with its SAE, so no UMAP is needed) or the SAE codes an :class:`SAEEncoder`
+    produced. Inside :class:`bertopic_sae.BERTopic` it also receives the documents' bag of words and
+    word vectors, learns the word-emission matrix, and merges atoms by the words they emit.
+
+    Arguments:
+        n_topics: number of topics.
+        sae: a :class:`SparseAutoencoder`, a checkpoint folder, ``"auto"`` (the SAE shipped for the
+            embedding model when :class:`bertopic_sae.BERTopic` knows it, else one trained on the
+            documents) or ``None`` (train one on the documents).
+        merge: ``"words"`` (atom vectors from emitted words, the paper's merge; needs ``bow`` and
+            ``word_vectors`` in ``fit``), ``"decoder"`` (decoder directions) or ``"auto"`` (words when
+            available).
+        top_p: share of an atom's emission mass whose words make its vector (the paper: 0.9).
+        assignment: how a document picks its topic. ``"fair"``: topic mass of the document's
+            normalised codes divided by the topic's share of all mass, so a topic does not win
+            documents merely because it owns many atoms. ``"sum"``: the paper's plain sum of the
+            normalised codes over the topic's atoms.
+        background_weight: π, the share of words drawn from the background unigram (paper: 0.3).
+        sae_config: shape of an SAE trained on the documents (when one is trained).
+        train_config: how to train it.
+        random_state: seed of k-means.
+        verbose: show progress.
+
+    Attributes:
+        labels_: topic of every training document, ``0..n_topics-1``.
+        probabilities_: ``(n_docs, n_topics)`` topic distribution of every training document.
+        atom_topic_: topic of every atom (``-1`` for atoms that never fire).
+        atom_weights_: θ̄, the mean normalised activation of every atom (sums to 1).
+        emission_model_: the fitted :class:`~bertopic_sae.EmissionModel` (when words were given).
+        sae_: the SAE used.
+
+    Usage:
+
+    ```python
+    from bertopic_sae import BERTopic, SAEAtomMerger
+    topic_model = BERTopic(clustering_model=SAEAtomMerger(n_topics=20), embedding_model=model)
+    topics, probs = topic_model.fit_transform(docs, embeddings)
+    ```
+    """
+
+    def __init__(
+        self,
+        n_topics: int = 50,
+        sae="auto",
+        merge: str = "auto",
+        top_p: float = 0.9,
+        assignment: str = "fair",
+        background_weight: float = 0.3,
+        sae_config: SAEConfig | None = None,
+        train_config: TrainConfig | None = None,
+        random_state: int | None = 42,
+        verbose: bool = False,
+    ):
+        self.n_topics = n_topics
+        self.sae = sae
+        self.merge = merge
+        self.top_p = top_p
+        self.assignment = assignment
+        self.background_weight = background_weight
+        self.sae_config = sae_config
+        self.train_config = train_config
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fitting
+    def _check_params(self, n_docs: int) -> None:
+        if not isinstance(self.n_topics, (int, np.integer)) or self.n_topics < 1:
+            raise ValueError(f"n_topics must be a positive integer, got {self.n_topics!r}.")
+        if n_docs < self.n_topics:
+            raise ValueError(
+                f"Got {n_docs} documents but n_topics={self.n_topics}: every topic needs at least one "
+                "document. Pass more documents or lower n_topics."
+            )
+        if self.merge not in ("auto", "words", "decoder"):
+            raise ValueError(f"merge must be 'auto', 'words' or 'decoder', got {self.merge!r}.")
+        if self.assignment not in ("fair", "sum"):
+            raise ValueError(f"assignment must be 'fair' or 'sum', got {self.assignment!r}.")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}.")
+
+    def fit(self, X, y=None, *, bow=None, word_vectors=None, embedding_model_name: str | None = None):
+        """Merge atoms into topics and assign the documents.
+
+        Arguments:
+            X: document embeddings ``(n, d_in)``, or SAE codes ``(n, d_sae)`` from :class:`SAEEncoder`.
+            y: ignored when it only marks some documents (BERTopic's guided modelling passes it);
+                a full set of labels is rejected, since atoms are merged without supervision.
+            bow: bag-of-words counts ``(n, V)`` of the same documents; enables the emission model.
+            word_vectors: ``(V, dim)`` vectors of the vocabulary words, for the word-based merge.
+            embedding_model_name: name of the embedding model, to pick a shipped SAE.
+        """
+        n_docs = X.shape[0]
+        self._check_params(n_docs)
+        if y is not None:
+            y = np.asarray(y)
+            if y.size and (y >= 0).all():
+                raise ValueError(
+                    "SAEAtomMerger merges atoms without supervision and cannot use a full set of labels y. "
+                    "For supervised topics use BERTopic's BaseCluster (manual topic modelling); guided topic "
+                    "modelling with seed_topic_list works as is."
+                )
+        codes = self._fit_codes(X, embedding_model_name)
+        theta = normalize(codes, norm="l1")
+        mass = np.asarray(theta.sum(axis=0)).ravel()
+        self.atom_weights_ = mass / max(mass.sum(), 1e-12)
+        active = np.flatnonzero(self.atom_weights_ > 0)
+        if active.size < self.n_topics:
+            raise ValueError(
+                f"Only {active.size} SAE atoms fire on these documents, fewer than n_topics={self.n_topics}. "
+                "Lower n_topics or use an SAE with more atoms / a smaller L1 coefficient."
+            )
+
+        self.codes_ = codes
+        self.emission_model_ = None
+        if bow is not None:
+            self.refit_emission(bow)
+        self.merge_ = self._pick_merge(word_vectors)
+        self._atom_vectors = self._make_atom_vectors(word_vectors)
+        self._assign_atoms(self.n_topics)
+        return self
+
+    def partial_fit(self, X, y=None) -> "SAEAtomMerger":
+        """Online BERTopic: the first batch fixes the atoms' topics; later batches are only assigned.
+
+        ``labels_`` and ``probabilities_`` then describe the latest batch, as BERTopic expects.
+        """
+        if not hasattr(self, "atom_topic_"):
+            return self.fit(X, y)
+        self.labels_, self.probabilities_ = self._assign(self.transform_codes(X))
+        return self
+
+    def refit_emission(self, bow) -> "SAEAtomMerger":
+        """(Re-)learn the emission model on the training documents' words ``bow`` ``(n_docs, V)``."""
+        from .emission import EmissionModel
+
+        bow = sp.csr_matrix(bow)
+        if bow.shape[0] != self.codes_.shape[0]:
+            raise ValueError(f"bow has {bow.shape[0]} rows but there are {self.codes_.shape[0]} documents.")
+        if bow.shape[1] == 0:
+            raise ValueError("The vocabulary is empty: lower the vectorizer's min_df or pass more documents.")
+        self.emission_model_ = EmissionModel(
+            background_weight=self.background_weight, random_state=self.random_state, verbose=self.verbose
+        ).fit(normalize(self.codes_, norm="l1"), bow)
+        return self
+
+    def _fit_codes(self, X, embedding_model_name) -> sp.csr_matrix:
+        if sp.issparse(X):
+            self.sae_ = None if self.sae in ("auto", None, "train") else resolve_sae(self.sae, None)
+            codes = sp.csr_matrix(X, dtype=np.float32)
+            if self.sae_ is not None and codes.shape[1] != self.sae_.d_sae:
+                raise ValueError(f"Got codes with {codes.shape[1]} atoms, but the SAE has {self.sae_.d_sae}.")
+            self._input = "codes"
+            return codes
+        X = check_embeddings(X)
+        self.sae_ = resolve_sae(
+            self.sae, X, sae_config=self.sae_config, train_config=self.train_config,
+            embedding_model_name=embedding_model_name, verbose=self.verbose,
+        )
+        check_embeddings(X, self.sae_.d_in)
+        self._input = "embeddings"
+        return self.sae_.encode_csr(X, verbose=self.verbose)
+
+    def _pick_merge(self, word_vectors) -> str:
+        has_words = self.emission_model_ is not None and word_vectors is not None
+        if self.merge == "words" and not has_words:
+            raise ValueError(
+                "merge='words' needs the documents' words: use bertopic_sae.BERTopic (it passes them), "
+                "or call fit(X, bow=..., word_vectors=...)."
+            )
+        if self.merge == "decoder" or (self.merge == "auto" and not has_words):
+            if self.sae_ is None:
+                raise ValueError(
+                    "The decoder merge needs the SAE: pass the SAE used by SAEEncoder as SAEAtomMerger(sae=...)."
+                )
+            return "decoder"
+        return "words"
+
+    def _make_atom_vectors(self, word_vectors) -> np.ndarray:
+        if self.merge_ == "words":
+            word_vectors = np.asarray(word_vectors, dtype=np.float32)
+            emission = self.emission_model_.emission_
+            if word_vectors.shape[0] != emission.shape[1]:
+                raise ValueError(
+                    f"word_vectors has {word_vectors.shape[0]} rows but the vocabulary has {emission.shape[1]} words."
+                )
+            vectors = top_p_rows(emission, self.top_p) @ word_vectors
+        else:
+            vectors = self.sae_.atoms()
+        # Every atom vector shares the corpus's common direction; removing it and comparing directions
+        # keeps generic atoms from collapsing into one giant cluster.
+        active = self.atom_weights_ > 0
+        vectors = vectors - np.average(vectors[active], axis=0, weights=self.atom_weights_[active])
+        return normalize(vectors).astype(np.float32)
+
+    def _assign_atoms(self, n_topics: int) -> None:
+        active = np.flatnonzero(self.atom_weights_ > 0)
+        kmeans = KMeans(n_clusters=n_topics, n_init=3, random_state=self.random_state)
+        kmeans.fit(self._atom_vectors[active], sample_weight=self.atom_weights_[active])
+        atom_topic = np.full(self.atom_weights_.shape[0], -1, dtype=np.int64)
+        atom_topic[active] = kmeans.labels_
+        self._set_atom_topics(atom_topic, n_topics)
+        self.labels_, self.probabilities_ = self._assign(self.codes_, repair_empty=True)
+
+    def _set_atom_topics(self, atom_topic: np.ndarray, n_topics: int) -> None:
+        self.atom_topic_ = np.asarray(atom_topic, dtype=np.int64)
+        self.n_topics_ = n_topics
+        used = np.flatnonzero(self.atom_topic_ >= 0)
+        self._membership = sp.csr_matrix(
+            (np.ones(used.size, np.float32), (used, self.atom_topic_[used])),
+            shape=(self.atom_topic_.shape[0], n_topics),
+        )
+        self.topic_weights_ = np.asarray(self._membership.T @ self.atom_weights_).ravel()
+
+    def merge_atoms(self, n_topics: int) -> "SAEAtomMerger":
+        """Re-merge the atoms into ``n_topics`` topics without touching the SAE or the emission model.
+
+        Updates ``atom_topic_``, ``labels_`` and ``probabilities_`` for the training documents.
+        """
+        self._check_fitted()
+        if n_topics < 1 or n_topics > self.codes_.shape[0]:
+            raise ValueError(f"n_topics must be in 1..{self.codes_.shape[0]} (the documents), got {n_topics}.")
+        self._assign_atoms(int(n_topics))
+        return self
+
+    # ------------------------------------------------------------------ assignment
+    def _assign(self, codes: sp.csr_matrix, *, repair_empty: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        theta = normalize(codes, norm="l1")
+        scores = np.asarray((theta @ self._membership).todense())
+        if self.assignment == "fair":
+            scores = scores / np.maximum(self.topic_weights_, 1e-12)
+        totals = scores.sum(axis=1, keepdims=True)
+        silent = totals.ravel() == 0
+        probabilities = np.divide(scores, totals, out=np.zeros_like(scores), where=totals > 0)
+        if silent.any():
+            # Documents no atom fires on (e.g. empty text) still get a topic: the most used one.
+            probabilities[silent] = self.topic_weights_ / self.topic_weights_.sum()
+        labels = probabilities.argmax(axis=1)
+        if repair_empty:
+            labels = self._give_every_topic_a_document(labels, probabilities)
+        return labels.astype(np.int64), probabilities
+
+    @staticmethod
+    def _give_every_topic_a_document(labels: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+        # BERTopic needs topic ids 0..K-1 to all occur; an empty topic takes the document that
+        # prefers it most among those whose own topic keeps other documents.
+        labels = labels.copy()
+        for topic in np.flatnonzero(np.bincount(labels, minlength=probabilities.shape[1]) == 0):
+            counts = np.bincount(labels, minlength=probabilities.shape[1])
+            candidates = np.flatnonzero(counts[labels] > 1)
+            labels[candidates[np.argmax(probabilities[candidates, topic])]] = topic
+        return labels
+
+    # ------------------------------------------------------------------ prediction
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "atom_topic_"):
+            raise ValueError("This SAEAtomMerger is not fitted yet; call fit (or BERTopic.fit_transform) first.")
+
+    def transform_codes(self, X) -> sp.csr_matrix:
+        """SAE codes of new documents (embeddings are encoded; codes pass through)."""
+        self._check_fitted()
+        if sp.issparse(X):
+            codes = sp.csr_matrix(X, dtype=np.float32)
+            if codes.shape[1] != self.atom_topic_.shape[0]:
+                raise ValueError(f"Got codes with {codes.shape[1]} atoms; the merger was fit on "
+                                 f"{self.atom_topic_.shape[0]}.")
+            return codes
+        if self.sae_ is None:
+            raise ValueError("This merger was fit on SAE codes; pass codes (from SAEEncoder), not embeddings.")
+        return self.sae_.encode_csr(X)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Topic distribution ``(n, n_topics)`` of new documents (embeddings or SAE codes)."""
+        return self._assign(self.transform_codes(X))[1]
+
+    def predict(self, X) -> np.ndarray:
+        """Topic of new documents (embeddings or SAE codes)."""
+        return self._assign(self.transform_codes(X))[0]
+
+    def approximate_predict(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """HDBSCAN-style ``(labels, strengths)``: the topic and its probability."""
+        labels, probabilities = self._assign(self.transform_codes(X))
+        return labels, probabilities[np.arange(labels.size), labels]
+
+    def fit_predict(self, X, y=None, **fit_params) -> np.ndarray:
+        return self.fit(X, y, **fit_params).labels_
+
+    def topic_atoms(self, topic: int) -> np.ndarray:
+        """Indices of the atoms merged into ``topic`` (a raw label of this merger)."""
+        self._check_fitted()
+        return np.flatnonzero(self.atom_topic_ == topic)
+
+    # ------------------------------------------------------------------ persistence
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """The fitted state as named numpy arrays (for safetensors)."""
+        self._check_fitted()
+        codes = self.codes_.tocsr()
+        arrays = {
+            "atom_topic": self.atom_topic_,
+            "atom_weights": self.atom_weights_,
+            "atom_vectors": self._atom_vectors,
+            "labels": self.labels_,
+            "codes_data": codes.data.astype(np.float32),
+            "codes_indices": codes.indices.astype(np.int64),
+            "codes_indptr": codes.indptr.astype(np.int64),
+            "codes_shape": np.array(codes.shape, dtype=np.int64),
+        }
+        if self.emission_model_ is not None:
+            model = self.emission_model_
+            arrays.update(emission=model.emission_, background=model.background_, idf=model.idf_,
+                          emission_atom_weights=model.atom_weights_)
+        return {name: np.ascontiguousarray(value) for name, value in arrays.items()}
+
+    def state_config(self) -> dict:
+        """The fitted state that is not an array (JSON-serialisable)."""
+        self._check_fitted()
+        config = {"n_topics_": int(self.n_topics_), "merge_": self.merge_, "input": self._input}
+        if self.emission_model_ is not None:
+            config["emission_params"] = self.emission_model_.get_params()
+        return config
+
+    def load_state(self, arrays: dict[str, np.ndarray], config: dict, sae: SparseAutoencoder | None) -> "SAEAtomMerger":
+        """Restore a fitted merger from :meth:`state_arrays` and :meth:`state_config`."""
+        self.sae_ = sae
+        self.merge_, self._input = config["merge_"], config["input"]
+        self.atom_weights_ = arrays["atom_weights"]
+        self._atom_vectors = arrays["atom_vectors"]
+        self.codes_ = sp.csr_matrix(
+            (arrays["codes_data"], arrays["codes_indices"], arrays["codes_indptr"]),
+            shape=tuple(int(v) for v in arrays["codes_shape"]),
+        )
+        self.emission_model_ = None
+        if "emission" in arrays:
+            from .emission import EmissionModel
+
+            model = EmissionModel(**config["emission_params"])
+            model.emission_, model.background_ = arrays["emission"], arrays["background"]
+            model.idf_, model.atom_weights_ = arrays["idf"], arrays["emission_atom_weights"]
+            self.emission_model_ = model
+        self._set_atom_topics(arrays["atom_topic"], int(config["n_topics_"]))
+        self.labels_, self.probabilities_ = self._assign(self.codes_)
+        self.labels_ = arrays["labels"]
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags

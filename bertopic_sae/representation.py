@@ -1,0 +1,110 @@
+"""Stage 2 in BERTopic: :class:`EmissionTopicWords`, the emission matrix where c-TF-IDF stands.
+
+BERTopic ranks a topic's words by the rows of ``c_tf_idf_``. Here those rows are the SAE-TM topic
+word distributions ``P_c(w) = Σ_{k∈c} θ̄_k B_kw / Σ_{k∈c} θ̄_k`` of the merged atoms, so every view
+that reads ``c_tf_idf_`` or ``get_topic`` (labels, barcharts, hierarchy, heatmaps, topic search)
+shows emission words. Topic rows of a time slice or class are re-estimated from that slice's words
+with the emission matrix fixed (EM over the topic's atoms). Rows of single documents (representative
+documents, ``approximate_distribution``) are their word frequencies times the same IDF weights the
+emission likelihood uses, which is also what a reloaded model keeps in ``_idf_diag``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from bertopic.vectorizers import ClassTfidfTransformer
+from sklearn.preprocessing import normalize
+
+__all__ = ["EmissionTopicWords"]
+
+
+class EmissionTopicWords(ClassTfidfTransformer):
+    """Topic words from the learned emission matrix; goes in BERTopic's ``ctfidf_model`` slot.
+
+    :class:`bertopic_sae.BERTopic` uses it by default whenever the clustering model is an
+    :class:`~bertopic_sae.SAEAtomMerger`. Representation models (KeyBERTInspired, MMR, ...) still run
+    on top of the words it ranks.
+
+    Arguments:
+        idf_ranking: rank words by ``P_c(w) × idf(w)`` instead of ``P_c(w)``: more distinctive words,
+            slightly lower coherence (``P_c(w)`` alone scored best in our 20 Newsgroups runs).
+        slice_iterations: EM steps used to re-estimate a topic's atom mixture on a time slice or class.
+        seed_words: words to boost in every topic (as in ``ClassTfidfTransformer``).
+        seed_multiplier: boost of the seed words.
+
+    Usage:
+
+    ```python
+    from bertopic_sae import BERTopic, SAEAtomMerger, EmissionTopicWords
+    topic_model = BERTopic(clustering_model=SAEAtomMerger(20), ctfidf_model=EmissionTopicWords(idf_ranking=True))
+    ```
+    """
+
+    def __init__(
+        self,
+        idf_ranking: bool = False,
+        slice_iterations: int = 30,
+        bm25_weighting: bool = False,
+        reduce_frequent_words: bool = False,
+        seed_words: list[str] | None = None,
+        seed_multiplier: float = 2,
+    ):
+        super().__init__(
+            bm25_weighting=bm25_weighting,
+            reduce_frequent_words=reduce_frequent_words,
+            seed_words=seed_words,
+            seed_multiplier=seed_multiplier,
+        )
+        self.idf_ranking = idf_ranking
+        self.slice_iterations = slice_iterations
+
+    def fit_emission(self, emission_model, multiplier: np.ndarray | None = None) -> "EmissionTopicWords":
+        """Keep the emission model's IDF weights (times any seed-word multiplier) as ``_idf_diag``."""
+        weights = np.asarray(emission_model.idf_, dtype=np.float64)
+        if multiplier is not None:
+            weights = weights * multiplier
+        self._idf_diag = sp.diags(weights, offsets=0, shape=(weights.size, weights.size), format="csr")
+        self._multiplier = multiplier
+        return self
+
+    def transform(self, X: sp.csr_matrix) -> sp.csr_matrix:
+        """Word frequencies of count rows times the IDF weights, as CSR (rows of documents or windows)."""
+        X = normalize(sp.csr_matrix(X, dtype=np.float64), norm="l1", axis=1)
+        if self.reduce_frequent_words:
+            X.data = np.sqrt(X.data)
+        return sp.csr_matrix(X @ self._idf_diag)
+
+    def _rank(self, rows: np.ndarray) -> np.ndarray:
+        if self.idf_ranking:
+            rows = rows * self._idf_diag.diagonal()
+        elif getattr(self, "_multiplier", None) is not None:
+            rows = rows * self._multiplier
+        return rows
+
+    def topic_rows(self, emission_model, atom_topic: np.ndarray, topics: np.ndarray) -> sp.csr_matrix:
+        """``P_c(w)`` for each topic id in ``topics`` (``atom_topic`` maps atoms to these ids, -1 = none)."""
+        n_rows = int(max(topics.max(), atom_topic.max()) + 1) if len(topics) else 0
+        table = emission_model.topic_word(atom_topic, n_topics=n_rows)
+        rows = np.stack([table[t] if t >= 0 else emission_model.background_ for t in topics])
+        return sp.csr_matrix(self._rank(rows))
+
+    def slice_rows(
+        self, emission_model, counts: sp.csr_matrix, atom_topic: np.ndarray, topics: np.ndarray
+    ) -> sp.csr_matrix:
+        """Topic word distributions re-estimated on the words of each row (a time slice or class of a topic)."""
+        emission = emission_model.emission_
+        rows = np.zeros((len(topics), emission.shape[1]))
+        for topic in np.unique(topics):
+            members = np.flatnonzero(topics == topic)
+            atoms = np.flatnonzero(atom_topic == topic)
+            if topic < 0 or atoms.size == 0:
+                rows[members] = emission_model.background_
+                continue
+            theta = emission_model.fold_in(counts[members], atoms=atoms, n_iter=self.slice_iterations)
+            mixed = np.asarray(theta @ emission)
+            empty = mixed.sum(axis=1) == 0  # no topic words in this slice: fall back to the topic's words
+            if empty.any():
+                mixed[empty] = emission_model.topic_word(np.where(atom_topic == topic, 0, -1), 1)[0]
+            rows[members] = mixed
+        return sp.csr_matrix(self._rank(rows))
