@@ -18,11 +18,22 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 RESULTS = Path(__file__).resolve().parent / "results"
-METRICS = ["n_topics_found", "npmi", "c_v", "td", "irbo", "we_coherence", "intrusion", "purity", "nmi", "fit_seconds", "peak_rss_mb"]
+METRICS = [
+    "n_topics_found",
+    "npmi",
+    "c_v",
+    "td",
+    "irbo",
+    "we_coherence",
+    "intrusion",
+    "purity",
+    "nmi",
+    "fit_seconds",
+    "peak_rss_mb",
+]
 MODEL_ORDER = ["sae", "kmeans", "bertopic", "fastopic", "ctm", "prodlda", "lda"]
 
 
@@ -41,13 +52,23 @@ def summary_table(frame: pd.DataFrame) -> str:
     metrics = [m for m in METRICS if m in frame.columns]
     order = {m: i for i, m in enumerate(MODEL_ORDER)}
     for dataset, group in frame.groupby("dataset", sort=True):
-        lines += [f"## {dataset}", "", "| K | model | n | " + " | ".join(metrics).replace("n_topics_found", "K found") + " |",
-                  "|---|---|---|" + "---|" * len(metrics)]
-        keys = sorted(group.groupby(["num_topics", "model"]).groups, key=lambda k: (k[0], order.get(k[1], 99), k[1]))
+        lines += [
+            f"## {dataset}",
+            "",
+            "| K | model | n | " + " | ".join(metrics).replace("n_topics_found", "K found") + " |",
+            "|---|---|---|" + "---|" * len(metrics),
+        ]
+        keys = sorted(
+            group.groupby(["num_topics", "model"]).groups, key=lambda k: (k[0], order.get(k[1], 99), k[1])
+        )
         for k, model in keys:
             cell = group[(group.num_topics == k) & (group.model == model)]
-            values = [_cell(cell[m], 0 if m == "n_topics_found" else 1 if m in ("fit_seconds", "peak_rss_mb") else 3)
-                      for m in metrics]
+            values = [
+                _cell(
+                    cell[m], 0 if m == "n_topics_found" else 1 if m in ("fit_seconds", "peak_rss_mb") else 3
+                )
+                for m in metrics
+            ]
             lines.append(f"| {k} | {model} | {cell.seed.nunique()} | " + " | ".join(values) + " |")
         lines.append("")
     return "\n".join(lines)
@@ -64,8 +85,12 @@ def plot_dataset(frame: pd.DataFrame, dataset: str, path: Path) -> None:
     models = sorted(group.model.unique(), key=lambda m: (MODEL_ORDER.index(m) if m in MODEL_ORDER else 99, m))
     for ax, metric, title in zip(axes, ("npmi", "c_v"), ("NPMI", "C_V")):
         for model in models:
-            stats = group[group.model == model].groupby("num_topics")[metric].agg(["mean", "std"]).sort_index()
-            ax.errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=3, label=model)
+            stats = (
+                group[group.model == model].groupby("num_topics")[metric].agg(["mean", "std"]).sort_index()
+            )
+            ax.errorbar(
+                stats.index, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=3, label=model
+            )
         ax.set_xscale("log")
         ks = sorted(group.num_topics.unique())
         ax.set_xticks(ks, [str(k) for k in ks])
@@ -80,7 +105,9 @@ def plot_dataset(frame: pd.DataFrame, dataset: str, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.octis_report", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.octis_report", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--csv", type=Path, default=RESULTS / "octis_grid.csv")
     parser.add_argument("--out-dir", type=Path, default=None, help="default: the CSV's folder")
     args = parser.parse_args(argv)
@@ -92,19 +119,30 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     machines = ", ".join(sorted(frame.machine.dropna().unique()))
     header = [
-        "# OCTIS benchmark grid", "",
+        "# OCTIS benchmark grid",
+        "",
         f"Source: `{args.csv.name}` ({len(frame)} cells; {frame.date.min()} to {frame.date.max()}; {machines}).",
-        "Mean ± sd over seeds (n = seeds). Metrics: top-10 words; NPMI / C_V = OCTIS Coherence on the dataset's "
-        "own token lists; TD = OCTIS TopicDiversity; IRBO = OCTIS InvertedRBO; we_coherence = mean pairwise "
-        "GloVe-50d cosine; intrusion = automatic word intrusion on GloVe (chance 1/6); purity / NMI of the argmax "
-        "topic against the labels (BERTopic outliers = one cluster). fit_seconds = wall clock on a shared "
-        "machine (see load1 in the CSV); peak_rss_mb = process peak during the fit.", "",
+        (
+            "Mean ± sd over seeds (n = seeds). Metrics: top-10 words; NPMI / C_V = OCTIS Coherence on the dataset's "
+            "own token lists; TD = OCTIS TopicDiversity; IRBO = OCTIS InvertedRBO; we_coherence = mean pairwise "
+            "GloVe-50d cosine; intrusion = automatic word intrusion on GloVe (chance 1/6); purity / NMI of the argmax "
+            "topic against the labels (BERTopic outliers = one cluster). fit_seconds = wall clock on a shared "
+            "machine (see load1 in the CSV); peak_rss_mb = process peak during the fit."
+        ),
+        "",
     ]
     (out_dir / args.csv.with_suffix(".md").name).write_text("\n".join(header) + "\n" + summary_table(frame))
     for dataset in sorted(frame.dataset.unique()):
         if frame[frame.dataset == dataset].num_topics.nunique() >= 1:
-            plot_dataset(frame, dataset, out_dir / f"octis_{dataset.replace('[', '_').replace(':', '').replace(']', '')}.png")
-    print(f"wrote {out_dir / args.csv.with_suffix('.md').name} and {frame.dataset.nunique()} plot(s)", file=sys.stderr)
+            plot_dataset(
+                frame,
+                dataset,
+                out_dir / f"octis_{dataset.replace('[', '_').replace(':', '').replace(']', '')}.png",
+            )
+    print(
+        f"wrote {out_dir / args.csv.with_suffix('.md').name} and {frame.dataset.nunique()} plot(s)",
+        file=sys.stderr,
+    )
     return 0
 
 

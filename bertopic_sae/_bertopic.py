@@ -163,19 +163,34 @@ class BERTopic(_BERTopic):
         return np.array([mapping.get(int(t), -1) if t >= 0 else -1 for t in raw], dtype=np.int64)
 
     def _embedding_model_name(self) -> str | None:
+        """Hub id or local folder of the embedding model, to find a shipped SAE for it."""
         backend = self.embedding_model
         model = getattr(backend, "embedding_model", backend)
-        for attribute in ("model_name_or_path", "name_or_path", "_model_name"):
-            value = getattr(model, attribute, None)
-            if isinstance(value, str):
-                return value
-        card = getattr(getattr(model, "model_card_data", None), "base_model", None)
-        return card if isinstance(card, str) else (str(model) if isinstance(model, str) else None)
+        if isinstance(model, str):
+            return model
+        candidates = [getattr(getattr(model, "model_card_data", None), "base_model", None)]
+        try:  # sentence-transformers: the transformer module knows where its weights came from
+            candidates.append(model[0].auto_model.config._name_or_path)
+        except (TypeError, AttributeError, IndexError, KeyError):
+            pass
+        candidates += [getattr(model, attribute, None) for attribute in ("model_name_or_path", "name_or_path")]
+        return next((c for c in candidates if isinstance(c, str) and c), None)
 
     def _word_vectors(self, words: list[str]) -> np.ndarray | None:
-        """Vectors of the vocabulary words from the embedding model (memoised per model and vocabulary)."""
+        """Vectors of the vocabulary words from the embedding model.
+
+        Embedding thousands of words takes a while on a CPU, so for sentence-transformers models they
+        are cached on disk (:func:`bertopic_sae.datasets.embed`), and for other backends in memory.
+        """
         if self.embedding_model is None:
             return None
+        from sentence_transformers import SentenceTransformer
+
+        from .datasets import embed
+
+        model = getattr(self.embedding_model, "embedding_model", None)
+        if isinstance(model, SentenceTransformer):
+            return embed(list(words), model, show_progress_bar=self.verbose)
         key = hashlib.sha1(("\n".join([str(self._embedding_model_name())] + list(words))).encode()).hexdigest()
         if key not in _WORD_VECTOR_CACHE:
             vectors = self._extract_embeddings(list(words), method="word", verbose=False)

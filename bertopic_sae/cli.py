@@ -56,19 +56,27 @@ class CLIError(Exception):
 
 
 # ---------------------------------------------------------------------------------------------- I/O helpers
+def _publish(temporary: str, path: Path) -> None:
+    """Give a finished temporary file the usual permissions (temp files are 0600) and move it into place."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)
+    os.replace(temporary, path)
+
+
 def _atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False,
                                      encoding="utf-8") as handle:
         handle.write(text)
-    os.replace(handle.name, path)
+    _publish(handle.name, path)
 
 
 def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
     with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".npy",
                                      delete=False) as handle:
         np.save(handle, array)
-    os.replace(handle.name, path)
+    _publish(handle.name, path)
 
 
 def _open_text(path: Path):
@@ -455,10 +463,23 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
             device=device, checkpoint_dir=str(checkpoint_dir), checkpoint_every=args.checkpoint_every,
             resume=True, verbose=not args.quiet,
         )
+        # What the checkpoint's weights depend on; a resume with other values would silently mix two runs.
+        run = {"embeddings": [str(Path(p).resolve()) for p in args.embeddings], "rows": X.shape[0],
+               **{key: getattr(args, key) for key in ("architecture", "d_sae", "expansion_factor", "l1", "k",
+                                                       "steps", "batch_size", "lr", "seed", "b_enc_init")}}
+        run_file = checkpoint_dir / "run.json"
         resumed_from = 0
         if resuming:
-            step = resumed_from = int(torch.load(checkpoint_dir / STATE_FILE, map_location="cpu", weights_only=True)["step"])
-            _log(args, f"resuming from the checkpoint at step {step} in {checkpoint_dir}")
+            old = json.loads(run_file.read_text()) if run_file.exists() else run
+            changed = [f"--{key.replace('_', '-')} {old.get(key)}" for key in run if old.get(key) != run[key]]
+            if changed:
+                raise CLIError(f"The checkpoint in {checkpoint_dir} was made with {', '.join(changed)}; rerun with "
+                               "the same options to resume, or pass --overwrite to start over.")
+            state = torch.load(checkpoint_dir / STATE_FILE, map_location="cpu", weights_only=True)
+            resumed_from = int(state["step"])
+            _log(args, f"resuming from the checkpoint at step {resumed_from} in {checkpoint_dir}")
+        elif rank == 0:
+            _atomic_write_text(run_file, json.dumps(run, indent=2))
         _log(args, f"training a {sae_config.architecture} SAE {sae_config.d_in}->{sae_config.d_sae} on "
                    f"{X.shape[0]:,} embeddings, {args.steps} steps of {args.batch_size}"
                    f"{f' ({world} processes)' if world > 1 else ''} on {pick_device(device)}")

@@ -94,27 +94,30 @@ def _e_step(c_indptr, c_rows, c_data, n_indptr, n_indices, wn, B, P0, pi, order,
 
 
 @numba.njit(parallel=True, cache=True)
-def _m_step_emission(c_indptr, c_rows, c_data, n_indptr, n_indices, ratio, B, order, out):
-    """out[k] ∝ B[k] * Σ_d θ_dk ratio_d·, computed one atom per task so rows are written race-free."""
+def _m_step_emission(c_indptr, c_rows, c_data, n_indptr, n_indices, ratio, B, order, n_tasks, out):
+    """out[k] ∝ B[k] * Σ_d θ_dk ratio_d· (θ in CSC). Each task owns whole atoms, so rows are written
+    race-free, and accumulates into one dense row that stays in cache."""
     n_atoms, n_words = B.shape
-    for position in numba.prange(n_atoms):
-        k = order[position]
-        acc = np.zeros(n_words)
-        for i in range(c_indptr[k], c_indptr[k + 1]):
-            d = c_rows[i]
-            weight = c_data[i]
-            for j in range(n_indptr[d], n_indptr[d + 1]):
-                acc[n_indices[j]] += weight * ratio[j]
-        total = 0.0
-        for v in range(n_words):
-            acc[v] *= B[k, v]
-            total += acc[v]
-        if total > 0.0:
+    for task in numba.prange(n_tasks):
+        acc = np.empty(n_words)
+        for position in range(task, n_atoms, n_tasks):  # interleaved, so tasks get similar work
+            k = order[position]
+            acc[:] = 0.0
+            for i in range(c_indptr[k], c_indptr[k + 1]):
+                d = c_rows[i]
+                weight = c_data[i]
+                for j in range(n_indptr[d], n_indptr[d + 1]):
+                    acc[n_indices[j]] += weight * ratio[j]
+            total = 0.0
             for v in range(n_words):
-                out[k, v] = acc[v] / total
-        else:  # atom never active on a weighted word: nothing to learn, keep it
-            for v in range(n_words):
-                out[k, v] = B[k, v]
+                acc[v] *= B[k, v]
+                total += acc[v]
+            if total > 0.0:
+                for v in range(n_words):
+                    out[k, v] = acc[v] / total
+            else:  # atom never active on a weighted word: nothing to learn, keep it
+                for v in range(n_words):
+                    out[k, v] = B[k, v]
 
 
 @numba.njit(parallel=True, cache=True)
@@ -271,7 +274,7 @@ class _Likelihood:
         ratio = self.ratio if ratio is None else ratio
         _m_step_emission(
             self.c_indptr, self.c_rows, self.c_data, self.counts.indptr, self.counts.indices,
-            ratio, B, self.order, out,
+            ratio, B, self.order, self.partial.shape[0], out,
         )  # fmt: skip
         background = P0 * np.bincount(self.counts.indices, weights=ratio, minlength=P0.size)
         return out, background / background.sum()
@@ -303,8 +306,12 @@ class EmissionModel(BaseEstimator):
         learning_rate: AdamW learning rate (``solver="adamw"``).
         batch_size: documents per AdamW step (``solver="adamw"``).
         smoothing: share of probability mass spread uniformly over the vocabulary in every row of
-            ``emission_`` and in ``background_`` after fitting, so words never seen with an atom (or
-            at all) keep a finite log-probability on held-out documents. 0 disables it.
+            ``emission_`` and in ``background_`` after fitting. The maximum-likelihood B gives zero
+            probability to every word never seen with an atom, which makes held-out documents
+            improbable; mixing in a little uniform mass keeps their log-likelihood finite and does
+            not change the order of the words in any row (so neither top words nor merged topics
+            change). On 20 Newsgroups 0.01 lowers held-out perplexity from 2,300 (1e-6) to 1,500 and
+            raises the training objective by 0.007 nats; 0.1 gives 1,330. 0 disables it.
         random_state: seed for AdamW's initialisation and batch order (EM is deterministic).
         verbose: show a progress bar over iterations (EM) or epochs (AdamW).
 
@@ -341,7 +348,7 @@ class EmissionModel(BaseEstimator):
         epochs: int = 50,
         learning_rate: float = 1e-2,
         batch_size: int = 1024,
-        smoothing: float = 1e-6,
+        smoothing: float = 0.01,
         random_state: int | None = None,
         verbose: bool = False,
     ):

@@ -21,6 +21,7 @@ def resolve_sae(
     sae_config: SAEConfig | None = None,
     train_config: TrainConfig | None = None,
     embedding_model_name: str | None = None,
+    seed: int | None = None,
     verbose: bool = False,
 ) -> SparseAutoencoder:
     """Turn the ``sae`` argument of the BERTopic components into a ready SparseAutoencoder.
@@ -51,7 +52,7 @@ def resolve_sae(
 
     X = check_embeddings(X)
     cfg = sae_config or SAEConfig(d_in=X.shape[1], d_sae=_default_atoms(X.shape[0], X.shape[1]))
-    train_cfg = train_config or TrainConfig(verbose=verbose, steps=_default_steps(X.shape[0]))
+    train_cfg = train_config or TrainConfig(verbose=verbose, steps=_default_steps(X.shape[0]), seed=seed or 0)
     return train_sae(X, cfg, train_cfg).sae
 
 

@@ -9,6 +9,7 @@ the decoder directions. Changing the number of topics re-runs only this k-means.
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 import scipy.sparse as sp
@@ -57,10 +58,13 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
             ``word_vectors`` in ``fit``), ``"decoder"`` (decoder directions) or ``"auto"`` (words when
             available).
         top_p: share of an atom's emission mass whose words make its vector (the paper: 0.9).
-        assignment: how a document picks its topic. ``"fair"``: topic mass of the document's
-            normalised codes divided by the topic's share of all mass, so a topic does not win
-            documents merely because it owns many atoms. ``"sum"``: the paper's plain sum of the
-            normalised codes over the topic's atoms.
+        assignment: how a document picks its topic. ``"centroid"``: the topic whose centroid is most
+            similar to the document's SAE reconstruction; centroids start as the θ-weighted means of
+            the documents and are refined by ``refine_iterations`` k-means steps, then every atom joins
+            the topic of the documents it fires on. A topic thus cannot win documents merely because
+            it owns many atoms. ``"sum"``: the paper's rule, the largest sum of the document's
+            normalised codes over a topic's atoms (big catch-all topics swallow documents).
+        refine_iterations: k-means steps that refine the topic centroids (``"centroid"`` only).
         background_weight: π, the share of words drawn from the background unigram (paper: 0.3).
         sae_config: shape of an SAE trained on the documents (when one is trained).
         train_config: how to train it.
@@ -72,6 +76,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
         probabilities_: ``(n_docs, n_topics)`` topic distribution of every training document.
         atom_topic_: topic of every atom (``-1`` for atoms that never fire).
         atom_weights_: θ̄, the mean normalised activation of every atom (sums to 1).
+        timings_: seconds spent in ``fit`` on SAE encoding, the emission model and the merge.
         emission_model_: the fitted :class:`~bertopic_sae.EmissionModel` (when words were given).
         sae_: the SAE used.
 
@@ -90,7 +95,8 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
         sae="auto",
         merge: str = "auto",
         top_p: float = 0.9,
-        assignment: str = "fair",
+        assignment: str = "centroid",
+        refine_iterations: int = 10,
         background_weight: float = 0.3,
         sae_config: SAEConfig | None = None,
         train_config: TrainConfig | None = None,
@@ -102,6 +108,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
         self.merge = merge
         self.top_p = top_p
         self.assignment = assignment
+        self.refine_iterations = refine_iterations
         self.background_weight = background_weight
         self.sae_config = sae_config
         self.train_config = train_config
@@ -119,8 +126,10 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
             )
         if self.merge not in ("auto", "words", "decoder"):
             raise ValueError(f"merge must be 'auto', 'words' or 'decoder', got {self.merge!r}.")
-        if self.assignment not in ("fair", "sum"):
-            raise ValueError(f"assignment must be 'fair' or 'sum', got {self.assignment!r}.")
+        if self.assignment not in ("centroid", "sum"):
+            raise ValueError(f"assignment must be 'centroid' or 'sum', got {self.assignment!r}.")
+        if self.refine_iterations < 0:
+            raise ValueError(f"refine_iterations must be >= 0, got {self.refine_iterations}.")
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}.")
 
@@ -137,6 +146,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
         """
         n_docs = X.shape[0]
         self._check_params(n_docs)
+        timer = time.perf_counter()
         if y is not None:
             y = np.asarray(y)
             if y.size and (y >= 0).all():
@@ -146,6 +156,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
                     "modelling with seed_topic_list works as is."
                 )
         codes = self._fit_codes(X, embedding_model_name)
+        self.timings_ = {"encode": time.perf_counter() - timer}
         theta = normalize(codes, norm="l1")
         mass = np.asarray(theta.sum(axis=0)).ravel()
         self.atom_weights_ = mass / max(mass.sum(), 1e-12)
@@ -158,11 +169,15 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
 
         self.codes_ = codes
         self.emission_model_ = None
+        timer = time.perf_counter()
         if bow is not None:
             self.refit_emission(bow)
+        self.timings_["emission"] = time.perf_counter() - timer
+        timer = time.perf_counter()
         self.merge_ = self._pick_merge(word_vectors)
         self._atom_vectors = self._make_atom_vectors(word_vectors)
         self._assign_atoms(self.n_topics)
+        self.timings_["merge"] = time.perf_counter() - timer
         return self
 
     def partial_fit(self, X, y=None) -> "SAEAtomMerger":
@@ -200,7 +215,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
         X = check_embeddings(X)
         self.sae_ = resolve_sae(
             self.sae, X, sae_config=self.sae_config, train_config=self.train_config,
-            embedding_model_name=embedding_model_name, verbose=self.verbose,
+            embedding_model_name=embedding_model_name, seed=self.random_state, verbose=self.verbose,
         )
         check_embeddings(X, self.sae_.d_in)
         self._input = "embeddings"
@@ -245,7 +260,50 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
         atom_topic = np.full(self.atom_weights_.shape[0], -1, dtype=np.int64)
         atom_topic[active] = kmeans.labels_
         self._set_atom_topics(atom_topic, n_topics)
+        self.topic_centroids_ = None
+        if self._uses_centroids():
+            self._fit_centroids()
         self.labels_, self.probabilities_ = self._assign(self.codes_, repair_empty=True)
+        if self.topic_centroids_ is not None:
+            self._realign_atoms(self.labels_)
+            self.probabilities_ = self._mixture(self.codes_)
+
+    def _uses_centroids(self) -> bool:
+        return self.assignment == "centroid" and self.sae_ is not None
+
+    def _points(self, codes: sp.csr_matrix):
+        """Unit-norm SAE reconstructions of the documents, in blocks (bounded memory on big corpora)."""
+        for start in range(0, codes.shape[0], 65_536):
+            yield start, normalize(self.sae_.decode_numpy(codes[start : start + 65_536]))
+
+    def _fit_centroids(self) -> None:
+        mixture = self._mixture(self.codes_)
+        centroids = np.zeros((self.n_topics_, self.sae_.d_in))
+        for start, points in self._points(self.codes_):
+            centroids += mixture[start : start + points.shape[0]].T @ points
+        centroids = normalize(centroids)
+        for _ in range(self.refine_iterations):  # spherical k-means steps, seeded by the atom topics
+            sums = np.zeros_like(centroids)
+            for _, points in self._points(self.codes_):
+                labels = (points @ centroids.T).argmax(axis=1)
+                np.add.at(sums, labels, points)
+            empty = ~sums.any(axis=1)
+            sums[empty] = centroids[empty]
+            centroids = normalize(sums)
+        self.topic_centroids_ = centroids.astype(np.float32)
+
+    def _realign_atoms(self, labels: np.ndarray) -> None:
+        # Each atom joins the topic whose documents carry most of its mass, so a topic's words
+        # (from its atoms) describe the documents it holds. Atoms no training document uses keep
+        # their k-means topic.
+        theta = normalize(self.codes_, norm="l1")
+        documents = sp.csr_matrix((np.ones(labels.size), (np.arange(labels.size), labels)),
+                                  shape=(labels.size, self.n_topics_))
+        mass = np.asarray((theta.T @ documents).todense())
+        atom_topic = self.atom_topic_.copy()
+        used = mass.sum(axis=1) > 0
+        atom_topic[used] = mass[used].argmax(axis=1)
+        self._set_atom_topics(atom_topic, self.n_topics_)
 
     def _set_atom_topics(self, atom_topic: np.ndarray, n_topics: int) -> None:
         self.atom_topic_ = np.asarray(atom_topic, dtype=np.int64)
@@ -269,21 +327,27 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
         return self
 
     # ------------------------------------------------------------------ assignment
-    def _assign(self, codes: sp.csr_matrix, *, repair_empty: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def _mixture(self, codes: sp.csr_matrix) -> np.ndarray:
+        """Topic distribution of documents: their normalised codes summed over each topic's atoms."""
         theta = normalize(codes, norm="l1")
         scores = np.asarray((theta @ self._membership).todense())
-        if self.assignment == "fair":
-            scores = scores / np.maximum(self.topic_weights_, 1e-12)
         totals = scores.sum(axis=1, keepdims=True)
+        mixture = np.divide(scores, totals, out=np.zeros_like(scores), where=totals > 0)
         silent = totals.ravel() == 0
-        probabilities = np.divide(scores, totals, out=np.zeros_like(scores), where=totals > 0)
-        if silent.any():
-            # Documents no atom fires on (e.g. empty text) still get a topic: the most used one.
-            probabilities[silent] = self.topic_weights_ / self.topic_weights_.sum()
-        labels = probabilities.argmax(axis=1)
+        if silent.any():  # documents no atom fires on (e.g. empty text): the topic prior
+            mixture[silent] = self.topic_weights_ / max(self.topic_weights_.sum(), 1e-12)
+        return mixture
+
+    def _assign(self, codes: sp.csr_matrix, *, repair_empty: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        mixture = self._mixture(codes)
+        if getattr(self, "topic_centroids_", None) is not None:
+            scores = np.vstack([points @ self.topic_centroids_.T for _, points in self._points(codes)])
+        else:
+            scores = mixture
+        labels = scores.argmax(axis=1)
         if repair_empty:
-            labels = self._give_every_topic_a_document(labels, probabilities)
-        return labels.astype(np.int64), probabilities
+            labels = self._give_every_topic_a_document(labels, scores)
+        return labels.astype(np.int64), mixture
 
     @staticmethod
     def _give_every_topic_a_document(labels: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
@@ -345,6 +409,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
             "atom_weights": self.atom_weights_,
             "atom_vectors": self._atom_vectors,
             "labels": self.labels_,
+            **({"topic_centroids": self.topic_centroids_} if self.topic_centroids_ is not None else {}),
             "codes_data": codes.data.astype(np.float32),
             "codes_indices": codes.indices.astype(np.int64),
             "codes_indptr": codes.indptr.astype(np.int64),
@@ -383,6 +448,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
             model.idf_, model.atom_weights_ = arrays["idf"], arrays["emission_atom_weights"]
             self.emission_model_ = model
         self._set_atom_topics(arrays["atom_topic"], int(config["n_topics_"]))
+        self.topic_centroids_ = arrays.get("topic_centroids")
         self.labels_, self.probabilities_ = self._assign(self.codes_)
         self.labels_ = arrays["labels"]
         return self

@@ -47,9 +47,10 @@ import os
 import random
 import sys
 import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -80,12 +81,12 @@ except ModuleNotFoundError as error:  # pragma: no cover - depends on the enviro
     ) from error
 
 __all__ = [
+    "OCTIS_CORPORA",
     "BERTopicModel",
     "CTMModel",
     "FASTopicModel",
     "KMeansBERTopicModel",
     "LDAModel",
-    "OCTIS_CORPORA",
     "OctisCorpus",
     "OctisEvaluator",
     "ProdLDAModel",
@@ -250,7 +251,9 @@ class _EmbeddingTopicModel(AbstractModel):
             "topic-document-matrix": topic_doc,
         }
         if test is not None:
-            output["test-topic-document-matrix"] = self._transform([corpus[i] for i in test], embeddings[test])
+            output["test-topic-document-matrix"] = self._transform(
+                [corpus[i] for i in test], embeddings[test]
+            )
         return output
 
     # subclasses fill these in
@@ -310,8 +313,14 @@ class BERTopicModel(_CTfidfModel):
     ```
     """
 
-    def __init__(self, num_topics: int = 10, *, umap_params: dict | None = None, hdbscan_params: dict | None = None,
-                 **kwargs: Any):
+    def __init__(
+        self,
+        num_topics: int = 10,
+        *,
+        umap_params: dict | None = None,
+        hdbscan_params: dict | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(num_topics, **kwargs)
         self.umap_params = dict(umap_params or {})
         self.hdbscan_params = dict(hdbscan_params or {})
@@ -322,14 +331,22 @@ class BERTopicModel(_CTfidfModel):
 
         seed = self.hyperparameters.get("seed")
         # BERTopic's default UMAP, plus a seed.
-        umap_kw = dict(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", low_memory=False,
-                       random_state=seed)
-        umap_kw.update(self.umap_params)
+        umap_kw = {
+            "n_neighbors": 15,
+            "n_components": 5,
+            "min_dist": 0.0,
+            "metric": "cosine",
+            "low_memory": False,
+            "random_state": seed,
+            **self.umap_params,
+        }
         hdbscan_model = None
         if self.hdbscan_params:
             from hdbscan import HDBSCAN
 
-            hdbscan_model = HDBSCAN(**{"min_cluster_size": 10, "prediction_data": True, **self.hdbscan_params})
+            hdbscan_model = HDBSCAN(
+                **{"min_cluster_size": 10, "prediction_data": True, **self.hdbscan_params}
+            )
         docs = [" ".join(d) for d in token_lists]
         self.model_ = BERTopic(
             umap_model=UMAP(**umap_kw),
@@ -401,8 +418,14 @@ class SAETopicModel(_CTfidfModel):
     ```
     """
 
-    def __init__(self, num_topics: int = 10, *, merger_params: dict | None = None, model_params: dict | None = None,
-                 **kwargs: Any):
+    def __init__(
+        self,
+        num_topics: int = 10,
+        *,
+        merger_params: dict | None = None,
+        model_params: dict | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(num_topics, **kwargs)
         self.merger_params = dict(merger_params or {})
         self.model_params = dict(model_params or {})
@@ -428,8 +451,9 @@ class SAETopicModel(_CTfidfModel):
         if isinstance(merger_kw.get("train_config"), dict):
             from bertopic_sae import TrainConfig
 
-            merger_kw["train_config"] = TrainConfig(**{"verbose": self.verbose, "seed": seed or 0,
-                                                       **merger_kw["train_config"]})
+            merger_kw["train_config"] = TrainConfig(
+                **{"verbose": self.verbose, "seed": seed or 0, **merger_kw["train_config"]}
+            )
         if isinstance(merger_kw.get("sae_config"), dict):
             from bertopic_sae import SAEConfig
 
@@ -444,7 +468,7 @@ class SAETopicModel(_CTfidfModel):
             vectorizer_model=self._vectorizer(token_lists, vocab),
             **self.model_params,
         )
-        topics, _ = self.model_.fit_transform([" ".join(d) for d in token_lists], embeddings=embeddings)
+        self.model_.fit_transform([" ".join(d) for d in token_lists], embeddings=embeddings)
         self.topic_ids_, topic_word = self._topic_rows(self.model_)
         self.n_topics_found_ = len(self.topic_ids_)
         assignments = np.asarray(self.model_.topics_)
@@ -495,7 +519,9 @@ class FASTopicModel(_EmbeddingTopicModel):
     ```
     """
 
-    def __init__(self, num_topics: int = 10, *, epochs: int = 200, learning_rate: float = 0.002, **kwargs: Any):
+    def __init__(
+        self, num_topics: int = 10, *, epochs: int = 200, learning_rate: float = 0.002, **kwargs: Any
+    ):
         super().__init__(num_topics, epochs=epochs, learning_rate=learning_rate, **kwargs)
 
     def _fit(self, token_lists, embeddings, vocab):
@@ -511,8 +537,12 @@ class FASTopicModel(_EmbeddingTopicModel):
         hp = self.hyperparameters
         extra = {k: hp[k] for k in ("DT_alpha", "TW_alpha", "theta_temp") if k in hp}
         self.model_ = FASTopic(
-            hp["num_topics"], preprocess=_VocabBow(vocab), doc_embed_model=_PresetEmbedder(), device="cpu",
-            verbose=self.verbose, **extra,
+            hp["num_topics"],
+            preprocess=_VocabBow(vocab),
+            doc_embed_model=_PresetEmbedder(),
+            device="cpu",
+            verbose=self.verbose,
+            **extra,
         )
         module = sys.modules["fastopic.FASTopic"]
         old_tqdm = module.tqdm
@@ -520,8 +550,10 @@ class FASTopicModel(_EmbeddingTopicModel):
             module.tqdm = lambda *a, **k: old_tqdm(*a, **{**k, "disable": True})
         try:
             _, theta = self.model_.fit_transform(
-                [" ".join(d) for d in token_lists], epochs=int(hp["epochs"]),
-                learning_rate=float(hp["learning_rate"]), preset_doc_embeddings=embeddings,
+                [" ".join(d) for d in token_lists],
+                epochs=int(hp["epochs"]),
+                learning_rate=float(hp["learning_rate"]),
+                preset_doc_embeddings=embeddings,
             )
         finally:
             module.tqdm = old_tqdm
@@ -545,8 +577,17 @@ class ProdLDAModel(_OctisProdLDA):
     ```
     """
 
-    def __init__(self, num_topics: int = 10, *, seed: int | None = 0, use_partitions: bool = False,
-                 verbose: bool = False, embeddings: Any = None, texts: Any = None, **params: Any):
+    def __init__(
+        self,
+        num_topics: int = 10,
+        *,
+        seed: int | None = 0,
+        use_partitions: bool = False,
+        verbose: bool = False,
+        embeddings: Any = None,
+        texts: Any = None,
+        **params: Any,
+    ):
         super().__init__(num_topics=num_topics, use_partitions=use_partitions, **params)
         self.seed, self.verbose = seed, verbose  # embeddings/texts are accepted for a uniform API, unused
 
@@ -570,14 +611,30 @@ class CTMModel(_OctisCTM):
     ```
     """
 
-    def __init__(self, num_topics: int = 10, *, embeddings: np.ndarray | None = None,
-                 texts: Sequence[str] | None = None, embedding_model: Any = None, seed: int | None = 0,
-                 use_partitions: bool = False, inference_type: str = "combined", verbose: bool = False,
-                 **params: Any):
-        super().__init__(num_topics=num_topics, seed=seed, use_partitions=use_partitions,
-                         inference_type=inference_type, bert_model=_local_minilm_path(), **params)
-        self._helper = _EmbeddingTopicModel(num_topics, embeddings=embeddings, texts=texts,
-                                            embedding_model=embedding_model, verbose=verbose)
+    def __init__(
+        self,
+        num_topics: int = 10,
+        *,
+        embeddings: np.ndarray | None = None,
+        texts: Sequence[str] | None = None,
+        embedding_model: Any = None,
+        seed: int | None = 0,
+        use_partitions: bool = False,
+        inference_type: str = "combined",
+        verbose: bool = False,
+        **params: Any,
+    ):
+        super().__init__(
+            num_topics=num_topics,
+            seed=seed,
+            use_partitions=use_partitions,
+            inference_type=inference_type,
+            bert_model=_local_minilm_path(),
+            **params,
+        )
+        self._helper = _EmbeddingTopicModel(
+            num_topics, embeddings=embeddings, texts=texts, embedding_model=embedding_model, verbose=verbose
+        )
         self.verbose = verbose
 
     def train_model(self, dataset, hyperparameters=None, top_words=10):
@@ -589,7 +646,11 @@ class CTMModel(_OctisCTM):
         if self.use_partitions:
             n_train = int(meta.get("last-training-doc", n))
             n_val = int(meta.get("last-validation-doc", n_train))
-            parts = {"train": embeddings[:n_train], "val": embeddings[n_train:n_val], "test": embeddings[n_val:]}
+            parts = {
+                "train": embeddings[:n_train],
+                "val": embeddings[n_train:n_val],
+                "test": embeddings[n_val:],
+            }
         else:
             parts = {"train": embeddings}
         with _in_temp_dir() as tmp, _quiet(not self.verbose):
@@ -623,8 +684,17 @@ class LDAModel(_OctisLDA):
     ```
     """
 
-    def __init__(self, num_topics: int = 10, *, seed: int | None = 0, use_partitions: bool = False,
-                 verbose: bool = False, embeddings: Any = None, texts: Any = None, **params: Any):
+    def __init__(
+        self,
+        num_topics: int = 10,
+        *,
+        seed: int | None = 0,
+        use_partitions: bool = False,
+        verbose: bool = False,
+        embeddings: Any = None,
+        texts: Any = None,
+        **params: Any,
+    ):
         super().__init__(num_topics=num_topics, random_state=seed, **params)
         self.partitioning(use_partitions)
         self.verbose = verbose
@@ -673,7 +743,7 @@ class OctisCorpus:
             self._embeddings = self._embed(model)
         return self._embeddings
 
-    def subset(self, n_docs: int) -> "OctisCorpus":
+    def subset(self, n_docs: int) -> OctisCorpus:
         """The first ``n_docs`` documents as an unpartitioned corpus whose vocabulary keeps only words present.
 
         Its embeddings are sliced from this corpus's if those are already in memory; otherwise only the
@@ -682,8 +752,12 @@ class OctisCorpus:
         tokens = self.token_lists[:n_docs]
         vocab = _present_words(tokens, self.dataset.get_vocabulary())
         labels = None if self.labels is None else self.labels[:n_docs]
-        dataset = Dataset(corpus=tokens, vocabulary=vocab, labels=labels,
-                          metadata={"last-training-doc": len(tokens), "last-validation-doc": len(tokens)})
+        dataset = Dataset(
+            corpus=tokens,
+            vocabulary=vocab,
+            labels=labels,
+            metadata={"last-training-doc": len(tokens), "last-validation-doc": len(tokens)},
+        )
         parent, texts = self, self.texts[:n_docs]
 
         def run(model=None):
@@ -694,16 +768,22 @@ class OctisCorpus:
         return OctisCorpus(f"{self.name}[:{n_docs}]", dataset, texts, labels, run)
 
 
-def shared_vocabulary_corpus(texts: Sequence[str], *, max_features: int = 5000, min_df: int = 5
-                             ) -> tuple[list[list[str]], list[str]]:
+def shared_vocabulary_corpus(
+    texts: Sequence[str], *, max_features: int = 5000, min_df: int = 5
+) -> tuple[list[list[str]], list[str]]:
     """The baselines-20ng.md vocabulary recipe: token lists restricted to a CountVectorizer vocabulary.
 
     ``CountVectorizer(stop_words="english", token_pattern=r"(?u)\\b[a-zA-Z]{3,}\\b", min_df=5, max_features=5000)``.
     """
     from sklearn.feature_extraction.text import CountVectorizer
 
-    vectorizer = CountVectorizer(stop_words="english", token_pattern=TOKEN_PATTERN, lowercase=True,
-                                 min_df=min_df, max_features=max_features)
+    vectorizer = CountVectorizer(
+        stop_words="english",
+        token_pattern=TOKEN_PATTERN,
+        lowercase=True,
+        min_df=min_df,
+        max_features=max_features,
+    )
     vectorizer.fit(texts)
     vocab = set(vectorizer.vocabulary_)
     analyze = vectorizer.build_analyzer()
@@ -746,8 +826,11 @@ def _load_20newsgroups(root: Path) -> OctisCorpus:
         os.replace(tmp, path)
     # In memory, not via corpus.tsv: 85 posts have no vocabulary token, and OCTIS's loader cannot read empty rows.
     # No partitions: the bydate train/test rows are interleaved in the raw file, and the reference used all docs.
-    metadata = {"last-training-doc": len(tokens), "last-validation-doc": len(tokens),
-                "info": {"name": "20 Newsgroups (bydate, text_clean, shared 5000-word vocabulary)"}}
+    metadata = {
+        "last-training-doc": len(tokens),
+        "last-validation-doc": len(tokens),
+        "info": {"name": "20 Newsgroups (bydate, text_clean, shared 5000-word vocabulary)"},
+    }
     dataset = Dataset(corpus=tokens, vocabulary=vocab, labels=list(raw.labels), metadata=metadata)
     return OctisCorpus("20newsgroups", dataset, list(raw.texts), list(raw.labels), _default_embed(raw.texts))
 
@@ -758,7 +841,9 @@ def _octis_folder(root: Path, folder: str) -> tuple[Dataset, np.ndarray]:
 
     path = root / "octis" / folder
     if not (path / "corpus.tsv").exists():
-        raise FileNotFoundError(f"{path / 'corpus.tsv'} not found; set BERTOPIC_SAE_DATA to the shared datasets folder.")
+        raise FileNotFoundError(
+            f"{path / 'corpus.tsv'} not found; set BERTOPIC_SAE_DATA to the shared datasets folder."
+        )
     dataset = Dataset()
     dataset.load_custom_dataset_from_folder(str(path))
     parts = pd.read_csv(path / "corpus.tsv", sep="\t", header=None, usecols=[1], quoting=3)[1]
@@ -845,7 +930,12 @@ def load_octis_corpus(name: str, *, data_dir: str | os.PathLike | None = None) -
     """
     from bertopic_sae.datasets import data_dir as find_data_dir
 
-    loaders = {"20newsgroups": _load_20newsgroups, "bbc_news": _load_bbc, "m10": _load_m10, "dblp": _load_dblp}
+    loaders = {
+        "20newsgroups": _load_20newsgroups,
+        "bbc_news": _load_bbc,
+        "m10": _load_m10,
+        "dblp": _load_dblp,
+    }
     if name not in loaders:
         raise ValueError(f"Unknown benchmark corpus {name!r}; choose one of {', '.join(OCTIS_CORPORA)}.")
     return loaders[name](find_data_dir(data_dir))
@@ -875,7 +965,11 @@ def glove_word2vec_path() -> Path:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pandas deprecates the fastparquet engine
-        words = pd.read_parquet(root / "glove_6B_index.parquet", engine="fastparquet")["index"].astype(str).tolist()
+        words = (
+            pd.read_parquet(root / "glove_6B_index.parquet", engine="fastparquet")["index"]
+            .astype(str)
+            .tolist()
+        )
     vectors = np.load(root / "glove_6B_50d_emb.npy")
     kv = KeyedVectors(vector_size=vectors.shape[1])
     kv.add_vectors(words, vectors)
@@ -886,8 +980,9 @@ def glove_word2vec_path() -> Path:
     return path
 
 
-def word_intrusion(topics: Sequence[Sequence[str]], keyed_vectors, *, n_words: int = 5, n_draws: int = 5,
-                   seed: int = 0) -> float:
+def word_intrusion(
+    topics: Sequence[Sequence[str]], keyed_vectors, *, n_words: int = 5, n_draws: int = 5, seed: int = 0
+) -> float:
     """Automatic word-intrusion score from word vectors (higher is better; chance = 1 / (n_words + 1)).
 
     For each topic: take its top ``n_words`` words that have a vector, add an *intruder* drawn at random from
@@ -945,8 +1040,15 @@ class OctisEvaluator:
     ```
     """
 
-    def __init__(self, dataset: Dataset, *, topk: int = 10, labels: Sequence | None = None,
-                 word_embeddings: bool = True, processes: int = 1):
+    def __init__(
+        self,
+        dataset: Dataset,
+        *,
+        topk: int = 10,
+        labels: Sequence | None = None,
+        word_embeddings: bool = True,
+        processes: int = 1,
+    ):
         from octis.evaluation_metrics.coherence_metrics import Coherence
         from octis.evaluation_metrics.diversity_metrics import InvertedRBO, TopicDiversity
 

@@ -70,6 +70,9 @@ def test_kill_and_resume_gives_the_uninterrupted_weights(data, tmp_path):
     # take the weights stored in the state file, so put foreign weights into sae/.
     shutil.copy(reference / "sae_weights.safetensors", out / "checkpoint" / "sae" / "sae_weights.safetensors")
 
+    other = subprocess.run(_pretrain_cmd(data, out, *args, "--lr", "0.002"), env=_env(), capture_output=True,
+                           text=True, timeout=120)
+    assert other.returncode == 1 and "--lr 0.001" in other.stderr  # refuses to mix two runs' settings
     rerun = subprocess.run(_pretrain_cmd(data, out, *args), env=_env(), capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr
     summary = json.loads(rerun.stdout.strip().splitlines()[-1])
