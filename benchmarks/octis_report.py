@@ -1,8 +1,8 @@
 """Summarise ``benchmarks/results/octis_grid.csv``: a Markdown table and NPMI / C_V-vs-K plots per dataset.
 
-Writes ``octis_grid.md`` (mean ± sd over seeds per dataset x K x model, n = number of seeds; sd is blank for
-one seed) and ``octis_<dataset>.png`` (NPMI and C_V against K, one line per model, error bars = sd) next to
-the CSV.
+Writes ``octis_grid.md`` (the SAE model against the best other model per dataset x K, then mean ± sd over
+seeds per dataset x K x model, n = number of seeds; sd is blank for one seed) and ``octis_<dataset>.png``
+(NPMI and C_V against K, one line per model, error bars = sd) next to the CSV.
 
 Usage:
 
@@ -74,6 +74,64 @@ def summary_table(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def comparison_table(frame: pd.DataFrame, model: str = "sae") -> str:
+    """Markdown: ``model`` against the best other model per dataset x K on NPMI and C_V (means over seeds).
+
+    Rank = place of ``model`` among the models that ran in that cell (1 = first); a best model that returned
+    fewer topics than K (BERTopic when HDBSCAN finds fewer clusters) is marked. Also TD and the NPMI change
+    from the smallest to the largest K of each model (the issue's goal: at most a 20% drop from K=20 to 200).
+    """
+    if model not in set(frame.model):
+        return ""
+    means = frame.groupby(["dataset", "num_topics", "model"])[["npmi", "c_v", "td", "n_topics_found"]].mean()
+    lines = [
+        f"## {model} against the best other model (means over seeds)",
+        "",
+        f"| dataset | K | models | {model} NPMI | best other NPMI | rank | {model} C_V | best other C_V | rank "
+        f"| {model} TD |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for (dataset, k), cell in means.groupby(level=[0, 1]):
+        cell = cell.droplevel([0, 1])
+        if model not in cell.index:
+            continue
+        others = cell.drop(index=model)
+        row = [dataset, str(k), str(len(cell))]
+        for metric in ("npmi", "c_v"):
+            ours = cell.loc[model, metric]
+            if others[metric].notna().any():
+                best = others[metric].idxmax()
+                found = others.loc[best, "n_topics_found"]
+                note = f", {found:.0f} topics found" if found < k else ""
+                row += [f"{ours:.3f}", f"{others.loc[best, metric]:.3f} ({best}{note})"]
+            else:
+                row += [f"{ours:.3f}", ""]
+            row.append(str(int((cell[metric] > ours).sum()) + 1))
+        row.append(f"{cell.loc[model, 'td']:.3f}")
+        lines.append("| " + " | ".join(row) + " |")
+    lines += [
+        "",
+        "NPMI change from the smallest to the largest K (mean over seeds; models with both ends only):",
+        "",
+        "| dataset | model | K range | NPMI at K min | NPMI at K max | change |",
+        "|---|---|---|---|---|---|",
+    ]
+    order = {m: i for i, m in enumerate(MODEL_ORDER)}
+    for dataset, group in means.groupby(level=0):
+        group = group.droplevel(0)
+        for name in sorted(group.index.get_level_values(1).unique(), key=lambda m: (order.get(m, 99), m)):
+            series = group.xs(name, level=1)["npmi"].sort_index()
+            if len(series) < 2:
+                continue
+            lo, hi = series.iloc[0], series.iloc[-1]
+            change = f"{100 * (hi - lo) / abs(lo):+.0f}%" if lo else ""
+            lines.append(
+                f"| {dataset} | {name} | {series.index[0]}-{series.index[-1]} | {lo:.3f} | {hi:.3f} | {change} |"
+            )
+    lines.append("")
+    return "\n".join(lines)
+
+
 def plot_dataset(frame: pd.DataFrame, dataset: str, path: Path) -> None:
     import matplotlib
 
@@ -131,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "",
     ]
-    (out_dir / args.csv.with_suffix(".md").name).write_text("\n".join(header) + "\n" + summary_table(frame))
+    body = comparison_table(frame) + "\n" + summary_table(frame)
+    (out_dir / args.csv.with_suffix(".md").name).write_text("\n".join(header) + "\n" + body)
     for dataset in sorted(frame.dataset.unique()):
         if frame[frame.dataset == dataset].num_topics.nunique() >= 1:
             plot_dataset(

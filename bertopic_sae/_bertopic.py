@@ -287,15 +287,17 @@ class BERTopic(_BERTopic):
             embeddings = self._extract_embeddings(documents, images=images, method="document", verbose=self.verbose)
         check_embeddings(embeddings)
         reduced = self.umap_model.transform(embeddings)
-        labels, probabilities = merger._assign(merger.transform_codes(reduced))
+        labels, probabilities = merger._assign_new(reduced)
         return self._map_predictions(labels), self._map_probabilities(probabilities, original_topics=True)
 
-    def set_n_topics(self, docs: list[str], n_topics: int, images=None) -> "BERTopic":
+    def set_n_topics(self, docs: list[str], n_topics: int, embeddings=None, images=None) -> "BERTopic":
         """Re-merge the SAE atoms into ``n_topics`` topics (more or fewer), as the paper does.
 
         Needs no SAE or emission retraining: k-means over the atoms and a re-assignment of the
-        training documents (``docs``, the documents the model was fitted on). BERTopic's own
-        ``reduce_topics`` still works too; it merges existing topics and can only lower the count.
+        training documents (``docs``, the documents the model was fitted on; pass their ``embeddings``
+        too for the most faithful assignment, else the SAE reconstructions stand in for them).
+        BERTopic's own ``reduce_topics`` still works too; it merges existing topics and can only
+        lower the count.
         """
         merger = self._sae_merger()
         if merger is None or not hasattr(merger, "codes_"):
@@ -305,12 +307,13 @@ class BERTopic(_BERTopic):
             raise ValueError(
                 f"Pass the {merger.codes_.shape[0]} documents the model was fitted on (got {len(docs)})."
             )
-        merger.merge_atoms(n_topics)
+        merger.merge_atoms(n_topics, embeddings)
         documents = pd.DataFrame({"Document": docs, "ID": range(len(docs)), "Topic": merger.labels_, "Image": images})
         self._update_topic_size(documents)
         self.topic_mapper_ = TopicMapper(self.topics_)
         documents = self._sort_mappings_by_frequency(documents)
-        embeddings = merger.sae_.decode_numpy(merger.codes_) if merger.sae_ is not None else None
+        if embeddings is None and merger.sae_ is not None:
+            embeddings = merger.sae_.decode_numpy(merger.codes_)
         self._extract_topics(documents, embeddings=embeddings, verbose=self.verbose)
         self._save_representative_docs(documents)
         self.probabilities_ = self._map_probabilities(merger.probabilities_, original_topics=True)

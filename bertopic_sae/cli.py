@@ -232,8 +232,13 @@ def embed_to_shards(
     model_name = _canonical_model_name(model_name)
     counts = [min(shard_size, len(texts) - start) for start in range(0, len(texts), shard_size)]
     shards = [{"file": f"shard-{i:05d}.npy", "rows": rows} for i, rows in enumerate(counts)]
+    for partial in folder.glob(".shard-*"):  # temporary files of a shard that a kill interrupted
+        partial.unlink()
     if manifest_path.exists() and not overwrite:
-        old = json.loads(manifest_path.read_text())
+        try:
+            old = json.loads(manifest_path.read_text())
+        except json.JSONDecodeError as err:
+            raise CLIError(f"{manifest_path} is not valid JSON ({err}); pass --overwrite to start over.") from err
         mismatch = [key for key, value in (("source_hash", source_hash), ("model", model_name), ("dtype", dtype),
                                            ("shard_size", shard_size)) if old.get(key) != value]
         if mismatch:

@@ -12,6 +12,7 @@ import os
 import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # busy shared CPUs: no spinning OpenMP threads
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 

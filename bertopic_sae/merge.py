@@ -64,7 +64,8 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
             the topic of the documents it fires on. A topic thus cannot win documents merely because
             it owns many atoms. ``"sum"``: the paper's rule, the largest sum of the document's
             normalised codes over a topic's atoms (big catch-all topics swallow documents).
-        refine_iterations: k-means steps that refine the topic centroids (``"centroid"`` only).
+        refine_iterations: most k-means steps that refine the topic centroids (``"centroid"`` only);
+            they stop early once no document changes topic. Each step is one pass of matrix products.
         background_weight: π, the share of words drawn from the background unigram (paper: 0.3).
         sae_config: shape of an SAE trained on the documents (when one is trained).
         train_config: how to train it.
@@ -96,7 +97,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
         merge: str = "auto",
         top_p: float = 0.9,
         assignment: str = "centroid",
-        refine_iterations: int = 10,
+        refine_iterations: int = 100,
         background_weight: float = 0.3,
         sae_config: SAEConfig | None = None,
         train_config: TrainConfig | None = None,
@@ -176,7 +177,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
         timer = time.perf_counter()
         self.merge_ = self._pick_merge(word_vectors)
         self._atom_vectors = self._make_atom_vectors(word_vectors)
-        self._assign_atoms(self.n_topics)
+        self._assign_atoms(self.n_topics, None if sp.issparse(X) else X)
         self.timings_["merge"] = time.perf_counter() - timer
         return self
 
@@ -187,7 +188,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
         """
         if not hasattr(self, "atom_topic_"):
             return self.fit(X, y)
-        self.labels_, self.probabilities_ = self._assign(self.transform_codes(X))
+        self.labels_, self.probabilities_ = self._assign_new(X)
         return self
 
     def refit_emission(self, bow) -> "SAEAtomMerger":
@@ -253,7 +254,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
         vectors = vectors - np.average(vectors[active], axis=0, weights=self.atom_weights_[active])
         return normalize(vectors).astype(np.float32)
 
-    def _assign_atoms(self, n_topics: int) -> None:
+    def _assign_atoms(self, n_topics: int, embeddings=None) -> None:
         active = np.flatnonzero(self.atom_weights_ > 0)
         kmeans = KMeans(n_clusters=n_topics, n_init=3, random_state=self.random_state)
         kmeans.fit(self._atom_vectors[active], sample_weight=self.atom_weights_[active])
@@ -262,8 +263,8 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
         self._set_atom_topics(atom_topic, n_topics)
         self.topic_centroids_ = None
         if self._uses_centroids():
-            self._fit_centroids()
-        self.labels_, self.probabilities_ = self._assign(self.codes_, repair_empty=True)
+            self._fit_centroids(embeddings)
+        self.labels_, self.probabilities_ = self._assign(self.codes_, embeddings, repair_empty=True)
         if self.topic_centroids_ is not None:
             self._realign_atoms(self.labels_)
             self.probabilities_ = self._mixture(self.codes_)
@@ -271,22 +272,35 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
     def _uses_centroids(self) -> bool:
         return self.assignment == "centroid" and self.sae_ is not None
 
-    def _points(self, codes: sp.csr_matrix):
-        """Unit-norm SAE reconstructions of the documents, in blocks (bounded memory on big corpora)."""
+    def _points(self, codes: sp.csr_matrix, embeddings=None):
+        """Unit-norm document vectors in blocks (bounded memory): the embeddings when given, else the
+        SAE reconstructions of the codes (less exact, most of all for an SAE trained on other data)."""
         for start in range(0, codes.shape[0], 65_536):
-            yield start, normalize(self.sae_.decode_numpy(codes[start : start + 65_536]))
+            if embeddings is not None:
+                block = np.asarray(embeddings[start : start + 65_536], dtype=np.float32)
+            else:
+                block = self.sae_.decode_numpy(codes[start : start + 65_536])
+            yield start, normalize(block)
 
-    def _fit_centroids(self) -> None:
+    def _fit_centroids(self, embeddings=None) -> None:
         mixture = self._mixture(self.codes_)
-        centroids = np.zeros((self.n_topics_, self.sae_.d_in))
-        for start, points in self._points(self.codes_):
+        dim = self.sae_.d_in
+        centroids = np.zeros((self.n_topics_, dim))
+        for start, points in self._points(self.codes_, embeddings):
             centroids += mixture[start : start + points.shape[0]].T @ points
         centroids = normalize(centroids)
+        previous = None
         for _ in range(self.refine_iterations):  # spherical k-means steps, seeded by the atom topics
             sums = np.zeros_like(centroids)
-            for _, points in self._points(self.codes_):
-                labels = (points @ centroids.T).argmax(axis=1)
-                np.add.at(sums, labels, points)
+            labels = []
+            for _, points in self._points(self.codes_, embeddings):
+                block = (points @ centroids.T).argmax(axis=1)
+                np.add.at(sums, block, points)
+                labels.append(block)
+            labels = np.concatenate(labels)
+            if previous is not None and np.array_equal(labels, previous):
+                break
+            previous = labels
             empty = ~sums.any(axis=1)
             sums[empty] = centroids[empty]
             centroids = normalize(sums)
@@ -315,15 +329,21 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
         )
         self.topic_weights_ = np.asarray(self._membership.T @ self.atom_weights_).ravel()
 
-    def merge_atoms(self, n_topics: int) -> "SAEAtomMerger":
+    def merge_atoms(self, n_topics: int, embeddings=None) -> "SAEAtomMerger":
         """Re-merge the atoms into ``n_topics`` topics without touching the SAE or the emission model.
 
-        Updates ``atom_topic_``, ``labels_`` and ``probabilities_`` for the training documents.
+        Updates ``atom_topic_``, ``labels_`` and ``probabilities_`` for the training documents. Pass the
+        training ``embeddings`` for the centroid assignment to use them (else SAE reconstructions).
         """
         self._check_fitted()
         if n_topics < 1 or n_topics > self.codes_.shape[0]:
             raise ValueError(f"n_topics must be in 1..{self.codes_.shape[0]} (the documents), got {n_topics}.")
-        self._assign_atoms(int(n_topics))
+        if embeddings is not None:
+            embeddings = check_embeddings(embeddings, self.sae_.d_in if self.sae_ is not None else None)
+            if embeddings.shape[0] != self.codes_.shape[0]:
+                raise ValueError(f"embeddings has {embeddings.shape[0]} rows; the merger was fit on "
+                                 f"{self.codes_.shape[0]} documents.")
+        self._assign_atoms(int(n_topics), embeddings)
         return self
 
     # ------------------------------------------------------------------ assignment
@@ -338,10 +358,11 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
             mixture[silent] = self.topic_weights_ / max(self.topic_weights_.sum(), 1e-12)
         return mixture
 
-    def _assign(self, codes: sp.csr_matrix, *, repair_empty: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def _assign(self, codes: sp.csr_matrix, embeddings=None, *, repair_empty: bool = False):
+        """``(labels, mixture)`` of documents from their codes (and embeddings, when known)."""
         mixture = self._mixture(codes)
         if getattr(self, "topic_centroids_", None) is not None:
-            scores = np.vstack([points @ self.topic_centroids_.T for _, points in self._points(codes)])
+            scores = np.vstack([points @ self.topic_centroids_.T for _, points in self._points(codes, embeddings)])
         else:
             scores = mixture
         labels = scores.argmax(axis=1)
@@ -378,17 +399,21 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
             raise ValueError("This merger was fit on SAE codes; pass codes (from SAEEncoder), not embeddings.")
         return self.sae_.encode_csr(X)
 
+    def _assign_new(self, X):
+        dense = None if sp.issparse(X) else X
+        return self._assign(self.transform_codes(X), dense)
+
     def predict_proba(self, X) -> np.ndarray:
         """Topic distribution ``(n, n_topics)`` of new documents (embeddings or SAE codes)."""
-        return self._assign(self.transform_codes(X))[1]
+        return self._assign_new(X)[1]
 
     def predict(self, X) -> np.ndarray:
         """Topic of new documents (embeddings or SAE codes)."""
-        return self._assign(self.transform_codes(X))[0]
+        return self._assign_new(X)[0]
 
     def approximate_predict(self, X) -> tuple[np.ndarray, np.ndarray]:
         """HDBSCAN-style ``(labels, strengths)``: the topic and its probability."""
-        labels, probabilities = self._assign(self.transform_codes(X))
+        labels, probabilities = self._assign_new(X)
         return labels, probabilities[np.arange(labels.size), labels]
 
     def fit_predict(self, X, y=None, **fit_params) -> np.ndarray:

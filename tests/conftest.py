@@ -5,6 +5,8 @@ import os
 import numpy as np
 import pytest
 
+# OpenMP threads that spin while waiting make small torch/numba ops ~100x slower on a busy 2-core machine.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

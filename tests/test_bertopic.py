@@ -203,7 +203,7 @@ def test_reduce_merge_and_set_n_topics(bbc, small_sae, embedding_model):
     import time
 
     started = time.perf_counter()
-    model.set_n_topics(texts, 12)
+    model.set_n_topics(texts, 12, embeddings=embeddings)
     assert time.perf_counter() - started < 5
     assert sorted(set(model.topics_)) == list(range(12))
     topics, probs = model.transform(texts, embeddings)

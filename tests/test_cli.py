@@ -103,6 +103,7 @@ def test_embed_resumes_missing_shards_and_refuses_other_texts(tmp_path):
 
     # Simulate a kill while shard 1 was being embedded: it is missing and the manifest is incomplete.
     (out / "shard-00001.npy").unlink()
+    (out / ".shard-00001.npy.tmp123.npy").write_bytes(b"half a shard")  # the temp file the kill left
     manifest["complete"] = False
     (out / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ValueError, match="incomplete"):
@@ -110,6 +111,7 @@ def test_embed_resumes_missing_shards_and_refuses_other_texts(tmp_path):
     model = CountingModel()
     embed_to_shards(texts, out, model=model, model_name="counting", shard_size=10, verbose=False)
     assert model.embedded == texts[10:20]  # only the missing shard
+    assert not list(out.glob(".shard-*"))
     np.testing.assert_array_equal(ShardedEmbeddings(out)[0:25], first)
 
     with pytest.raises(CLIError, match="source_hash"):
