@@ -68,7 +68,9 @@ def check_embeddings(X, d_in: int | None = None, *, name: str = "embeddings") ->
     """
     if sp.issparse(X):
         raise ValueError(f"{name} must be a dense array of embeddings, got a sparse matrix.")
-    X = np.asarray(X)
+    # asanyarray, not asarray: asarray turns a np.memmap into a plain ndarray view, after which the NaN
+    # check below reads the whole file and astype(float32) copies all of it into memory.
+    X = np.asanyarray(X)
     if X.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n_documents, dim), got shape {X.shape}.")
     if X.shape[0] == 0:
