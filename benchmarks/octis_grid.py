@@ -4,7 +4,8 @@ Every model sees the same OCTIS Dataset (one vocabulary, one tokenisation) and, 
 same cached all-MiniLM-L6-v2 embeddings of the raw text (``bertopic_sae.octis.load_octis_corpus``). Scores
 come from ``bertopic_sae.octis.OctisEvaluator`` (OCTIS / gensim / sklearn). Each row records the fit wall
 time, the peak process RSS during the fit (psutil, sampled every 50 ms), the 1-minute load average at the
-start (the machine is shared: a high load inflates fit_seconds) and the machine.
+start (the machine is shared: a high load inflates fit_seconds), the machine and the code version (the commit,
+``+dirty`` when ``bertopic_sae/`` had uncommitted changes; empty for rows written before this column existed).
 
 Resumable: a cell (model, dataset, num_topics, seed) already in the CSV is skipped, so an interrupted run
 is continued by starting the same command again. Failed cells are logged to ``<csv>.errors.log`` and not
@@ -113,7 +114,10 @@ COLUMNS = [
     "config",
     "machine",
     "date",
+    "code",
 ]
+# A CSV written before the "code" column existed is upgraded in place (empty code) on the next run.
+_LEGACY_COLUMNS = COLUMNS[:-1]
 
 
 def make_model(name: str, num_topics: int, seed: int, embeddings, config: dict, verbose: bool = False):
@@ -196,16 +200,48 @@ def machine() -> str:
     return f"{cores} cores {model}, no GPU"
 
 
+def code_version() -> str:
+    """The commit of the checkout that runs the grid, ``+dirty`` if ``bertopic_sae/`` has uncommitted changes.
+
+    Read once, before the models are imported: the package may change while a long grid runs, but a
+    running grid keeps the code it imported first.
+    """
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "bertopic_sae"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")
+
+
 def read_done(path: Path) -> set[tuple]:
     if not path.exists() or path.stat().st_size == 0:
         return set()
     with open(path, newline="") as handle:
         reader = csv.DictReader(handle)
-        if reader.fieldnames != COLUMNS:
-            raise SystemExit(
-                f"{path} has other columns than this version writes; move it aside or pass --out."
-            )
-        return {(r["model"], r["dataset"], int(r["num_topics"]), int(r["seed"])) for r in reader}
+        fields = reader.fieldnames
+        rows = list(reader)
+    if fields == _LEGACY_COLUMNS:  # add the "code" column (unknown for the old rows)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        with open(tmp, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+            writer.writeheader()
+            writer.writerows({**r, "code": ""} for r in rows)
+        os.replace(tmp, path)
+    elif fields != COLUMNS:
+        raise SystemExit(f"{path} has other columns than this version writes; move it aside or pass --out.")
+    return {(r["model"], r["dataset"], int(r["num_topics"]), int(r["seed"])) for r in rows}
 
 
 def append_row(path: Path, row: dict) -> None:
@@ -276,6 +312,7 @@ def run_grid(
     if not todo:
         return 0
 
+    code = code_version()  # before the package is imported (and frozen in this process)
     from bertopic_sae.octis import OctisEvaluator, load_octis_corpus
 
     missing = {m: why for m in {cell[3] for cell in todo} if (why := unavailable(m))}
@@ -334,6 +371,7 @@ def run_grid(
             "config": json.dumps(config, sort_keys=True),
             "machine": host,
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "code": code,
         }
         append_row(out, row)
         with open(topics_log, "a") as handle:

@@ -111,10 +111,11 @@ def comparison_table(frame: pd.DataFrame, model: str = "sae") -> str:
         lines.append("| " + " | ".join(row) + " |")
     lines += [
         "",
-        "NPMI change from the smallest to the largest K (mean over seeds; models with both ends only):",
+        "NPMI change from the smallest to the largest K (mean over seeds; models with both ends only; the "
+        "relative change is over |NPMI at K min|, so it means little when that is near 0 or negative):",
         "",
-        "| dataset | model | K range | NPMI at K min | NPMI at K max | change |",
-        "|---|---|---|---|---|---|",
+        "| dataset | model | K range | NPMI at K min | NPMI at K max | change | relative change |",
+        "|---|---|---|---|---|---|---|",
     ]
     order = {m: i for i, m in enumerate(MODEL_ORDER)}
     for dataset, group in means.groupby(level=0):
@@ -124,9 +125,10 @@ def comparison_table(frame: pd.DataFrame, model: str = "sae") -> str:
             if len(series) < 2:
                 continue
             lo, hi = series.iloc[0], series.iloc[-1]
-            change = f"{100 * (hi - lo) / abs(lo):+.0f}%" if lo else ""
+            relative = f"{100 * (hi - lo) / abs(lo):+.0f}%" if lo else ""
             lines.append(
-                f"| {dataset} | {name} | {series.index[0]}-{series.index[-1]} | {lo:.3f} | {hi:.3f} | {change} |"
+                f"| {dataset} | {name} | {series.index[0]}-{series.index[-1]} | {lo:.3f} | {hi:.3f} "
+                f"| {hi - lo:+.3f} | {relative} |"
             )
     lines.append("")
     return "\n".join(lines)
@@ -176,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = args.out_dir or args.csv.parent
     out_dir.mkdir(parents=True, exist_ok=True)
     machines = ", ".join(sorted(frame.machine.dropna().unique()))
+    if "code" in frame.columns:
+        codes = frame.groupby(frame.code.fillna("").astype(str).replace("", "unrecorded")).model.unique()
+        machines += "; code: " + "; ".join(f"{c} ({', '.join(sorted(m))})" for c, m in codes.items())
     header = [
         "# OCTIS benchmark grid",
         "",

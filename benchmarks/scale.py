@@ -61,8 +61,9 @@ def build_data(real: list[str], path: Path, n: int, seed: int = 0) -> dict:
     dim = source.shape[1]
     if path.exists():
         existing = np.load(path, mmap_mode="r")
-        if existing.shape == (n, dim):
-            return {"n": n, "n_real": n_real, "reused": True}
+        if existing.shape[0] >= n and existing.shape[1] == dim:  # a bigger file serves its first n rows
+            return {"n": int(existing.shape[0]), "n_real": min(source.shape[0], int(existing.shape[0])),
+                    "reused": True}
     tmp = path.with_suffix(".tmp.npy")
     out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(n, dim))
     block = 65_536
@@ -81,7 +82,7 @@ def build_data(real: list[str], path: Path, n: int, seed: int = 0) -> dict:
     return {"n": n, "n_real": n_real, "reused": False}
 
 
-def run_one(data: Path, n: int, sae_path: str, n_topics: int, threads: int) -> dict:
+def run_one(data: Path, n: int, sae_path: str, n_topics: int, threads: int, merger_params: dict) -> dict:
     """One size, in this process: returns stage timings and peak RSS."""
     import torch
 
@@ -100,7 +101,7 @@ def run_one(data: Path, n: int, sae_path: str, n_topics: int, threads: int) -> d
     timings["encode_s"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    merger = SAEAtomMerger(n_topics=n_topics, sae=sae, merge="decoder").fit(codes)
+    merger = SAEAtomMerger(n_topics=n_topics, sae=sae, merge="decoder", **merger_params).fit(codes)
     timings["merge_s"] = time.perf_counter() - started
     sizes = np.bincount(merger.labels_, minlength=n_topics)
     return {
@@ -116,6 +117,7 @@ def run_one(data: Path, n: int, sae_path: str, n_topics: int, threads: int) -> d
         "d_sae": sae.d_sae,
         "n_topics": n_topics,
         "threads": threads,
+        "merger_params": json.dumps(merger_params),
     }
 
 
@@ -139,6 +141,33 @@ def run_train(data: Path, n: int, sae_path: str, steps: int, threads: int) -> di
         "train_peak_rss_mb": peak_rss_mb(),
         "train_l0": round(result.l0, 2),
     }
+
+
+def report_lines(rows: list[dict], meta: dict, train_steps: int) -> list[str]:
+    """The markdown report: provenance, then one table row per size."""
+    data = meta["data"]
+    lines = [
+        f"# Scale: embeddings on disk → SAE codes → {rows[0]['n_topics']} topics",
+        "",
+        f"{meta['date']}, {meta['machine']}, torch threads {rows[0]['threads']}; SAE {Path(meta['sae']).name} "
+        f"(d_sae {rows[0]['d_sae']}); SAEAtomMerger(merge='decoder', {meta['merger_params'] or 'defaults'}).",
+        f"Data: float16 .npy memmap of {data['n']:,} rows: {data['n_real']:,} real all-MiniLM-L6-v2 embeddings "
+        "(tweets, Reuters, IMDB subsets), the rest perturbed copies of them (cosine ≈ 0.97 to their source), "
+        "so beyond the real rows they add volume, not new topics. No words: the c-TF-IDF / emission part of a "
+        "BERTopic fit is not included. Each size runs in a fresh process; peak RSS = VmHWM. The machine is "
+        "shared (load average at the start of each size in the JSON).",
+        "",
+        "| docs | real docs | encode s | merge s | encode + merge s | peak RSS MB | mean L0 | largest topic |"
+        " train s | train peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(f"| {r['n_docs']:,} | {r['n_real']:,} | {r['encode_s']} | {r['merge_s']} | {r['total_s']} | "
+                     f"{r['peak_rss_mb']:,.0f} | {r['mean_l0']} | {r['largest_topic_share']:.1%} | "
+                     f"{r.get('train_s', '')} | {r.get('train_peak_rss_mb', '')} |")
+    if train_steps:
+        lines.append(f"\ntrain = {train_steps} steps of batch 1000 streamed from the memmap (an SAE of the same shape).")
+    return lines
 
 
 def plot(rows: list[dict], path: Path) -> None:
@@ -167,7 +196,8 @@ def plot(rows: list[dict], path: Path) -> None:
     right.set_ylabel("peak RSS (GB)")
     right.legend()
     right.set_title("Memory")
-    fig.suptitle(f"embeddings → SAE codes → {rows[0]['n_topics']} topics, {rows[0]['threads']} CPU thread(s)")
+    fig.suptitle(f"embeddings → SAE codes → {rows[0]['n_topics']} topics, {rows[0]['threads']} CPU thread(s), "
+                 f"merger {rows[0]['merger_params']}")
     fig.tight_layout()
     tmp = path.with_suffix(".tmp.png")
     fig.savefig(tmp, dpi=110)
@@ -182,18 +212,28 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--n-topics", type=int, default=50)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--merger-params", type=json.loads, default={},
+                        help='extra SAEAtomMerger arguments as JSON, e.g. \'{"assignment": "sum"}\'')
     parser.add_argument("--train-steps", type=int, default=0,
                         help="also time streaming SAE training (batch 1000) on the memmap for this many steps")
+    parser.add_argument("--report-only", action="store_true", help="rewrite the .md and .png from the .json")
     parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)  # child process
     parser.add_argument("--one-train", type=int, default=None, help=argparse.SUPPRESS)  # child process
     parser.add_argument("--out", type=Path, default=RESULTS / "scale")
     args = parser.parse_args()
     sae_path = args.sae or str(Path(__file__).resolve().parents[1] / "bertopic_sae" / "pretrained" / "minilm-l6-v2")
     if args.one is not None:
-        print(json.dumps(run_one(args.data, args.one, sae_path, args.n_topics, args.threads)))
+        print(json.dumps(run_one(args.data, args.one, sae_path, args.n_topics, args.threads, args.merger_params)))
         return
     if args.one_train is not None:
         print(json.dumps(run_train(args.data, args.one_train, sae_path, args.train_steps, args.threads)))
+        return
+
+    if args.report_only:
+        saved = json.loads(args.out.with_suffix(".json").read_text())
+        steps = saved["rows"][0].get("train_steps", 0)
+        args.out.with_suffix(".md").write_text("\n".join(report_lines(saved["rows"], saved["meta"], steps)) + "\n")
+        plot(saved["rows"], args.out.with_suffix(".png"))
         return
 
     started = time.perf_counter()
@@ -203,9 +243,12 @@ def main() -> None:
     rows = []
     for n in sorted(args.sizes):
         cmd = [sys.executable, __file__, "--data", str(args.data), "--sae", sae_path, "--one", str(n),
-               "--n-topics", str(args.n_topics), "--threads", str(args.threads)]
+               "--n-topics", str(args.n_topics), "--threads", str(args.threads),
+               "--merger-params", json.dumps(args.merger_params)]
         load = os.getloadavg()[0]
-        result = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        result = subprocess.run(cmd, capture_output=True, text=True)
+        if result.returncode:
+            sys.exit(f"size {n} failed:\n{result.stderr[-2000:]}")
         row = json.loads(result.stdout.strip().splitlines()[-1])
         row["n_real"] = min(n, info["n_real"])
         if args.train_steps:
@@ -223,21 +266,14 @@ def main() -> None:
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs (shared), "
                    f"{platform.python_version()}",
         "sae": sae_path,
+        "merger_params": args.merger_params,
         "data": info,
     }
     payload = json.dumps({"meta": meta, "rows": rows}, indent=2)
     tmp = args.out.with_suffix(".tmp.json")
     tmp.write_text(payload)
     os.replace(tmp, args.out.with_suffix(".json"))
-    lines = ["| docs | real docs | encode s | merge s | encode + merge s | peak RSS MB | mean L0 | largest topic |"
-             " train s | train peak RSS MB |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['n_docs']:,} | {r['n_real']:,} | {r['encode_s']} | {r['merge_s']} | {r['total_s']} | "
-                     f"{r['peak_rss_mb']:,.0f} | {r['mean_l0']} | {r['largest_topic_share']:.1%} | "
-                     f"{r.get('train_s', '')} | {r.get('train_peak_rss_mb', '')} |")
-    if args.train_steps:
-        lines.append(f"\ntrain = {args.train_steps} steps of batch 1000 streamed from the memmap (same shape as the SAE).")
+    lines = report_lines(rows, meta, args.train_steps)
     tmp = args.out.with_suffix(".tmp.md")
     tmp.write_text("\n".join(lines) + "\n")
     os.replace(tmp, args.out.with_suffix(".md"))

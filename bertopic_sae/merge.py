@@ -41,6 +41,11 @@ def top_p_rows(matrix: np.ndarray, top_p: float) -> np.ndarray:
     return kept / np.maximum(kept.sum(axis=1, keepdims=True), 1e-12)
 
 
+def _one_hot(labels: np.ndarray, n_columns: int) -> sp.csr_matrix:
+    return sp.csr_matrix((np.ones(labels.size, np.float32), (np.arange(labels.size), labels)),
+                         shape=(labels.size, n_columns))
+
+
 class SAEAtomMerger(BaseEstimator, ClusterMixin):
     """Merges SAE atoms into ``n_topics`` topics and assigns every document a topic (no outliers).
 
@@ -65,7 +70,8 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
             it owns many atoms. ``"sum"``: the paper's rule, the largest sum of the document's
             normalised codes over a topic's atoms (big catch-all topics swallow documents).
         refine_iterations: most k-means steps that refine the topic centroids (``"centroid"`` only);
-            they stop early once no document changes topic. Each step is one pass of matrix products.
+            they stop early once fewer than 0.1% of the documents change topic. Each step is one pass
+            of matrix products.
         background_weight: π, the share of words drawn from the background unigram (paper: 0.3).
         sae_config: shape of an SAE trained on the documents (when one is trained).
         train_config: how to train it.
@@ -256,7 +262,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
 
     def _assign_atoms(self, n_topics: int, embeddings=None) -> None:
         active = np.flatnonzero(self.atom_weights_ > 0)
-        kmeans = KMeans(n_clusters=n_topics, n_init=3, random_state=self.random_state)
+        kmeans = KMeans(n_clusters=n_topics, n_init=1, random_state=self.random_state)
         kmeans.fit(self._atom_vectors[active], sample_weight=self.atom_weights_[active])
         atom_topic = np.full(self.atom_weights_.shape[0], -1, dtype=np.int64)
         atom_topic[active] = kmeans.labels_
@@ -280,25 +286,27 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
                 block = np.asarray(embeddings[start : start + 65_536], dtype=np.float32)
             else:
                 block = self.sae_.decode_numpy(codes[start : start + 65_536])
-            yield start, normalize(block)
+            yield start, normalize(block).astype(np.float32, copy=False)
 
     def _fit_centroids(self, embeddings=None) -> None:
+        blocks = self._points(self.codes_, embeddings)
+        if self.codes_.shape[0] * self.sae_.d_in <= 2**26:  # up to 256 MB: keep the points for all steps
+            blocks = list(blocks)
         mixture = self._mixture(self.codes_)
-        dim = self.sae_.d_in
-        centroids = np.zeros((self.n_topics_, dim))
-        for start, points in self._points(self.codes_, embeddings):
-            centroids += mixture[start : start + points.shape[0]].T @ points
+        centroids = np.zeros((self.n_topics_, self.sae_.d_in), dtype=np.float32)
+        for start, points in (blocks if isinstance(blocks, list) else self._points(self.codes_, embeddings)):
+            centroids += mixture[start : start + points.shape[0]].T.astype(np.float32) @ points
         centroids = normalize(centroids)
         previous = None
         for _ in range(self.refine_iterations):  # spherical k-means steps, seeded by the atom topics
             sums = np.zeros_like(centroids)
             labels = []
-            for _, points in self._points(self.codes_, embeddings):
+            for _, points in (blocks if isinstance(blocks, list) else self._points(self.codes_, embeddings)):
                 block = (points @ centroids.T).argmax(axis=1)
-                np.add.at(sums, block, points)
+                sums += _one_hot(block, self.n_topics_).T @ points
                 labels.append(block)
             labels = np.concatenate(labels)
-            if previous is not None and np.array_equal(labels, previous):
+            if previous is not None and (labels != previous).mean() < 1e-3:  # < 0.1% of documents moved
                 break
             previous = labels
             empty = ~sums.any(axis=1)
@@ -311,8 +319,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
         # (from its atoms) describe the documents it holds. Atoms no training document uses keep
         # their k-means topic.
         theta = normalize(self.codes_, norm="l1")
-        documents = sp.csr_matrix((np.ones(labels.size), (np.arange(labels.size), labels)),
-                                  shape=(labels.size, self.n_topics_))
+        documents = _one_hot(labels, self.n_topics_)
         mass = np.asarray((theta.T @ documents).todense())
         atom_topic = self.atom_topic_.copy()
         used = mass.sum(axis=1) > 0

@@ -255,7 +255,7 @@ class SparseAutoencoder(nn.Module):
                 acts = self.encode(tensor).acts
             blocks.append(sp.csr_matrix(acts.float().cpu().numpy()))
         self.train(was_training)
-        return sp.vstack(blocks, format="csr").astype(np.float32)
+        return sp.vstack(blocks, format="csr").astype(np.float32, copy=False)
 
     @torch.no_grad()
     def decode_numpy(self, codes) -> np.ndarray:

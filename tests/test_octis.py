@@ -148,6 +148,27 @@ def test_grid_quick_run_is_resumable(tmp_path):
         rows = list(csv.DictReader(handle))
     assert [r["model"] for r in rows] == ["kmeans", "lda"]
     assert all(float(r["fit_seconds"]) > 0 and float(r["peak_rss_mb"]) > 0 for r in rows)
+    assert all(r["code"] for r in rows)  # the commit (or "unknown") the cell ran with
     assert octis_grid.main(args) == 0  # everything done: nothing is rerun
     with open(out) as handle:
         assert len(list(csv.DictReader(handle))) == 2
+
+
+def test_grid_upgrades_a_csv_without_the_code_column(tmp_path):
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks import octis_grid
+    finally:
+        sys.path.remove(str(ROOT))
+    out = tmp_path / "old.csv"
+    legacy = [c for c in octis_grid.COLUMNS if c != "code"]
+    row = dict.fromkeys(legacy, "") | {"model": "kmeans", "dataset": "bbc_news", "num_topics": "20", "seed": "0"}
+    with open(out, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=legacy)
+        writer.writeheader()
+        writer.writerow(row)
+    assert octis_grid.read_done(out) == {("kmeans", "bbc_news", 20, 0)}
+    with open(out) as handle:
+        reader = csv.DictReader(handle)
+        assert reader.fieldnames == octis_grid.COLUMNS
+        assert [r["code"] for r in reader] == [""]

@@ -101,4 +101,4 @@ def test_ddp_two_processes_match_one_process_with_the_global_batch(data, tmp_pat
     ours, theirs = _weights(ddp), _weights(single)
     for name in theirs:  # the same maths; only the order of floating-point sums differs
         difference = float((ours[name] - theirs[name]).abs().max())
-        assert difference < 2e-3, (name, difference)
+        assert difference < 1e-4, (name, difference)  # measured: ~3e-7
