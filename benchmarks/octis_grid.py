@@ -76,7 +76,10 @@ FULL_CONFIG: dict[str, dict] = {
     "lda": {"passes": 10},
 }
 # --quick: a smoke test of every adapter and metric, not a benchmark. The SAE merges atoms by decoder
-# direction here: the word merge first embeds every vocabulary word (~1 min for BBC's 2,800 on 2 cores).
+# direction here: the word merge first embeds every vocabulary word (~1 min for BBC's 2,800 on 2 cores,
+# cached on disk afterwards). The full grid ("sae": {}) uses the model's defaults: the SAE shipped for MiniLM
+# (sae="auto"; no SAE is trained, so train_config below only matters where no shipped SAE fits) and the
+# word-based merge.
 QUICK_CONFIG: dict[str, dict] = {
     "sae": {"merger_params": {"merge": "decoder", "train_config": {"steps": 100}}},
     "kmeans": {},
