@@ -19,6 +19,7 @@ Usage: ``python -m benchmarks.bertopic_20ng --part assignment`` (or speed, words
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime
 import os
 import platform
@@ -248,8 +249,7 @@ def part_words(corpus, model, E) -> list[str]:
         fit = time.perf_counter() - started
         rows.append(("SAE-TM: emission words (ours)", K, *score(words_of(ours, K)), fit))
         rows.append(("c-TF-IDF words of the same SAE clusters", K, *score(ctfidf_words(labels, K)), float("nan")))
-        reduced = StockBERTopic(umap_model=UMAP(random_state=0), embedding_model=model)
-        reduced.__dict__.update({k: v for k, v in default.__dict__.items()})
+        reduced = copy.deepcopy(default)  # reduce_topics mutates the topic mapper: reduce a fresh copy per K
         reduced.reduce_topics(docs, nr_topics=K + 1)
         rows.append(("default BERTopic (UMAP + HDBSCAN, reduced to K)", K,
                      *score(words_of(reduced, len(reduced.get_topic_info()) - 1)), float("nan")))
