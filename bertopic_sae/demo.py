@@ -38,9 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     topic_model = BERTopic(clustering_model=SAEAtomMerger(n_topics=args.n_topics), embedding_model=model)
     topics, _ = topic_model.fit_transform(corpus.texts, embeddings)
     seconds = time.perf_counter() - started
+    from bertopic_sae.pretrained import pretrained_for
+
     sae = topic_model.hdbscan_model.sae_
-    print(f"fit_transform: {seconds:.1f} s (embeddings given); SAE: {sae.d_sae} atoms, "
-          f"{'shipped pretrained' if sae.metadata.get('pretrained') else sae.metadata.get('source', 'trained on this corpus')}")
+    shipped = pretrained_for(sae.d_in, topic_model._embedding_model_name())
+    source = f"the shipped pretrained SAE {shipped!r}" if shipped else "an SAE trained on this corpus"
+    print(f"fit_transform: {seconds:.1f} s (embeddings given; the first run also embeds the vocabulary words); "
+          f"{source}, {sae.d_sae} atoms")
 
     info = topic_model.get_topic_info()
     with pd.option_context("display.max_colwidth", 90, "display.width", 140):
