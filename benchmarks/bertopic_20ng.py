@@ -218,7 +218,9 @@ def part_words(corpus, model, E) -> list[str]:
         return CountVectorizer(vocabulary=vocab, stop_words="english", token_pattern=r"(?u)\b[a-zA-Z]{3,}\b")
 
     def score(topics):
-        topics = [t for t in topics if t]
+        # BERTopic pads short topics with "" words; gensim needs words it knows.
+        topics = [[w for w in t if w in dictionary.token2id] for t in topics]
+        topics = [t for t in topics if len(t) >= 2]
         npmi = CoherenceModel(topics=topics, texts=tokens, dictionary=dictionary, coherence="c_npmi", topn=10,
                               processes=1).get_coherence()
         cv = CoherenceModel(topics=topics, texts=tokens, dictionary=dictionary, coherence="c_v", topn=10,
