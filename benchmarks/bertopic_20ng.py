@@ -22,7 +22,6 @@ import argparse
 import copy
 import datetime
 import os
-import platform
 import time
 from pathlib import Path
 
@@ -32,18 +31,15 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np
 
+from benchmarks._machine import cpu_cores, cpu_model
+
 RESULTS = Path(__file__).resolve().parent / "results"
 CACHE = Path(__file__).resolve().parent / ".cache"
 
 
 def machine() -> str:
-    cpu = platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return f"{cpu}, {os.cpu_count()} cores, no GPU; load average {load:.1f} at the end of the run"
+    return f"{cpu_model()}, {cpu_cores()} cores, no GPU; load average {load:.1f} at the end of the run"
 
 
 def header(title: str, notes: list[str]) -> list[str]:

@@ -42,12 +42,13 @@ import csv
 import datetime as dt
 import json
 import os
-import platform
 import sys
 import threading
 import time
 import traceback
 from pathlib import Path
+
+from benchmarks._machine import cpu_cores, cpu_model
 
 import psutil
 
@@ -190,17 +191,7 @@ class PeakRSS:
 
 
 def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            model = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cores = os.cpu_count()
-    return f"{cores} cores {model}, no GPU"
+    return f"{cpu_cores()} cores {cpu_model()}, no GPU"
 
 
 def code_version() -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks._machine import cpu_cores, cpu_model
 from bertopic_sae import SAEConfig, SparseAutoencoder
 from bertopic_sae.train import pick_device
 
@@ -71,15 +71,7 @@ def time_sae_steps(batch: int, d_in: int, d_sae: int, device, steps: int, bf16: 
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    return f"{cpu_model()}, {cpu_cores()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
 
 
 def main(argv=None) -> None:
