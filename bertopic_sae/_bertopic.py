@@ -240,9 +240,18 @@ class BERTopic(_BERTopic):
         atom_topic = self._current_atom_topics()
         if fit:
             self.ctfidf_model.fit_emission(emission, self._seed_multiplier(words))
-            return self.ctfidf_model.topic_rows(emission, atom_topic, topics), words
+            return self.ctfidf_model.topic_rows(emission, atom_topic, topics, self._training_documents()), words
         counts = self.vectorizer_model.transform(self._preprocess_text(documents_per_topic.Document.values))
         return self.ctfidf_model.slice_rows(emission, counts, atom_topic, topics), words
+
+    def _training_documents(self) -> tuple | None:
+        """(codes, counts, current topic of each document) of the training documents, when known."""
+        merger = self._sae_merger()
+        counts = getattr(merger, "counts_", None)
+        topics = getattr(self, "topics_", None)
+        if counts is None or topics is None or len(topics) != counts.shape[0]:
+            return None
+        return merger.codes_, counts, np.asarray(topics, dtype=np.int64)
 
     def _seed_multiplier(self, words) -> np.ndarray | None:
         seeds = set(self.ctfidf_model.seed_words or [])

@@ -201,6 +201,27 @@ def _fold_in(n_indptr, n_indices, wn, B, P0, pi, prior, n_iter, out):
         out[d, :] = theta
 
 
+@numba.njit(parallel=True, cache=True)
+def _own_explained(t_indptr, t_indices, t_data, n_indptr, n_indices, wn, B, P0, pi, atom_topic, doc_topic, out):
+    """out[j] = w n (1-π) Σ_{k∈topic(d)} θ_dk B_kv / q_dv at each non-zero j = (d, v) of the counts:
+    the weighted tokens of document d that the atoms of its own topic emit (E-step responsibility)."""
+    n_docs = n_indptr.shape[0] - 1
+    for d in numba.prange(n_docs):
+        topic = doc_topic[d]
+        for j in range(n_indptr[d], n_indptr[d + 1]):
+            v = n_indices[j]
+            full = 0.0
+            own = 0.0
+            for i in range(t_indptr[d], t_indptr[d + 1]):
+                k = t_indices[i]
+                contribution = t_data[i] * B[k, v]
+                full += contribution
+                if atom_topic[k] == topic:
+                    own += contribution
+            q = (1.0 - pi) * full + pi * P0[v]
+            out[j] = wn[j] * (1.0 - pi) * own / q if (topic >= 0 and q > 0.0) else 0.0
+
+
 # ------------------------------------------------------------------------------------- helpers
 
 
@@ -699,6 +720,63 @@ class EmissionModel(BaseEstimator):
         norm = np.where(mass > 0, mass, size)[topics]
         merge = sp.csr_matrix((weights / norm, (topics, np.flatnonzero(keep))), shape=(n_topics, n_atoms))
         return np.asarray(merge @ self.emission_.astype(np.float64))
+
+    def document_topic_word(self, theta, counts, atom_topic, doc_topic, n_topics: int | None = None) -> np.ndarray:
+        """Topic words read off the topic's documents: the tokens its own atoms emit there.
+
+        ``P_c(w) ∝ Σ_{d∈c} w_w n_dw (1-π) Σ_{k∈c} θ_dk B_kw / q_dw``: the E-step's share of each
+        IDF-weighted token of topic ``c``'s documents that ``c``'s atoms (not the background, not other
+        topics' atoms) explain, summed over the documents. Unlike :meth:`topic_word` (the paper's
+        atom average) a topic keeps the words its documents actually use, so topics with few atoms
+        are not thin, and each word is counted where the model says it came from, so neighbouring
+        topics share few words. A topic whose atoms explain none of its documents' tokens falls back
+        to :meth:`topic_word`.
+
+        Arguments:
+            theta: ``(n_docs, n_atoms)`` SAE codes of the documents (rows are L1-normalised here).
+            counts: ``(n_docs, n_words)`` word counts of the same documents.
+            atom_topic: ``(n_atoms,)`` topic of each atom, -1 for none.
+            doc_topic: ``(n_docs,)`` topic of each document, -1 for none.
+            n_topics: number of rows; default one more than the largest topic id.
+
+        Returns:
+            ``(n_topics, n_words)`` array; rows of topics with documents or atoms sum to 1.
+
+        Usage:
+
+        ```python
+        words = model.document_topic_word(codes, counts, merger.atom_topic_, merger.labels_)
+        ```
+        """
+        check_is_fitted(self, "emission_")
+        theta, counts = self._check_data(theta, counts, fitting=False)
+        atom_topic = np.asarray(atom_topic, dtype=np.int64)
+        doc_topic = np.asarray(doc_topic, dtype=np.int64)
+        if atom_topic.shape != (theta.shape[1],) or doc_topic.shape != (theta.shape[0],):
+            raise ValueError(
+                f"atom_topic needs one topic per atom ({theta.shape[1]}) and doc_topic one per document "
+                f"({theta.shape[0]}); got shapes {atom_topic.shape} and {doc_topic.shape}."
+            )
+        if n_topics is None:
+            n_topics = int(max(atom_topic.max(initial=-1), doc_topic.max(initial=-1))) + 1
+        wn = counts.data * self.idf_[counts.indices]
+        explained = np.empty_like(wn)
+        _own_explained(
+            theta.indptr, theta.indices, theta.data, counts.indptr, counts.indices, wn, self.emission_,
+            self.background_, float(self.background_weight), atom_topic, doc_topic, explained,
+        )  # fmt: skip
+        explained = sp.csr_matrix((explained, counts.indices, counts.indptr), shape=counts.shape)
+        used = doc_topic >= 0
+        members = sp.csr_matrix(
+            (np.ones(used.sum()), (doc_topic[used], np.flatnonzero(used))), shape=(n_topics, counts.shape[0])
+        )
+        rows = np.asarray((members @ explained).todense())
+        mass = rows.sum(axis=1, keepdims=True)
+        empty = mass.ravel() <= 0
+        if empty.any():
+            rows[empty] = self.topic_word(np.where(atom_topic < n_topics, atom_topic, -1), n_topics)[empty]
+            mass = rows.sum(axis=1, keepdims=True)
+        return np.divide(rows, mass, out=np.zeros_like(rows), where=mass > 0)
 
     def fold_in(self, counts, atoms=None, n_iter: int = 50) -> sp.csr_matrix:
         """Infer atom weights θ for new count rows, with ``emission_`` and ``background_`` fixed.

@@ -85,6 +85,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
         atom_weights_: θ̄, the mean normalised activation of every atom (sums to 1).
         timings_: seconds spent in ``fit`` on SAE encoding, the emission model and the merge.
         emission_model_: the fitted :class:`~bertopic_sae.EmissionModel` (when words were given).
+        counts_: bag of words of the training documents the emission model was fitted on (or None).
         sae_: the SAE used.
 
     Usage:
@@ -175,7 +176,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
             )
 
         self.codes_ = codes
-        self.emission_model_ = None
+        self.emission_model_, self.counts_ = None, None
         timer = time.perf_counter()
         if bow is not None:
             self.refit_emission(bow)
@@ -209,6 +210,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
         self.emission_model_ = EmissionModel(
             background_weight=self.background_weight, random_state=self.random_state, verbose=self.verbose
         ).fit(normalize(self.codes_, norm="l1"), bow)
+        self.counts_ = bow  # topic words are read off the documents' words (EmissionTopicWords)
         return self
 
     def _fit_codes(self, X, embedding_model_name) -> sp.csr_matrix:
@@ -451,6 +453,11 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
             model = self.emission_model_
             arrays.update(emission=model.emission_, background=model.background_, idf=model.idf_,
                           emission_atom_weights=model.atom_weights_)
+        if getattr(self, "counts_", None) is not None:
+            counts = sp.csr_matrix(self.counts_)
+            arrays.update(counts_data=counts.data.astype(np.float32), counts_indices=counts.indices.astype(np.int64),
+                          counts_indptr=counts.indptr.astype(np.int64),
+                          counts_shape=np.array(counts.shape, dtype=np.int64))
         return {name: np.ascontiguousarray(value) for name, value in arrays.items()}
 
     def state_config(self) -> dict:
@@ -471,7 +478,12 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
             (arrays["codes_data"], arrays["codes_indices"], arrays["codes_indptr"]),
             shape=tuple(int(v) for v in arrays["codes_shape"]),
         )
-        self.emission_model_ = None
+        self.emission_model_, self.counts_ = None, None
+        if "counts_data" in arrays:
+            self.counts_ = sp.csr_matrix(
+                (arrays["counts_data"], arrays["counts_indices"], arrays["counts_indptr"]),
+                shape=tuple(int(v) for v in arrays["counts_shape"]),
+            )
         if "emission" in arrays:
             from .emission import EmissionModel
 

@@ -49,11 +49,28 @@ def test_topic_words_come_from_the_emission_matrix(fitted):
     merger = model.hdbscan_model
     np.testing.assert_allclose(np.asarray(model.c_tf_idf_.sum(axis=1)).ravel(), 1, atol=1e-5)
     atom_topic = model._current_atom_topics()
-    p_c = merger.emission_model_.topic_word(atom_topic, N_TOPICS)
+    # The default reads a topic's words off its documents: the tokens its own atoms emit there.
+    assert model.ctfidf_model.words_from == "documents"
+    p_c = merger.emission_model_.document_topic_word(merger.codes_, merger.counts_, atom_topic,
+                                                      np.asarray(model.topics_), N_TOPICS)
     words = model.vectorizer_model.get_feature_names_out()
     for topic in range(N_TOPICS):
         expected = [words[i] for i in np.argsort(-p_c[topic])[:10]]
         assert [w for w, _ in model.get_topic(topic)] == expected
+
+
+def test_paper_atom_average_words_on_request(bbc, small_sae, embedding_model):
+    texts, _, embeddings = bbc
+    model = BERTopic(clustering_model=SAEAtomMerger(n_topics=5, sae=small_sae), embedding_model=embedding_model,
+                     ctfidf_model=EmissionTopicWords(words_from="atoms"))
+    model.fit_transform(texts, embeddings)
+    p_c = model.hdbscan_model.emission_model_.topic_word(model._current_atom_topics(), 5)
+    words = model.vectorizer_model.get_feature_names_out()
+    for topic in range(5):
+        assert [w for w, _ in model.get_topic(topic)] == [words[i] for i in np.argsort(-p_c[topic])[:10]]
+    with pytest.raises(ValueError, match="words_from"):
+        BERTopic(clustering_model=SAEAtomMerger(n_topics=5, sae=small_sae), embedding_model=embedding_model,
+                 ctfidf_model=EmissionTopicWords(words_from="bogus")).fit_transform(texts, embeddings)
 
 
 def test_topics_match_bbc_categories(fitted, bbc):

@@ -152,6 +152,44 @@ def test_topic_word_matches_hand_computation():
     np.testing.assert_allclose(model.topic_word(np.zeros(6, dtype=int))[0], prior @ B, rtol=1e-6)
 
 
+def test_document_topic_word_matches_hand_computation():
+    theta, counts, *_ = planted(n_docs=300, n_atoms=6, n_words=50, idle_atom=True)
+    model = EmissionModel(max_iter=20).fit(theta, counts)
+    B, P0, w = model.emission_.astype(np.float64), model.background_, model.idf_
+    atom_topic = np.array([0, 1, 0, 1, 2, -1])
+    doc_topic = np.arange(300) % 3
+    doc_topic[:5] = -1  # documents without a topic count nowhere
+    table = model.document_topic_word(theta, counts, atom_topic, doc_topic)
+    mix = theta.toarray() / np.maximum(theta.toarray().sum(axis=1, keepdims=True), 1e-300)
+    q = (1 - PI) * mix @ B + PI * P0
+    n = counts.toarray()
+    expected = np.zeros((3, 50))
+    for c in range(3):
+        docs = doc_topic == c
+        own = mix[docs][:, atom_topic == c] @ B[atom_topic == c]
+        expected[c] = (w * n[docs] * (1 - PI) * own / q[docs]).sum(axis=0)
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(table, expected, rtol=1e-5, atol=1e-12)
+    # A topic whose documents none of its atoms explain falls back to the atom average.
+    fallback = model.document_topic_word(theta, counts, np.array([0, 0, 0, 0, 1, -1]), np.zeros(300, int), 2)
+    np.testing.assert_allclose(fallback[1], model.topic_word(np.array([0, 0, 0, 0, 1, -1]), 2)[1], rtol=1e-6)
+    with pytest.raises(ValueError, match="one topic per atom"):
+        model.document_topic_word(theta, counts, atom_topic[:3], doc_topic)
+
+
+def test_document_words_are_the_planted_topics_words(data, em):
+    # Two topics of planted atoms: each topic's document words must come from its own atoms' rows.
+    theta, counts, B, _, _ = data
+    atom_topic = np.arange(B.shape[0]) % 2
+    main = np.asarray(theta.argmax(axis=1)).ravel()
+    table = em.document_topic_word(theta, counts, atom_topic, atom_topic[main])
+    for c in range(2):
+        own = B[atom_topic == c].sum(axis=0)
+        other = B[atom_topic != c].sum(axis=0)
+        top = np.argsort(-table[c])[:10]
+        assert (own[top] > other[top]).mean() >= 0.8
+
+
 # ----------------------------------------------------------------------------- (e) fold-in
 def test_fold_in_recovers_planted_theta(data, em):
     _, _, B, P0, _ = data

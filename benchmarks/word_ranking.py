@@ -1,0 +1,162 @@
+"""How to read a topic's words off the emission model: the variants, scored side by side.
+
+The emission matrix B is fitted with IDF-weighted counts, so ``P_c(w) = Σ_{k∈c} θ̄_k B_kw / Σ θ̄_k``
+carries an IDF tilt towards rare words, and at large K a topic owns only a few atoms. This script
+fits ``BERTopic(clustering_model=SAEAtomMerger(K))`` once per K and scores, for the *same* clusters,
+several ways to turn the fitted emission model into topic words:
+
+* ``atoms``: the paper's ``P_c(w)`` over the atoms merged into topic c (the previous default);
+* ``atoms / idf``: the same in token units (the IDF weight of the fit divided back out);
+* ``documents``: the emission of the topic's documents, ``Σ_{d∈c} Σ_k θ_dk B_kw``;
+* ``documents, tokens``: the tokens of the topic's documents that the atoms (not the background)
+  explain: ``Σ_{d∈c} n_dw (1-π) (θ_d B)_w / q_dw`` (the E-step's attribution, summed by topic);
+* ``documents, weighted tokens``: the same with the fit's IDF weights;
+* c-TF-IDF over the same clusters, for reference.
+
+Choose on a *development* corpus (Reuters-21578, which no benchmark table scores), then measure the
+choice on the test corpora. Writes ``benchmarks/results/word_ranking_<corpus>.md``.
+
+Usage: ``python -m benchmarks.word_ranking --corpus reuters`` (or 20newsgroups, bbc_news, m10).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.preprocessing import normalize
+
+from benchmarks._machine import cpu_cores, cpu_model
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def load(name: str):
+    """(texts, embeddings) of a corpus; Reuters keeps its first 12,000 documents of >= 5 words."""
+    from bertopic_sae.datasets import default_embedding_model, embed, load_corpus
+
+    model = default_embedding_model()
+    if name == "reuters":
+        texts = [t for t in load_corpus("reuters").texts if len(t.split()) >= 5][:12000]
+    elif name == "20newsgroups":
+        texts = list(load_corpus("20newsgroups").texts)
+    else:
+        from bertopic_sae.octis import load_octis_corpus
+
+        corpus = load_octis_corpus(name)
+        return corpus.texts, corpus.embeddings(), model
+    return texts, embed(texts, model, show_progress_bar=False), model
+
+
+def emitted_tokens(merger, counts: sp.csr_matrix, weighted: bool, own_atoms: bool = False) -> sp.csr_matrix:
+    """At every non-zero (d, w) of the counts: the tokens the atoms (not the background) explain;
+    with ``own_atoms`` only those explained by the atoms of the document's own topic."""
+    emission = merger.emission_model_
+    theta = normalize(merger.codes_, norm="l1")
+    own = theta.tocoo()
+    keep = merger.atom_topic_[own.col] == np.asarray(merger.labels_)[own.row]
+    own = sp.csr_matrix((own.data[keep], (own.row[keep], own.col[keep])), shape=theta.shape)
+    B, P0, pi = emission.emission_, emission.background_, emission.background_weight
+    out = counts.astype(np.float64).tocsr(copy=True)
+    for start in range(0, counts.shape[0], 2048):
+        stop = min(start + 2048, counts.shape[0])
+        mix = np.asarray(theta[start:stop] @ B)
+        lo, hi = out.indptr[start], out.indptr[stop]
+        rows = np.repeat(np.arange(stop - start), np.diff(out.indptr[start : stop + 1]))
+        cols = out.indices[lo:hi]
+        atom = (1 - pi) * mix[rows, cols]
+        share = (1 - pi) * np.asarray(own[start:stop] @ B)[rows, cols] if own_atoms else atom
+        out.data[lo:hi] *= share / (atom + pi * P0[cols])
+    if weighted:
+        out = out @ sp.diags(emission.idf_)
+    return sp.csr_matrix(out)
+
+
+def variants(topic_model, docs) -> dict[str, np.ndarray]:
+    """Topic-word score rows (K, V) for each variant, on the merger's raw topic ids."""
+    from bertopic.vectorizers import ClassTfidfTransformer
+
+    merger = topic_model.hdbscan_model
+    emission = merger.emission_model_
+    K = merger.n_topics_
+    labels = np.asarray(merger.labels_)
+    members = sp.csr_matrix((np.ones(labels.size), (labels, np.arange(labels.size))), shape=(K, labels.size))
+    counts = topic_model.vectorizer_model.transform(docs)
+    theta = normalize(merger.codes_, norm="l1")
+    atoms = emission.topic_word(merger.atom_topic_, K)
+    out = {
+        "atoms (paper P_c)": atoms,
+        "atoms / idf": atoms / np.maximum(emission.idf_, 1e-6),
+        "documents": np.asarray((members @ theta) @ emission.emission_),
+        "documents, tokens": np.asarray((members @ emitted_tokens(merger, counts, False)).todense()),
+        "documents, weighted tokens": np.asarray((members @ emitted_tokens(merger, counts, True)).todense()),
+        "documents x own atoms, weighted tokens": np.asarray(
+            (members @ emitted_tokens(merger, counts, True, own_atoms=True)).todense()),
+        "documents x own atoms, tokens": np.asarray(
+            (members @ emitted_tokens(merger, counts, False, own_atoms=True)).todense()),
+    }
+    per_topic = members @ counts
+    out["c-TF-IDF, same clusters"] = ClassTfidfTransformer().fit(per_topic).transform(per_topic).toarray()
+    return out
+
+
+def main(argv=None) -> None:
+    from gensim.corpora import Dictionary
+    from gensim.models.coherencemodel import CoherenceModel
+
+    from bertopic_sae import BERTopic, SAEAtomMerger
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", default="reuters")
+    parser.add_argument("--ks", type=int, nargs="+", default=[20, 50, 100])
+    args = parser.parse_args(argv)
+    texts, E, model = load(args.corpus)
+    rows = []
+    reference = None
+    for K in args.ks:
+        started = time.perf_counter()
+        tm = BERTopic(clustering_model=SAEAtomMerger(n_topics=K), embedding_model=model)
+        tm.fit_transform(texts, E)
+        fit = time.perf_counter() - started
+        vocab = tm.vectorizer_model.get_feature_names_out()
+        if reference is None:
+            analyzer, known = tm.vectorizer_model.build_analyzer(), set(vocab)
+            tokens = [[w for w in analyzer(d) if w in known] for d in texts]
+            reference = (tokens, Dictionary(tokens))
+        tokens, dictionary = reference
+        for name, table in variants(tm, texts).items():
+            topics = [[vocab[i] for i in np.argsort(-row)[:10]] for row in table if row.sum() > 0]
+            npmi = CoherenceModel(topics=topics, texts=tokens, dictionary=dictionary, coherence="c_npmi",
+                                  topn=10, processes=1).get_coherence()
+            cv = CoherenceModel(topics=topics, texts=tokens, dictionary=dictionary, coherence="c_v",
+                                topn=10, processes=1).get_coherence()
+            words = [w for t in topics for w in t]
+            rows.append((name, K, npmi, cv, len(set(words)) / len(words)))
+            print(f"K={K} {name:32s} NPMI {npmi:.3f} C_V {cv:.3f} TD {rows[-1][-1]:.2f}", flush=True)
+        print(f"K={K} fit {fit:.1f}s", flush=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    load1 = os.getloadavg()[0]
+    lines = [
+        f"# Topic-word variants on {args.corpus} (same clusters, shipped SAE)", "",
+        f"* Date: {now:%Y-%m-%d %H:%M} UTC. Machine: {cpu_model()}, {cpu_cores()} cores, no GPU; load {load1:.1f}.",
+        f"* {len(texts):,} documents, all-MiniLM-L6-v2 embeddings; `BERTopic(clustering_model=SAEAtomMerger(K))`.",
+        "* gensim c_npmi / c_v over the top-10 words, reference = the corpus's own tokens; TD = unique share.",
+        "", "| variant | K | NPMI | C_V | TD |", "|---|---|---|---|---|",
+    ]
+    lines += [f"| {n} | {K} | {a:.3f} | {b:.3f} | {c:.2f} |" for n, K, a, b, c in rows]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"word_ranking_{args.corpus}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
