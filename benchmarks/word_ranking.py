@@ -11,6 +11,10 @@ several ways to turn the fitted emission model into topic words:
 * ``documents, tokens``: the tokens of the topic's documents that the atoms (not the background)
   explain: ``Σ_{d∈c} n_dw (1-π) (θ_d B)_w / q_dw`` (the E-step's attribution, summed by topic);
 * ``documents, weighted tokens``: the same with the fit's IDF weights;
+* ``documents x own atoms``: only the tokens that the topic's *own* atoms explain (plain or IDF-weighted);
+* ``documents x P(topic | atom)``: every atom counts for topic c with the share of its activation that
+  falls in c's documents (IDF-weighted tokens); the package default
+  (``EmissionTopicWords(words_from="documents")``, ``EmissionModel.document_topic_word``);
 * c-TF-IDF over the same clusters, for reference.
 
 Choose on a *development* corpus (Reuters-21578, which no benchmark table scores), then measure the
@@ -101,6 +105,8 @@ def variants(topic_model, docs) -> dict[str, np.ndarray]:
         "documents, weighted tokens": np.asarray((members @ emitted_tokens(merger, counts, True)).todense()),
         "documents x own atoms, weighted tokens": np.asarray(
             (members @ emitted_tokens(merger, counts, True, own_atoms=True)).todense()),
+        "documents x P(topic | atom), weighted tokens": emission.document_topic_word(  # the package default
+            merger.codes_, counts, merger.atom_topic_, labels, K),
         "documents x own atoms, tokens": np.asarray(
             (members @ emitted_tokens(merger, counts, False, own_atoms=True)).todense()),
     }

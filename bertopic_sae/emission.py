@@ -202,9 +202,9 @@ def _fold_in(n_indptr, n_indices, wn, B, P0, pi, prior, n_iter, out):
 
 
 @numba.njit(parallel=True, cache=True)
-def _own_explained(t_indptr, t_indices, t_data, n_indptr, n_indices, wn, B, P0, pi, atom_topic, doc_topic, out):
-    """out[j] = w n (1-π) Σ_{k∈topic(d)} θ_dk B_kv / q_dv at each non-zero j = (d, v) of the counts:
-    the weighted tokens of document d that the atoms of its own topic emit (E-step responsibility)."""
+def _topic_explained(t_indptr, t_indices, t_data, n_indptr, n_indices, wn, B, P0, pi, share, doc_topic, out):
+    """out[j] = w n (1-π) Σ_k P(c|k) θ_dk B_kv / q_dv at each non-zero j = (d, v) of the counts, c the
+    topic of d: the weighted tokens of document d that its topic's atoms emit (E-step responsibility)."""
     n_docs = n_indptr.shape[0] - 1
     for d in numba.prange(n_docs):
         topic = doc_topic[d]
@@ -216,8 +216,8 @@ def _own_explained(t_indptr, t_indices, t_data, n_indptr, n_indices, wn, B, P0, 
                 k = t_indices[i]
                 contribution = t_data[i] * B[k, v]
                 full += contribution
-                if atom_topic[k] == topic:
-                    own += contribution
+                if topic >= 0:
+                    own += contribution * share[k, topic]
             q = (1.0 - pi) * full + pi * P0[v]
             out[j] = wn[j] * (1.0 - pi) * own / q if (topic >= 0 and q > 0.0) else 0.0
 
@@ -722,20 +722,20 @@ class EmissionModel(BaseEstimator):
         return np.asarray(merge @ self.emission_.astype(np.float64))
 
     def document_topic_word(self, theta, counts, atom_topic, doc_topic, n_topics: int | None = None) -> np.ndarray:
-        """Topic words read off the topic's documents: the tokens its own atoms emit there.
+        """Topic words read off the topic's documents: the tokens its atoms emit there.
 
-        ``P_c(w) ∝ Σ_{d∈c} w_w n_dw (1-π) Σ_{k∈c} θ_dk B_kw / q_dw``: the E-step's share of each
-        IDF-weighted token of topic ``c``'s documents that ``c``'s atoms (not the background, not other
-        topics' atoms) explain, summed over the documents. Unlike :meth:`topic_word` (the paper's
-        atom average) a topic keeps the words its documents actually use, so topics with few atoms
-        are not thin, and each word is counted where the model says it came from, so neighbouring
-        topics share few words. A topic whose atoms explain none of its documents' tokens falls back
-        to :meth:`topic_word`.
+        ``P_c(w) ∝ Σ_{d∈c} w_w n_dw (1-π) Σ_k P(c|k) θ_dk B_kw / q_dw``: the E-step's share of each
+        IDF-weighted token of topic ``c``'s documents that the atoms (not the background) explain,
+        each atom counted with ``P(c|k) = Σ_{d∈c} θ_dk / Σ_d θ_dk``, the share of its activation that
+        falls in ``c``'s documents. Generic atoms, spread over many topics, thus lend each topic little;
+        atoms specific to ``c`` count fully. Unlike :meth:`topic_word` (the paper's atom average) a
+        topic keeps the words its documents actually use, so topics with few atoms are not thin. A
+        topic whose documents no atom explains falls back to :meth:`topic_word`.
 
         Arguments:
             theta: ``(n_docs, n_atoms)`` SAE codes of the documents (rows are L1-normalised here).
             counts: ``(n_docs, n_words)`` word counts of the same documents.
-            atom_topic: ``(n_atoms,)`` topic of each atom, -1 for none.
+            atom_topic: ``(n_atoms,)`` topic of each atom, -1 for none (used for the fallback only).
             doc_topic: ``(n_docs,)`` topic of each document, -1 for none.
             n_topics: number of rows; default one more than the largest topic id.
 
@@ -759,17 +759,19 @@ class EmissionModel(BaseEstimator):
             )
         if n_topics is None:
             n_topics = int(max(atom_topic.max(initial=-1), doc_topic.max(initial=-1))) + 1
-        wn = counts.data * self.idf_[counts.indices]
-        explained = np.empty_like(wn)
-        _own_explained(
-            theta.indptr, theta.indices, theta.data, counts.indptr, counts.indices, wn, self.emission_,
-            self.background_, float(self.background_weight), atom_topic, doc_topic, explained,
-        )  # fmt: skip
-        explained = sp.csr_matrix((explained, counts.indices, counts.indptr), shape=counts.shape)
         used = doc_topic >= 0
         members = sp.csr_matrix(
             (np.ones(used.sum()), (doc_topic[used], np.flatnonzero(used))), shape=(n_topics, counts.shape[0])
         )
+        mass = np.asarray((members @ theta).todense()).T  # (n_atoms, n_topics)
+        share = mass / np.maximum(mass.sum(axis=1, keepdims=True), 1e-300)  # P(c | k)
+        wn = counts.data * self.idf_[counts.indices]
+        explained = np.empty_like(wn)
+        _topic_explained(
+            theta.indptr, theta.indices, theta.data, counts.indptr, counts.indices, wn, self.emission_,
+            self.background_, float(self.background_weight), share, doc_topic, explained,
+        )  # fmt: skip
+        explained = sp.csr_matrix((explained, counts.indices, counts.indptr), shape=counts.shape)
         rows = np.asarray((members @ explained).todense())
         mass = rows.sum(axis=1, keepdims=True)
         empty = mass.ravel() <= 0

@@ -164,13 +164,15 @@ def test_document_topic_word_matches_hand_computation():
     q = (1 - PI) * mix @ B + PI * P0
     n = counts.toarray()
     expected = np.zeros((3, 50))
+    mass = np.stack([mix[doc_topic == c].sum(axis=0) for c in range(3)], axis=1)  # (atoms, topics)
+    share = mass / np.maximum(mass.sum(axis=1, keepdims=True), 1e-300)  # P(c | k)
     for c in range(3):
         docs = doc_topic == c
-        own = mix[docs][:, atom_topic == c] @ B[atom_topic == c]
+        own = (mix[docs] * share[:, c]) @ B
         expected[c] = (w * n[docs] * (1 - PI) * own / q[docs]).sum(axis=0)
     expected /= expected.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(table, expected, rtol=1e-5, atol=1e-12)
-    # A topic whose documents none of its atoms explain falls back to the atom average.
+    # A topic without documents falls back to the atom average.
     fallback = model.document_topic_word(theta, counts, np.array([0, 0, 0, 0, 1, -1]), np.zeros(300, int), 2)
     np.testing.assert_allclose(fallback[1], model.topic_word(np.array([0, 0, 0, 0, 1, -1]), 2)[1], rtol=1e-6)
     with pytest.raises(ValueError, match="one topic per atom"):
