@@ -4,12 +4,12 @@ BERTopic ranks a topic's words by the rows of ``c_tf_idf_``. Here those rows com
 emission model, so every view that reads ``c_tf_idf_`` or ``get_topic`` (labels, barcharts,
 hierarchy, heatmaps, topic search) shows emission words. By default a topic's row is the share of
 its documents' (IDF-weighted) tokens that the atoms emit, by the model's responsibilities, each atom
-weighted by how much of its activation falls in the topic
-(:meth:`EmissionModel.document_topic_word`); ``words_from="atoms"`` gives the paper's atom average
-``P_c(w) = Σ_{k∈c} θ̄_k B_kw / Σ_{k∈c} θ̄_k``. Topic rows of a time slice or class are
-re-estimated from that slice's words with the emission matrix fixed (EM over the topic's atoms). Rows of single documents (representative
-documents, ``approximate_distribution``) are their word frequencies times the same IDF weights the
-emission likelihood uses, which is also what a reloaded model keeps in ``_idf_diag``.
+weighted by how much of its activation falls in the topic (:meth:`EmissionModel.document_topic_word`);
+``words_from="atoms"`` gives the paper's atom average ``P_c(w) = Σ_{k∈c} θ̄_k B_kw / Σ_{k∈c} θ̄_k``.
+Topic rows of a time slice or class are re-estimated from that slice's words with the emission
+matrix fixed (EM over the topic's atoms). Rows of single documents (representative documents,
+``approximate_distribution``) are their word frequencies times the same IDF weights the emission
+likelihood uses, which is also what a reloaded model keeps in ``_idf_diag``.
 """
 
 from __future__ import annotations
