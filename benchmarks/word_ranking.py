@@ -14,7 +14,8 @@ several ways to turn the fitted emission model into topic words:
 * ``documents x own atoms``: only the tokens that the topic's *own* atoms explain (plain or IDF-weighted);
 * ``documents x P(topic | atom)``: every atom counts for topic c with the share of its activation that
   falls in c's documents (IDF-weighted tokens); the package default
-  (``EmissionTopicWords(words_from="documents")``, ``EmissionModel.document_topic_word``);
+  (``EmissionTopicWords(words_from="documents")``, ``EmissionModel.document_topic_word``), and the
+  same over raw tokens (``EmissionTopicWords(idf_weighted_tokens=False)``);
 * c-TF-IDF over the same clusters, for reference.
 
 Choose on a *development* corpus (Reuters-21578, which no benchmark table scores), then measure the
@@ -107,6 +108,8 @@ def variants(topic_model, docs) -> dict[str, np.ndarray]:
             (members @ emitted_tokens(merger, counts, True, own_atoms=True)).todense()),
         "documents x P(topic | atom), weighted tokens": emission.document_topic_word(  # the package default
             merger.codes_, counts, merger.atom_topic_, labels, K),
+        "documents x P(topic | atom), tokens": emission.document_topic_word(
+            merger.codes_, counts, merger.atom_topic_, labels, K, idf_weighted=False),
         "documents x own atoms, tokens": np.asarray(
             (members @ emitted_tokens(merger, counts, False, own_atoms=True)).todense()),
     }
@@ -124,8 +127,11 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", default="reuters")
     parser.add_argument("--ks", type=int, nargs="+", default=[20, 50, 100])
+    parser.add_argument("--limit", type=int, default=None, help="only the first N documents")
     args = parser.parse_args(argv)
     texts, E, model = load(args.corpus)
+    texts, E = texts[: args.limit], E[: args.limit]
+    name = args.corpus if args.limit is None else f"{args.corpus}_{args.limit}"
     rows = []
     reference = None
     for K in args.ks:
@@ -139,20 +145,20 @@ def main(argv=None) -> None:
             tokens = [[w for w in analyzer(d) if w in known] for d in texts]
             reference = (tokens, Dictionary(tokens))
         tokens, dictionary = reference
-        for name, table in variants(tm, texts).items():
+        for variant, table in variants(tm, texts).items():
             topics = [[vocab[i] for i in np.argsort(-row)[:10]] for row in table if row.sum() > 0]
             npmi = CoherenceModel(topics=topics, texts=tokens, dictionary=dictionary, coherence="c_npmi",
                                   topn=10, processes=1).get_coherence()
             cv = CoherenceModel(topics=topics, texts=tokens, dictionary=dictionary, coherence="c_v",
                                 topn=10, processes=1).get_coherence()
             words = [w for t in topics for w in t]
-            rows.append((name, K, npmi, cv, len(set(words)) / len(words)))
-            print(f"K={K} {name:32s} NPMI {npmi:.3f} C_V {cv:.3f} TD {rows[-1][-1]:.2f}", flush=True)
+            rows.append((variant, K, npmi, cv, len(set(words)) / len(words)))
+            print(f"K={K} {variant:32s} NPMI {npmi:.3f} C_V {cv:.3f} TD {rows[-1][-1]:.2f}", flush=True)
         print(f"K={K} fit {fit:.1f}s", flush=True)
     now = datetime.datetime.now(datetime.timezone.utc)
     load1 = os.getloadavg()[0]
     lines = [
-        f"# Topic-word variants on {args.corpus} (same clusters, shipped SAE)", "",
+        f"# Topic-word variants on {name} (same clusters, shipped SAE)", "",
         f"* Date: {now:%Y-%m-%d %H:%M} UTC. Machine: {cpu_model()}, {cpu_cores()} cores, no GPU; load {load1:.1f}.",
         f"* {len(texts):,} documents, all-MiniLM-L6-v2 embeddings; `BERTopic(clustering_model=SAEAtomMerger(K))`.",
         "* gensim c_npmi / c_v over the top-10 words, reference = the corpus's own tokens; TD = unique share.",
@@ -160,7 +166,7 @@ def main(argv=None) -> None:
     ]
     lines += [f"| {n} | {K} | {a:.3f} | {b:.3f} | {c:.2f} |" for n, K, a, b, c in rows]
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"word_ranking_{args.corpus}.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"word_ranking_{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

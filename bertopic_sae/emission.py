@@ -721,7 +721,9 @@ class EmissionModel(BaseEstimator):
         merge = sp.csr_matrix((weights / norm, (topics, np.flatnonzero(keep))), shape=(n_topics, n_atoms))
         return np.asarray(merge @ self.emission_.astype(np.float64))
 
-    def document_topic_word(self, theta, counts, atom_topic, doc_topic, n_topics: int | None = None) -> np.ndarray:
+    def document_topic_word(
+        self, theta, counts, atom_topic, doc_topic, n_topics: int | None = None, *, idf_weighted: bool = True
+    ) -> np.ndarray:
         """Topic words read off the topic's documents: the tokens its atoms emit there.
 
         ``P_c(w) ∝ Σ_{d∈c} w_w n_dw (1-π) Σ_k P(c|k) θ_dk B_kw / q_dw``: the E-step's share of each
@@ -738,6 +740,9 @@ class EmissionModel(BaseEstimator):
             atom_topic: ``(n_atoms,)`` topic of each atom, -1 for none (used for the fallback only).
             doc_topic: ``(n_docs,)`` topic of each document, -1 for none.
             n_topics: number of rows; default one more than the largest topic id.
+            idf_weighted: count tokens with the fit's IDF weights ``w_w`` (default); ``False`` counts
+                raw tokens (``w_w = 1``): on small corpora (~2,000 documents) more coherent, less
+                diverse words (``benchmarks/results/word_ranking_reuters_2225.md``).
 
         Returns:
             ``(n_topics, n_words)`` array; rows of topics with documents or atoms sum to 1.
@@ -765,7 +770,7 @@ class EmissionModel(BaseEstimator):
         )
         mass = np.asarray((members @ theta).todense()).T  # (n_atoms, n_topics)
         share = mass / np.maximum(mass.sum(axis=1, keepdims=True), 1e-300)  # P(c | k)
-        wn = counts.data * self.idf_[counts.indices]
+        wn = counts.data * self.idf_[counts.indices] if idf_weighted else counts.data.copy()
         explained = np.empty_like(wn)
         _topic_explained(
             theta.indptr, theta.indices, theta.data, counts.indptr, counts.indices, wn, self.emission_,
