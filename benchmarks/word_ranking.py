@@ -13,9 +13,9 @@ several ways to turn the fitted emission model into topic words:
 * ``documents, weighted tokens``: the same with the fit's IDF weights;
 * ``documents x own atoms``: only the tokens that the topic's *own* atoms explain (plain or IDF-weighted);
 * ``documents x P(topic | atom)``: every atom counts for topic c with the share of its activation that
-  falls in c's documents (IDF-weighted tokens); the package default
-  (``EmissionTopicWords(words_from="documents")``, ``EmissionModel.document_topic_word``), and the
-  same over raw tokens (``EmissionTopicWords(idf_weighted_tokens=False)``);
+  falls in c's documents; over tokens or over documents using the word ("presence"), IDF-weighted or
+  not. IDF-weighted presence is the package default (``EmissionTopicWords()``,
+  ``EmissionModel.document_topic_word``);
 * c-TF-IDF over the same clusters, for reference.
 
 Choose on a *development* corpus (Reuters-21578, which no benchmark table scores), then measure the
@@ -106,9 +106,13 @@ def variants(topic_model, docs) -> dict[str, np.ndarray]:
         "documents, weighted tokens": np.asarray((members @ emitted_tokens(merger, counts, True)).todense()),
         "documents x own atoms, weighted tokens": np.asarray(
             (members @ emitted_tokens(merger, counts, True, own_atoms=True)).todense()),
-        "documents x P(topic | atom), weighted tokens": emission.document_topic_word(  # the package default
-            merger.codes_, counts, merger.atom_topic_, labels, K),
+        "documents x P(topic | atom), weighted tokens": emission.document_topic_word(
+            merger.codes_, counts, merger.atom_topic_, labels, K, binary=False),
         "documents x P(topic | atom), tokens": emission.document_topic_word(
+            merger.codes_, counts, merger.atom_topic_, labels, K, binary=False, idf_weighted=False),
+        "documents x P(topic | atom), weighted presence": emission.document_topic_word(  # the default
+            merger.codes_, counts, merger.atom_topic_, labels, K),
+        "documents x P(topic | atom), presence": emission.document_topic_word(
             merger.codes_, counts, merger.atom_topic_, labels, K, idf_weighted=False),
         "documents x own atoms, tokens": np.asarray(
             (members @ emitted_tokens(merger, counts, False, own_atoms=True)).todense()),

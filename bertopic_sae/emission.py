@@ -722,17 +722,28 @@ class EmissionModel(BaseEstimator):
         return np.asarray(merge @ self.emission_.astype(np.float64))
 
     def document_topic_word(
-        self, theta, counts, atom_topic, doc_topic, n_topics: int | None = None, *, idf_weighted: bool = True
+        self,
+        theta,
+        counts,
+        atom_topic,
+        doc_topic,
+        n_topics: int | None = None,
+        *,
+        binary: bool = True,
+        idf_weighted: bool = True,
     ) -> np.ndarray:
         """Topic words read off the topic's documents: the tokens its atoms emit there.
 
-        ``P_c(w) ∝ Σ_{d∈c} w_w n_dw (1-π) Σ_k P(c|k) θ_dk B_kw / q_dw``: the E-step's share of each
-        IDF-weighted token of topic ``c``'s documents that the atoms (not the background) explain,
-        each atom counted with ``P(c|k) = Σ_{d∈c} θ_dk / Σ_d θ_dk``, the share of its activation that
-        falls in ``c``'s documents. Generic atoms, spread over many topics, thus lend each topic little;
-        atoms specific to ``c`` count fully. Unlike :meth:`topic_word` (the paper's atom average) a
-        topic keeps the words its documents actually use, so topics with few atoms are not thin. A
-        topic whose documents no atom explains falls back to :meth:`topic_word`.
+        ``P_c(w) ∝ Σ_{d∈c} w_w b_dw (1-π) Σ_k P(c|k) θ_dk B_kw / q_dw``: each document of topic ``c``
+        that uses word ``w`` (``b_dw = 1``; with ``binary=False`` its count ``n_dw``) contributes the
+        E-step's share of that word that the atoms (not the background) explain, with the fit's IDF
+        weight ``w_w``; each atom counts with ``P(c|k) = Σ_{d∈c} θ_dk / Σ_d θ_dk``, the share of its
+        activation that falls in ``c``'s documents. Generic atoms, spread over many topics, thus lend
+        each topic little; atoms specific to ``c`` count fully. Unlike :meth:`topic_word` (the paper's
+        atom average) a topic keeps the words its documents actually use, so topics with few atoms are
+        not thin; counting documents rather than tokens keeps one document's repeated name from
+        outweighing words the topic's documents share. A topic whose documents no atom explains falls
+        back to :meth:`topic_word`.
 
         Arguments:
             theta: ``(n_docs, n_atoms)`` SAE codes of the documents (rows are L1-normalised here).
@@ -740,9 +751,8 @@ class EmissionModel(BaseEstimator):
             atom_topic: ``(n_atoms,)`` topic of each atom, -1 for none (used for the fallback only).
             doc_topic: ``(n_docs,)`` topic of each document, -1 for none.
             n_topics: number of rows; default one more than the largest topic id.
-            idf_weighted: count tokens with the fit's IDF weights ``w_w`` (default); ``False`` counts
-                raw tokens (``w_w = 1``): on small corpora (~2,000 documents) more coherent, less
-                diverse words (``benchmarks/results/word_ranking_reuters_2225.md``).
+            binary: count documents that use a word (default) instead of its tokens.
+            idf_weighted: weight words with the fit's IDF weights ``w_w`` (default); ``False``: ``w_w = 1``.
 
         Returns:
             ``(n_topics, n_words)`` array; rows of topics with documents or atoms sum to 1.
@@ -770,7 +780,9 @@ class EmissionModel(BaseEstimator):
         )
         mass = np.asarray((members @ theta).todense()).T  # (n_atoms, n_topics)
         share = mass / np.maximum(mass.sum(axis=1, keepdims=True), 1e-300)  # P(c | k)
-        wn = counts.data * self.idf_[counts.indices] if idf_weighted else counts.data.copy()
+        wn = np.ones_like(counts.data) if binary else counts.data.copy()
+        if idf_weighted:
+            wn *= self.idf_[counts.indices]
         explained = np.empty_like(wn)
         _topic_explained(
             theta.indptr, theta.indices, theta.data, counts.indptr, counts.indices, wn, self.emission_,

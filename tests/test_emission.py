@@ -159,7 +159,7 @@ def test_document_topic_word_matches_hand_computation():
     atom_topic = np.array([0, 1, 0, 1, 2, -1])
     doc_topic = np.arange(300) % 3
     doc_topic[:5] = -1  # documents without a topic count nowhere
-    table = model.document_topic_word(theta, counts, atom_topic, doc_topic)
+    table = model.document_topic_word(theta, counts, atom_topic, doc_topic, binary=False)
     mix = theta.toarray() / np.maximum(theta.toarray().sum(axis=1, keepdims=True), 1e-300)
     q = (1 - PI) * mix @ B + PI * P0
     n = counts.toarray()
@@ -172,11 +172,15 @@ def test_document_topic_word_matches_hand_computation():
         expected[c] = (w * n[docs] * (1 - PI) * own / q[docs]).sum(axis=0)
     expected /= expected.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(table, expected, rtol=1e-5, atol=1e-12)
-    raw = model.document_topic_word(theta, counts, atom_topic, doc_topic, idf_weighted=False)
+    raw = model.document_topic_word(theta, counts, atom_topic, doc_topic, binary=False, idf_weighted=False)
+    present = model.document_topic_word(theta, counts, atom_topic, doc_topic)  # default: documents, IDF
     for c in range(3):
         docs = doc_topic == c
-        row = (n[docs] * (1 - PI) * ((mix[docs] * share[:, c]) @ B) / q[docs]).sum(axis=0)
+        explained = (1 - PI) * ((mix[docs] * share[:, c]) @ B) / q[docs]
+        row = (n[docs] * explained).sum(axis=0)
         np.testing.assert_allclose(raw[c], row / row.sum(), rtol=1e-5, atol=1e-12)
+        row = (w * (n[docs] > 0) * explained).sum(axis=0)
+        np.testing.assert_allclose(present[c], row / row.sum(), rtol=1e-5, atol=1e-12)
     # A topic without documents falls back to the atom average.
     fallback = model.document_topic_word(theta, counts, np.array([0, 0, 0, 0, 1, -1]), np.zeros(300, int), 2)
     np.testing.assert_allclose(fallback[1], model.topic_word(np.array([0, 0, 0, 0, 1, -1]), 2)[1], rtol=1e-6)
