@@ -26,7 +26,8 @@ counts = default_vectorizer().fit_transform(texts)   # (n_docs, n_words)
 theta = sae.encode_csr(embeddings)                     # (n_docs, n_atoms), rows need not sum to 1
 model = EmissionModel().fit(theta, counts)
 model.emission_        # (n_atoms, n_words), rows sum to 1
-model.topic_word(atom_topic)   # merge atoms into topics
+model.topic_word(atom_topic)   # topic words as the paper merges them: atom average
+model.document_topic_word(theta, counts, atom_topic, doc_topic)   # topic words read off the documents
 ```
 """
 
