@@ -775,6 +775,8 @@ class EmissionModel(BaseEstimator):
             )
         if n_topics is None:
             n_topics = int(max(atom_topic.max(initial=-1), doc_topic.max(initial=-1))) + 1
+        elif doc_topic.max(initial=-1) >= n_topics:
+            raise ValueError(f"doc_topic has topic id {doc_topic.max()} but n_topics={n_topics}; raise n_topics.")
         used = doc_topic >= 0
         members = sp.csr_matrix(
             (np.ones(used.sum()), (doc_topic[used], np.flatnonzero(used))), shape=(n_topics, counts.shape[0])

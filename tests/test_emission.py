@@ -186,6 +186,8 @@ def test_document_topic_word_matches_hand_computation():
     np.testing.assert_allclose(fallback[1], model.topic_word(np.array([0, 0, 0, 0, 1, -1]), 2)[1], rtol=1e-6)
     with pytest.raises(ValueError, match="one topic per atom"):
         model.document_topic_word(theta, counts, atom_topic[:3], doc_topic)
+    with pytest.raises(ValueError, match="raise n_topics"):
+        model.document_topic_word(theta, counts, atom_topic, doc_topic, n_topics=2)
 
 
 def test_document_words_are_the_planted_topics_words(data, em):
