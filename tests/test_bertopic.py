@@ -116,6 +116,11 @@ def test_save_load_keeps_predictions_identical(fitted, bbc, embedding_model, tmp
     as_pairs = lambda words: [(w, float(s)) for w, s in words]  # noqa: E731  (JSON turns tuples into lists)
     assert as_pairs(loaded.get_topic(0)) == as_pairs(model.get_topic(0))
     assert loaded.get_topic_info().Name.equals(model.get_topic_info().Name)
+    if serialization != "pickle":  # the training words come back, so document topic words can be recomputed
+        merger = loaded.hdbscan_model
+        assert (merger.counts_ != model.hdbscan_model.counts_).nnz == 0
+        rows = loaded._c_tf_idf(pd.DataFrame({"Topic": range(N_TOPICS), "Document": [""] * N_TOPICS}))[0]
+        np.testing.assert_allclose(rows.toarray(), model.c_tf_idf_.toarray(), rtol=1e-6, atol=1e-9)
 
 
 def test_save_never_corrupts_an_earlier_save(fitted, tmp_path, monkeypatch):
