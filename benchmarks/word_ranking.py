@@ -21,7 +21,8 @@ several ways to turn the fitted emission model into topic words:
 Choose on a *development* corpus (Reuters-21578, which no benchmark table scores), then measure the
 choice on the test corpora. Writes ``benchmarks/results/word_ranking_<corpus>.md``.
 
-Usage: ``python -m benchmarks.word_ranking --corpus reuters`` (or 20newsgroups, bbc_news, m10).
+Usage: ``python -m benchmarks.word_ranking --corpus reuters [--limit 2225]`` (or 20newsgroups, bbc_news,
+m10); ``--limit N`` keeps the first N documents (written as ``word_ranking_<corpus>_<N>.md``).
 """
 
 from __future__ import annotations
