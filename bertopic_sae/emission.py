@@ -204,8 +204,9 @@ def _fold_in(n_indptr, n_indices, wn, B, P0, pi, prior, n_iter, out):
 
 @numba.njit(parallel=True, cache=True)
 def _topic_explained(t_indptr, t_indices, t_data, n_indptr, n_indices, wn, B, P0, pi, share, doc_topic, out):
-    """out[j] = w n (1-π) Σ_k P(c|k) θ_dk B_kv / q_dv at each non-zero j = (d, v) of the counts, c the
-    topic of d: the weighted tokens of document d that its topic's atoms emit (E-step responsibility)."""
+    """out[j] = wn[j] (1-π) Σ_k P(c|k) θ_dk B_kv / q_dv at each non-zero j = (d, v) of the counts, c the
+    topic of d: the share of word v in document d (weighted count or presence, ``wn``) that the atoms
+    emit for its topic (E-step responsibility)."""
     n_docs = n_indptr.shape[0] - 1
     for d in numba.prange(n_docs):
         topic = doc_topic[d]
