@@ -14,7 +14,11 @@ several ways to turn the fitted emission model into topic words:
 * ``documents x own atoms``: only the tokens that the topic's *own* atoms explain (plain or IDF-weighted);
 * ``documents x P(topic | atom)``: every atom counts for topic c with the share of its activation that
   falls in c's documents; over tokens or over documents using the word ("presence"), IDF-weighted or
-  not. IDF-weighted presence is the package default (``EmissionTopicWords()``,
+  not;
+* ``documents x P(topic | atom) shrunk``: the same, with ``P(topic | atom)`` shrunk towards the topic's
+  share of documents with the weight of 10 documents (``share_prior``), so atoms active in only a few
+  documents stop counting as specific to their topic (rows 'same, share prior 3/30' vary that weight).
+  With IDF-weighted presence this is the package default (``EmissionTopicWords()``,
   ``EmissionModel.document_topic_word``);
 * c-TF-IDF over the same clusters, for reference.
 
@@ -107,13 +111,19 @@ def variants(topic_model, docs) -> dict[str, np.ndarray]:
         "documents, weighted tokens": np.asarray((members @ emitted_tokens(merger, counts, True)).todense()),
         "documents x own atoms, weighted tokens": np.asarray(
             (members @ emitted_tokens(merger, counts, True, own_atoms=True)).todense()),
-        "documents x P(topic | atom), weighted tokens": emission.document_topic_word(
+        "documents x P(topic | atom) shrunk, weighted tokens": emission.document_topic_word(
             merger.codes_, counts, merger.atom_topic_, labels, K, binary=False),
-        "documents x P(topic | atom), tokens": emission.document_topic_word(
+        "documents x P(topic | atom) shrunk, tokens": emission.document_topic_word(
             merger.codes_, counts, merger.atom_topic_, labels, K, binary=False, idf_weighted=False),
-        "documents x P(topic | atom), weighted presence": emission.document_topic_word(  # the default
+        "documents x P(topic | atom), weighted presence": emission.document_topic_word(
+            merger.codes_, counts, merger.atom_topic_, labels, K, share_prior=0),
+        "documents x P(topic | atom) shrunk, weighted presence (default)": emission.document_topic_word(
             merger.codes_, counts, merger.atom_topic_, labels, K),
-        "documents x P(topic | atom), presence": emission.document_topic_word(
+        "same, share prior 3 documents": emission.document_topic_word(
+            merger.codes_, counts, merger.atom_topic_, labels, K, share_prior=3),
+        "same, share prior 30 documents": emission.document_topic_word(
+            merger.codes_, counts, merger.atom_topic_, labels, K, share_prior=30),
+        "documents x P(topic | atom) shrunk, presence": emission.document_topic_word(
             merger.codes_, counts, merger.atom_topic_, labels, K, idf_weighted=False),
         "documents x own atoms, tokens": np.asarray(
             (members @ emitted_tokens(merger, counts, False, own_atoms=True)).todense()),

@@ -69,11 +69,12 @@ def test_paper_atom_average_words_on_request(bbc, small_sae, embedding_model):
     for topic in range(5):
         assert [w for w, _ in model.get_topic(topic)] == [words[i] for i in np.argsort(-p_c[topic])[:10]]
     raw = BERTopic(clustering_model=SAEAtomMerger(n_topics=5, sae=small_sae), embedding_model=embedding_model,
-                   ctfidf_model=EmissionTopicWords(binary=False, idf_weighted=False))
+                   ctfidf_model=EmissionTopicWords(binary=False, idf_weighted=False, share_prior=0))
     raw.fit_transform(texts, embeddings)
     merger = raw.hdbscan_model
     table = merger.emission_model_.document_topic_word(merger.codes_, merger.counts_, raw._current_atom_topics(),
-                                                      np.asarray(raw.topics_), 5, binary=False, idf_weighted=False)
+                                                      np.asarray(raw.topics_), 5, binary=False, idf_weighted=False,
+                                                      share_prior=0)
     for topic in range(5):
         assert [w for w, _ in raw.get_topic(topic)] == [words[i] for i in np.argsort(-table[topic])[:10]]
     with pytest.raises(ValueError, match="words_from"):

@@ -165,7 +165,9 @@ def test_document_topic_word_matches_hand_computation():
     n = counts.toarray()
     expected = np.zeros((3, 50))
     mass = np.stack([mix[doc_topic == c].sum(axis=0) for c in range(3)], axis=1)  # (atoms, topics)
-    share = mass / np.maximum(mass.sum(axis=1, keepdims=True), 1e-300)  # P(c | k)
+    sizes = np.bincount(doc_topic[doc_topic >= 0], minlength=3)
+    prior = 10.0 * sizes / sizes.sum()  # default share_prior: 10 documents at the topics' shares
+    share = (mass + prior) / (mass.sum(axis=1, keepdims=True) + 10.0)  # P(c | k), shrunk
     for c in range(3):
         docs = doc_topic == c
         own = (mix[docs] * share[:, c]) @ B
@@ -181,6 +183,15 @@ def test_document_topic_word_matches_hand_computation():
         np.testing.assert_allclose(raw[c], row / row.sum(), rtol=1e-5, atol=1e-12)
         row = (w * (n[docs] > 0) * explained).sum(axis=0)
         np.testing.assert_allclose(present[c], row / row.sum(), rtol=1e-5, atol=1e-12)
+    # share_prior=0: the plain share of each atom's activation.
+    plain = model.document_topic_word(theta, counts, atom_topic, doc_topic, share_prior=0)
+    share = mass / np.maximum(mass.sum(axis=1, keepdims=True), 1e-300)
+    for c in range(3):
+        docs = doc_topic == c
+        row = (w * (n[docs] > 0) * (1 - PI) * ((mix[docs] * share[:, c]) @ B) / q[docs]).sum(axis=0)
+        np.testing.assert_allclose(plain[c], row / row.sum(), rtol=1e-5, atol=1e-12)
+    with pytest.raises(ValueError, match="share_prior must be >= 0"):
+        model.document_topic_word(theta, counts, atom_topic, doc_topic, share_prior=-1)
     # A topic without documents falls back to the atom average.
     fallback = model.document_topic_word(theta, counts, np.array([0, 0, 0, 0, 1, -1]), np.zeros(300, int), 2)
     np.testing.assert_allclose(fallback[1], model.topic_word(np.array([0, 0, 0, 0, 1, -1]), 2)[1], rtol=1e-6)
