@@ -25,8 +25,8 @@ several ways to turn the fitted emission model into topic words:
 Choose on a *development* corpus (Reuters-21578, which no benchmark table scores), then measure the
 choice on the test corpora. Writes ``benchmarks/results/word_ranking_<corpus>.md``.
 
-Usage: ``python -m benchmarks.word_ranking --corpus reuters [--limit 2225]`` (or 20newsgroups, bbc_news,
-m10); ``--limit N`` keeps the first N documents (written as ``word_ranking_<corpus>_<N>.md``).
+Usage: ``python -m benchmarks.word_ranking --corpus reuters [--limit 2225]`` (or health_news_tweets, the
+development corpus for short texts; the test corpora 20newsgroups, bbc_news, m10); ``--limit N`` keeps the first N documents (written as ``word_ranking_<corpus>_<N>.md``).
 """
 
 from __future__ import annotations
@@ -51,12 +51,16 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def load(name: str):
-    """(texts, embeddings) of a corpus; Reuters keeps its first 12,000 documents of >= 5 words."""
+    """(texts, embeddings) of a corpus; Reuters keeps its first 12,000 documents of >= 5 words,
+    health_news_tweets (short headlines, the development corpus for titles) 8,000 random ones of >= 4."""
     from bertopic_sae.datasets import default_embedding_model, embed, load_corpus
 
     model = default_embedding_model()
     if name == "reuters":
         texts = [t for t in load_corpus("reuters").texts if len(t.split()) >= 5][:12000]
+    elif name == "health_news_tweets":
+        texts = [t for t in load_corpus(name).texts if len(t.split()) >= 4]
+        texts = [texts[i] for i in np.sort(np.random.default_rng(0).choice(len(texts), 8000, replace=False))]
     elif name == "20newsgroups":
         texts = list(load_corpus("20newsgroups").texts)
     else:
