@@ -36,7 +36,7 @@ class EmissionTopicWords(ClassTfidfTransformer):
             (:meth:`EmissionModel.document_topic_word`). ``"atoms"``: the paper's ``P_c(w)``, the
             θ̄-weighted average of the emission rows of the topic's atoms. Chosen on a development
             corpus (Reuters-21578, 12,000 and 2,225 documents, K = 20/50/100;
-            ``benchmarks/results/word_ranking_reuters*.md``): on 12,000 documents NPMI .227/.228/.197
+            ``benchmarks/results/word_ranking_reuters*.md``): on 12,000 documents NPMI .233/.231/.202
             against .131/.124/.092 for the atom average and .149/.191/.173 for c-TF-IDF on the same
             clusters, with the highest topic diversity of the three.
         binary: with ``words_from="documents"``, count the documents that use a word (default) rather
