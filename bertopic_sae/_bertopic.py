@@ -448,7 +448,8 @@ def _load_sae_parts(model: BERTopic, folder: Path) -> None:
         encoder.sae_, encoder.n_features_in_ = sae, sae.d_in
         model.umap_model = encoder
     if config["ctfidf"] is not None:
-        ctfidf = EmissionTopicWords(**config["ctfidf"])
+        # Saved before share_prior existed: keep the words the model was saved with (no shrinkage).
+        ctfidf = EmissionTopicWords(**{"share_prior": 0.0, **config["ctfidf"]})
         if merger.emission_model_ is not None:
             ctfidf.fit_emission(merger.emission_model_)
         model.ctfidf_model = ctfidf

@@ -1,6 +1,7 @@
 """The SAE components inside the real BERTopic: every BERTopic feature on real text."""
 
 import inspect
+import json
 
 import numpy as np
 import pandas as pd
@@ -122,6 +123,18 @@ def test_save_load_keeps_predictions_identical(fitted, bbc, embedding_model, tmp
         assert (merger.counts_ != model.hdbscan_model.counts_).nnz == 0
         rows = loaded._c_tf_idf(pd.DataFrame({"Topic": range(N_TOPICS), "Document": [""] * N_TOPICS}))[0]
         np.testing.assert_allclose(rows.toarray(), model.c_tf_idf_.toarray(), rtol=1e-6, atol=1e-9)
+
+
+def test_load_keeps_the_word_options_a_model_was_saved_with(fitted, embedding_model, tmp_path):
+    model, _, _ = fitted
+    model.save(tmp_path / "model", serialization="safetensors", save_embedding_model=False)
+    assert BERTopic.load(str(tmp_path / "model"), embedding_model=embedding_model).ctfidf_model.share_prior == 10
+    # A model saved before share_prior existed recomputes its words without it, as it did when saved.
+    config_path = tmp_path / "model" / "sae_merger.json"
+    config = json.loads(config_path.read_text())
+    del config["ctfidf"]["share_prior"]
+    config_path.write_text(json.dumps(config))
+    assert BERTopic.load(str(tmp_path / "model"), embedding_model=embedding_model).ctfidf_model.share_prior == 0
 
 
 def test_save_never_corrupts_an_earlier_save(fitted, tmp_path, monkeypatch):
