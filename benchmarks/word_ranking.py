@@ -13,20 +13,22 @@ several ways to turn the fitted emission model into topic words:
 * ``documents, weighted tokens``: the same with the fit's IDF weights;
 * ``documents x own atoms``: only the tokens that the topic's *own* atoms explain (plain or IDF-weighted);
 * ``documents x P(topic | atom)``: every atom counts for topic c with the share of its activation that
-  falls in c's documents; over tokens or over documents using the word ("presence"), IDF-weighted or
-  not;
+  falls in c's documents, over documents using the word ("presence"), IDF-weighted (the 2026-11-29
+  default);
 * ``documents x P(topic | atom) shrunk``: the same, with ``P(topic | atom)`` shrunk towards the topic's
   share of documents with the weight of 10 documents (``share_prior``), so atoms active in only a few
-  documents stop counting as specific to their topic (rows 'same, share prior 3/30' vary that weight).
+  documents stop counting as specific to their topic (rows 'same, share prior 3/30' vary that weight);
+  over presence or tokens, IDF-weighted or not.
   With IDF-weighted presence this is the package default (``EmissionTopicWords()``,
   ``EmissionModel.document_topic_word``);
 * c-TF-IDF over the same clusters, for reference.
 
-Choose on a *development* corpus (Reuters-21578, which no benchmark table scores), then measure the
+Choose on a *development* corpus (Reuters-21578 or the headlines, which no benchmark table scores), then measure the
 choice on the test corpora. Writes ``benchmarks/results/word_ranking_<corpus>.md``.
 
 Usage: ``python -m benchmarks.word_ranking --corpus reuters [--limit 2225]`` (or health_news_tweets, the
-development corpus for short texts; the test corpora 20newsgroups, bbc_news, m10); ``--limit N`` keeps the first N documents (written as ``word_ranking_<corpus>_<N>.md``).
+development corpus for short texts; the test corpora 20newsgroups, bbc_news, m10); ``--limit N`` keeps
+the first N documents (written as ``word_ranking_<corpus>_<N>.md``).
 """
 
 from __future__ import annotations
