@@ -23,8 +23,8 @@ several ways to turn the fitted emission model into topic words:
   ``EmissionModel.document_topic_word``);
 * c-TF-IDF over the same clusters, for reference.
 
-Choose on a *development* corpus (Reuters-21578 or the headlines, which no benchmark table scores), then measure the
-choice on the test corpora. Writes ``benchmarks/results/word_ranking_<corpus>.md``.
+Choose on a *development* corpus (Reuters-21578 or the headlines, which no benchmark table scores),
+then measure the choice on the test corpora. Writes ``benchmarks/results/word_ranking_<corpus>.md``.
 
 Usage: ``python -m benchmarks.word_ranking --corpus reuters [--limit 2225]`` (or health_news_tweets, the
 development corpus for short texts; the test corpora 20newsgroups, bbc_news, m10); ``--limit N`` keeps

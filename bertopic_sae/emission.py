@@ -746,9 +746,8 @@ class EmissionModel(BaseEstimator):
         over many topics, thus lend each topic little; atoms specific to ``c`` count fully, but only
         once they carry more than a few documents' worth of activation: an atom active in one or two
         documents is about as specific to their topic as the rare words it was fitted to, and unshrunk
-        it fills small topics with those words. Unlike :meth:`topic_word` (the paper's
-        atom average) a topic keeps the words its documents actually use, so topics with few atoms are
-        not thin; counting documents rather than tokens keeps one document's repeated name from
+        it fills small topics with those words. Unlike :meth:`topic_word` (the paper's atom average)
+        a topic keeps the words its documents actually use, so topics with few atoms are not thin; counting documents rather than tokens keeps one document's repeated name from
         outweighing words the topic's documents share. A topic whose documents no atom explains falls
         back to :meth:`topic_word`.
 
@@ -786,9 +785,13 @@ class EmissionModel(BaseEstimator):
         if n_topics is None:
             n_topics = int(max(atom_topic.max(initial=-1), doc_topic.max(initial=-1))) + 1
         elif doc_topic.max(initial=-1) >= n_topics:
-            raise ValueError(f"doc_topic has topic id {doc_topic.max()} but n_topics={n_topics}; raise n_topics.")
+            raise ValueError(
+                f"doc_topic has topic id {doc_topic.max()} but n_topics={n_topics}; raise n_topics."
+            )
         if not share_prior >= 0:
-            raise ValueError(f"share_prior must be >= 0 (documents), got {share_prior}; 0 disables the shrinkage.")
+            raise ValueError(
+                f"share_prior must be >= 0 (documents), got {share_prior}; 0 disables the shrinkage."
+            )
         used = doc_topic >= 0
         members = sp.csr_matrix(
             (np.ones(used.sum()), (doc_topic[used], np.flatnonzero(used))), shape=(n_topics, counts.shape[0])
