@@ -747,8 +747,9 @@ class EmissionModel(BaseEstimator):
         once they carry more than a few documents' worth of activation: an atom active in one or two
         documents is about as specific to their topic as the rare words it was fitted to, and unshrunk
         it fills small topics with those words. Unlike :meth:`topic_word` (the paper's atom average)
-        a topic keeps the words its documents actually use, so topics with few atoms are not thin; counting documents rather than tokens keeps one document's repeated name from
-        outweighing words the topic's documents share. A topic whose documents no atom explains falls
+        a topic keeps the words its documents actually use, so topics with few atoms are not thin;
+        counting documents rather than tokens keeps one document's repeated name from outweighing
+        words the topic's documents share. A topic whose documents no atom explains falls
         back to :meth:`topic_word`.
 
         Arguments:
