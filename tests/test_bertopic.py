@@ -6,9 +6,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from bertopic import BERTopic as StockBERTopic
 from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
-from bertopic.vectorizers import OnlineCountVectorizer
+from bertopic.vectorizers import ClassTfidfTransformer, OnlineCountVectorizer
 
 from bertopic_sae import BERTopic, EmissionTopicWords, SAEAtomMerger, SAEEncoder
 
@@ -81,6 +82,21 @@ def test_paper_atom_average_words_on_request(bbc, small_sae, embedding_model):
     with pytest.raises(ValueError, match="words_from"):
         BERTopic(clustering_model=SAEAtomMerger(n_topics=5, sae=small_sae), embedding_model=embedding_model,
                  ctfidf_model=EmissionTopicWords(words_from="bogus")).fit_transform(texts, embeddings)
+
+
+def test_c_tf_idf_words_on_the_sae_clusters_on_request(bbc, small_sae, embedding_model):
+    # The README's advice for titles that want frequent words: keep the SAE clusters, rank by c-TF-IDF.
+    texts, _, embeddings = bbc
+    model = BERTopic(clustering_model=SAEAtomMerger(n_topics=5, sae=small_sae), embedding_model=embedding_model,
+                     ctfidf_model=ClassTfidfTransformer())
+    topics, _ = model.fit_transform(texts, embeddings)
+    counts = model.vectorizer_model.transform(texts)
+    per_topic = sp.csr_matrix(np.vstack([np.asarray(counts[np.asarray(topics) == t].sum(axis=0)) for t in range(5)]))
+    expected = ClassTfidfTransformer().fit(per_topic).transform(per_topic).toarray()
+    words = model.vectorizer_model.get_feature_names_out()
+    assert type(model.ctfidf_model) is ClassTfidfTransformer
+    for topic in range(5):
+        assert [w for w, _ in model.get_topic(topic)] == [words[i] for i in np.argsort(-expected[topic])[:10]]
 
 
 def test_topics_match_bbc_categories(fitted, bbc):
