@@ -511,8 +511,8 @@ class _VocabBow:
 class FASTopicModel(_EmbeddingTopicModel):
     """FASTopic (``fastopic`` 1.0.1) on precomputed embeddings and the dataset vocabulary, fully offline.
 
-    Hyperparameters: ``epochs`` (default 200), ``learning_rate`` (0.002) and FASTopic's own ``DT_alpha``,
-    ``TW_alpha``, ``theta_temp``. Topic-word = FASTopic's beta, topic-document = its theta (transposed).
+    Hyperparameters: ``epochs`` (default 200), ``learning_rate`` (0.002), ``device`` (default CUDA when
+    available, else CPU) and FASTopic's own ``DT_alpha``, ``TW_alpha``, ``theta_temp``. Topic-word = FASTopic's beta, topic-document = its theta (transposed).
 
     Usage:
 
@@ -542,7 +542,7 @@ class FASTopicModel(_EmbeddingTopicModel):
             hp["num_topics"],
             preprocess=_VocabBow(vocab),
             doc_embed_model=_PresetEmbedder(),
-            device="cpu",
+            device=hp.get("device") or ("cuda" if torch.cuda.is_available() else "cpu"),
             verbose=self.verbose,
             **extra,
         )
