@@ -22,7 +22,7 @@ several ways to turn the fitted emission model into topic words:
   With IDF-weighted presence this is the package default (``EmissionTopicWords()``,
   ``EmissionModel.document_topic_word``);
 * ``+ background tokens at λ``: the default, plus the tokens of the topic's documents that the
-  *background* explains, at weight λ (λ = 1 counts every token of the topic's documents): generic
+  *background* explains, at weight λ (``background_tokens``; λ = 1 counts every token): generic
   but frequent words ("study", "health") come back, which NPMI rewards on short texts, at a cost in
   topic diversity (2026-11-30 check of whether short texts want another default);
 * c-TF-IDF over the same clusters, for reference.
@@ -101,38 +101,6 @@ def emitted_tokens(merger, counts: sp.csr_matrix, weighted: bool, own_atoms: boo
     return sp.csr_matrix(out)
 
 
-def with_background(merger, counts: sp.csr_matrix, levels: list[float], share_prior: float = 10.0) -> dict:
-    """Topic rows of the default reading (IDF-weighted presence, ``P(topic | atom)`` shrunk) plus the
-    background-explained share of each word at weight λ, for each λ in ``levels``."""
-    emission = merger.emission_model_
-    labels = np.asarray(merger.labels_)
-    K = merger.n_topics_
-    theta = normalize(sp.csr_matrix(merger.codes_), norm="l1")
-    members = sp.csr_matrix((np.ones(labels.size), (labels, np.arange(labels.size))), shape=(K, labels.size))
-    mass = np.asarray((members @ theta).todense()).T
-    prior = share_prior * np.bincount(labels, minlength=K) / labels.size
-    share = (mass + prior) / (mass.sum(axis=1, keepdims=True) + share_prior)
-    B, P0, pi = emission.emission_, emission.background_, emission.background_weight
-    presence = sp.csr_matrix(counts, dtype=np.float64)
-    presence.data[:] = 1.0
-    own, background = np.zeros(presence.nnz), np.zeros(presence.nnz)
-    for topic in range(K):
-        docs = np.flatnonzero(labels == topic)
-        part = presence[docs]
-        rows = np.repeat(np.arange(docs.size), np.diff(part.indptr))
-        mix = np.asarray(theta[docs] @ B)[rows, part.indices]
-        mine = np.asarray(theta[docs].multiply(share[:, topic][None, :]).tocsr() @ B)[rows, part.indices]
-        q = (1 - pi) * mix + pi * P0[part.indices]
-        where = np.concatenate([np.arange(presence.indptr[d], presence.indptr[d + 1]) for d in docs])
-        own[where], background[where] = (1 - pi) * mine / q, pi * P0[part.indices] / q
-    idf = emission.idf_[presence.indices]
-    out = {}
-    for level in levels:
-        values = sp.csr_matrix((idf * (own + level * background), presence.indices, presence.indptr), presence.shape)
-        out[level] = np.asarray((members @ values).todense())
-    return out
-
-
 def variants(topic_model, docs) -> dict[str, np.ndarray]:
     """Topic-word score rows (K, V) for each variant, on the merger's raw topic ids."""
     from bertopic.vectorizers import ClassTfidfTransformer
@@ -170,12 +138,9 @@ def variants(topic_model, docs) -> dict[str, np.ndarray]:
         "documents x own atoms, tokens": np.asarray(
             (members @ emitted_tokens(merger, counts, False, own_atoms=True)).todense()),
     }
-    levels = with_background(merger, counts, [0.0, 0.25, 0.5, 1.0])
-    default = out["documents x P(topic | atom) shrunk, weighted presence (default)"]
-    if not np.allclose(normalize(levels[0.0], norm="l1"), default, atol=1e-9):  # the λ = 0 row is the package's
-        raise AssertionError("with_background(λ=0) disagrees with EmissionModel.document_topic_word")
     for level in (0.25, 0.5, 1.0):
-        out[f"default + background tokens at {level}"] = levels[level]
+        out[f"default + background tokens at {level}"] = emission.document_topic_word(
+            merger.codes_, counts, merger.atom_topic_, labels, K, background_tokens=level)
     per_topic = members @ counts
     out["c-TF-IDF, same clusters"] = ClassTfidfTransformer().fit(per_topic).transform(per_topic).toarray()
     return out

@@ -512,7 +512,8 @@ class FASTopicModel(_EmbeddingTopicModel):
     """FASTopic (``fastopic`` 1.0.1) on precomputed embeddings and the dataset vocabulary, fully offline.
 
     Hyperparameters: ``epochs`` (default 200), ``learning_rate`` (0.002), ``device`` (default CUDA when
-    available, else CPU) and FASTopic's own ``DT_alpha``, ``TW_alpha``, ``theta_temp``. Topic-word = FASTopic's beta, topic-document = its theta (transposed).
+    available, else CPU) and FASTopic's own ``DT_alpha``, ``TW_alpha``, ``theta_temp``. Topic-word =
+    FASTopic's beta, topic-document = its theta (transposed).
 
     Usage:
 

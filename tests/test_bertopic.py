@@ -79,6 +79,14 @@ def test_paper_atom_average_words_on_request(bbc, small_sae, embedding_model):
                                                       share_prior=0)
     for topic in range(5):
         assert [w for w, _ in raw.get_topic(topic)] == [words[i] for i in np.argsort(-table[topic])[:10]]
+    generic = BERTopic(clustering_model=SAEAtomMerger(n_topics=5, sae=small_sae), embedding_model=embedding_model,
+                       ctfidf_model=EmissionTopicWords(background_tokens=0.5))
+    generic.fit_transform(texts, embeddings)
+    merger = generic.hdbscan_model
+    table = merger.emission_model_.document_topic_word(merger.codes_, merger.counts_, generic._current_atom_topics(),
+                                                      np.asarray(generic.topics_), 5, background_tokens=0.5)
+    for topic in range(5):
+        assert [w for w, _ in generic.get_topic(topic)] == [words[i] for i in np.argsort(-table[topic])[:10]]
     with pytest.raises(ValueError, match="words_from"):
         BERTopic(clustering_model=SAEAtomMerger(n_topics=5, sae=small_sae), embedding_model=embedding_model,
                  ctfidf_model=EmissionTopicWords(words_from="bogus")).fit_transform(texts, embeddings)

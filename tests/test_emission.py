@@ -192,6 +192,15 @@ def test_document_topic_word_matches_hand_computation():
         np.testing.assert_allclose(plain[c], row / row.sum(), rtol=1e-5, atol=1e-12)
     with pytest.raises(ValueError, match="share_prior must be >= 0"):
         model.document_topic_word(theta, counts, atom_topic, doc_topic, share_prior=-1)
+    # background_tokens=λ adds λ times the share of each word that the background explains.
+    mixed = model.document_topic_word(theta, counts, atom_topic, doc_topic, share_prior=0, background_tokens=0.4)
+    for c in range(3):
+        docs = doc_topic == c
+        atoms = (1 - PI) * ((mix[docs] * share[:, c]) @ B)
+        row = (w * (n[docs] > 0) * (atoms + 0.4 * PI * P0) / q[docs]).sum(axis=0)
+        np.testing.assert_allclose(mixed[c], row / row.sum(), rtol=1e-5, atol=1e-12)
+    with pytest.raises(ValueError, match="background_tokens must be in"):
+        model.document_topic_word(theta, counts, atom_topic, doc_topic, background_tokens=1.5)
     # A topic without documents falls back to the atom average.
     fallback = model.document_topic_word(theta, counts, np.array([0, 0, 0, 0, 1, -1]), np.zeros(300, int), 2)
     np.testing.assert_allclose(fallback[1], model.topic_word(np.array([0, 0, 0, 0, 1, -1]), 2)[1], rtol=1e-6)
