@@ -33,6 +33,11 @@ then measure the choice on the test corpora. Writes ``benchmarks/results/word_ra
 Usage: ``python -m benchmarks.word_ranking --corpus reuters [--limit 2225]`` (or health_news_tweets, the
 development corpus for short texts; the test corpora 20newsgroups, bbc_news, m10); ``--limit N`` keeps
 the first N documents (written as ``word_ranking_<corpus>_<N>.md``).
+
+``--seeds 0 1 2 --variants default c-TF-IDF`` fits the merger once per seed and scores only the variants
+whose names contain one of those strings; the table then gives mean ± std over the seeds and, per
+variant, the paired difference to c-TF-IDF on the same clusters (written as
+``word_ranking_<corpus>_seeds.md``): whether a gap is larger than the spread of the clustering.
 """
 
 from __future__ import annotations
@@ -101,8 +106,9 @@ def emitted_tokens(merger, counts: sp.csr_matrix, weighted: bool, own_atoms: boo
     return sp.csr_matrix(out)
 
 
-def variants(topic_model, docs) -> dict[str, np.ndarray]:
-    """Topic-word score rows (K, V) for each variant, on the merger's raw topic ids."""
+def variants(topic_model, docs, only: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Topic-word score rows (K, V) for each variant, on the merger's raw topic ids; with ``only``,
+    just the variants whose names contain one of those strings (cheap to compute; scoring is the cost)."""
     from bertopic.vectorizers import ClassTfidfTransformer
 
     merger = topic_model.hdbscan_model
@@ -143,6 +149,8 @@ def variants(topic_model, docs) -> dict[str, np.ndarray]:
             merger.codes_, counts, merger.atom_topic_, labels, K, background_tokens=level)
     per_topic = members @ counts
     out["c-TF-IDF, same clusters"] = ClassTfidfTransformer().fit(per_topic).transform(per_topic).toarray()
+    if only:
+        out = {name: table for name, table in out.items() if any(part in name for part in only)}
     return out
 
 
@@ -156,46 +164,86 @@ def main(argv=None) -> None:
     parser.add_argument("--corpus", default="reuters")
     parser.add_argument("--ks", type=int, nargs="+", default=[20, 50, 100])
     parser.add_argument("--limit", type=int, default=None, help="only the first N documents")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[42], help="merger random_state(s)")
+    parser.add_argument("--variants", nargs="+", default=None,
+                        help="score only variants whose names contain one of these strings")
+    parser.add_argument("--background-weight", type=float, default=0.3, help="π of the emission fit")
     args = parser.parse_args(argv)
     texts, E, model = load(args.corpus)
     texts, E = texts[: args.limit], E[: args.limit]
     name = args.corpus if args.limit is None else f"{args.corpus}_{args.limit}"
+    if args.background_weight != 0.3:
+        name += f"_pi{args.background_weight:g}"
     rows = []
     reference = None
     for K in args.ks:
-        started = time.perf_counter()
-        tm = BERTopic(clustering_model=SAEAtomMerger(n_topics=K), embedding_model=model)
-        tm.fit_transform(texts, E)
-        fit = time.perf_counter() - started
-        vocab = tm.vectorizer_model.get_feature_names_out()
-        if reference is None:
-            analyzer, known = tm.vectorizer_model.build_analyzer(), set(vocab)
-            tokens = [[w for w in analyzer(d) if w in known] for d in texts]
-            reference = (tokens, Dictionary(tokens))
-        tokens, dictionary = reference
-        for variant, table in variants(tm, texts).items():
-            topics = [[vocab[i] for i in np.argsort(-row)[:10]] for row in table if row.sum() > 0]
-            npmi = CoherenceModel(topics=topics, texts=tokens, dictionary=dictionary, coherence="c_npmi",
-                                  topn=10, processes=1).get_coherence()
-            cv = CoherenceModel(topics=topics, texts=tokens, dictionary=dictionary, coherence="c_v",
-                                topn=10, processes=1).get_coherence()
-            words = [w for t in topics for w in t]
-            rows.append((variant, K, npmi, cv, len(set(words)) / len(words)))
-            print(f"K={K} {variant:32s} NPMI {npmi:.3f} C_V {cv:.3f} TD {rows[-1][-1]:.2f}", flush=True)
-        print(f"K={K} fit {fit:.1f}s", flush=True)
+        for seed in args.seeds:
+            started = time.perf_counter()
+            merger = SAEAtomMerger(n_topics=K, random_state=seed, background_weight=args.background_weight)
+            tm = BERTopic(clustering_model=merger, embedding_model=model)
+            tm.fit_transform(texts, E)
+            fit = time.perf_counter() - started
+            vocab = tm.vectorizer_model.get_feature_names_out()
+            if reference is None:
+                analyzer, known = tm.vectorizer_model.build_analyzer(), set(vocab)
+                tokens = [[w for w in analyzer(d) if w in known] for d in texts]
+                reference = (tokens, Dictionary(tokens))
+            tokens, dictionary = reference
+            for variant, table in variants(tm, texts, args.variants).items():
+                topics = [[vocab[i] for i in np.argsort(-row)[:10]] for row in table if row.sum() > 0]
+                npmi = CoherenceModel(topics=topics, texts=tokens, dictionary=dictionary, coherence="c_npmi",
+                                      topn=10, processes=1).get_coherence()
+                cv = CoherenceModel(topics=topics, texts=tokens, dictionary=dictionary, coherence="c_v",
+                                    topn=10, processes=1).get_coherence()
+                words = [w for t in topics for w in t]
+                rows.append((variant, K, seed, npmi, cv, len(set(words)) / len(words)))
+                print(f"K={K} seed={seed} {variant:32s} NPMI {npmi:.3f} C_V {cv:.3f} TD {rows[-1][-1]:.2f}",
+                      flush=True)
+            print(f"K={K} seed={seed} fit {fit:.1f}s", flush=True)
     now = datetime.datetime.now(datetime.timezone.utc)
     load1 = os.getloadavg()[0]
     lines = [
         f"# Topic-word variants on {name} (same clusters, shipped SAE)", "",
         f"* Date: {now:%Y-%m-%d %H:%M} UTC. Machine: {cpu_model()}, {cpu_cores()} cores, no GPU; load {load1:.1f}.",
-        f"* {len(texts):,} documents, all-MiniLM-L6-v2 embeddings; `BERTopic(clustering_model=SAEAtomMerger(K))`.",
+        f"* {len(texts):,} documents, all-MiniLM-L6-v2 embeddings; `BERTopic(clustering_model=SAEAtomMerger(K))`"
+        f", background weight π = {args.background_weight:g}.",
         "* gensim c_npmi / c_v over the top-10 words, reference = the corpus's own tokens; TD = unique share.",
-        "", "| variant | K | NPMI | C_V | TD |", "|---|---|---|---|---|",
     ]
-    lines += [f"| {n} | {K} | {a:.3f} | {b:.3f} | {c:.2f} |" for n, K, a, b, c in rows]
+    if len(args.seeds) == 1:
+        lines += ["", "| variant | K | NPMI | C_V | TD |", "|---|---|---|---|---|"]
+        lines += [f"| {n} | {K} | {a:.3f} | {b:.3f} | {c:.2f} |" for n, K, _, a, b, c in rows]
+        out = RESULTS / f"word_ranking_{name}.md"
+    else:
+        lines += seed_table(rows, args.seeds)
+        out = RESULTS / f"word_ranking_{name}_seeds.md"
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"word_ranking_{name}.md").write_text("\n".join(lines) + "\n")
+    out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def seed_table(rows: list[tuple], seeds: list[int]) -> list[str]:
+    """Mean ± std over the merger seeds, and each variant's paired difference to c-TF-IDF on the
+    same clusters (same K, same seed): the gap, and whether it exceeds the seed spread."""
+    reference = "c-TF-IDF, same clusters"
+    by = {(n, K, seed): (a, b, c) for n, K, seed, a, b, c in rows}
+    lines = [
+        f"* Merger random_state {', '.join(map(str, seeds))}: mean ± std over the seeds; "
+        "Δ = variant − c-TF-IDF on the same clusters, paired by seed.",
+        "", "| variant | K | NPMI | C_V | TD | Δ NPMI | Δ C_V |", "|---|---|---|---|---|---|---|",
+    ]
+    names = list(dict.fromkeys(n for n, *_ in rows))
+    for K in dict.fromkeys(K for _, K, *_ in rows):
+        for n in names:
+            values = np.array([by[(n, K, seed)] for seed in seeds])
+            mean, std = values.mean(0), values.std(0, ddof=1)
+            cells = [f"{m:.3f} ± {s:.3f}" for m, s in zip(mean[:2], std[:2])] + [f"{mean[2]:.2f}"]
+            if n != reference and all((reference, K, seed) in by for seed in seeds):
+                delta = values[:, :2] - np.array([by[(reference, K, seed)][:2] for seed in seeds])
+                cells += [f"{m:+.3f} ± {s:.3f}" for m, s in zip(delta.mean(0), delta.std(0, ddof=1))]
+            else:
+                cells += ["", ""]
+            lines.append(f"| {n} | {K} | " + " | ".join(cells) + " |")
+    return lines
 
 
 if __name__ == "__main__":
