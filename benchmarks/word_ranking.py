@@ -38,6 +38,8 @@ the first N documents (written as ``word_ranking_<corpus>_<N>.md``).
 whose names contain one of those strings; the table then gives mean ± std over the seeds and, per
 variant, the paired difference to c-TF-IDF on the same clusters (written as
 ``word_ranking_<corpus>_seeds.md``): whether a gap is larger than the spread of the clustering.
+``--background-weight π`` fits the emission model with another background weight than the paper's 0.3
+(file name gains ``_pi<π>``).
 """
 
 from __future__ import annotations
