@@ -19,9 +19,11 @@ several ways to turn the fitted emission model into topic words:
   share of documents with the weight of 10 documents (``share_prior``), so atoms active in only a few
   documents stop counting as specific to their topic (rows 'same, share prior 3/30' vary that weight);
   over presence or tokens, IDF-weighted or not.
-  With IDF-weighted presence this is the package default (``EmissionTopicWords()``,
-  ``EmissionModel.document_topic_word``);
-* ``+ background tokens at λ``: the default, plus the tokens of the topic's documents that the
+  With IDF-weighted presence this was the package default until 2026-11-30;
+* ``same, documents weighted by P(topic | document)``: each document of the topic counts with the share
+  of its activation on the topic's own atoms, so documents at a topic's border lend it fewer words (the
+  package default since 2026-11-30: ``EmissionTopicWords()``, ``EmissionModel.document_topic_word``);
+* ``default + background tokens at λ``: the default, plus the tokens of the topic's documents that the
   *background* explains, at weight λ (``background_tokens``; λ = 1 counts every token): generic
   but frequent words ("study", "health") come back, which NPMI rewards on short texts, at a cost in
   topic diversity (2026-11-30 check of whether short texts want another default);
@@ -121,6 +123,11 @@ def variants(topic_model, docs, only: list[str] | None = None) -> dict[str, np.n
     counts = topic_model.vectorizer_model.transform(docs)
     theta = normalize(merger.codes_, norm="l1")
     atoms = emission.topic_word(merger.atom_topic_, K)
+
+    def read(**options):  # the document reading with every document of a topic counted fully
+        return emission.document_topic_word(merger.codes_, counts, merger.atom_topic_, labels, K,
+                                            weight_documents=False, **options)
+
     out = {
         "atoms (paper P_c)": atoms,
         "atoms / idf": atoms / np.maximum(emission.idf_, 1e-6),
@@ -129,22 +136,17 @@ def variants(topic_model, docs, only: list[str] | None = None) -> dict[str, np.n
         "documents, weighted tokens": np.asarray((members @ emitted_tokens(merger, counts, True)).todense()),
         "documents x own atoms, weighted tokens": np.asarray(
             (members @ emitted_tokens(merger, counts, True, own_atoms=True)).todense()),
-        "documents x P(topic | atom) shrunk, weighted tokens": emission.document_topic_word(
-            merger.codes_, counts, merger.atom_topic_, labels, K, binary=False),
-        "documents x P(topic | atom) shrunk, tokens": emission.document_topic_word(
-            merger.codes_, counts, merger.atom_topic_, labels, K, binary=False, idf_weighted=False),
-        "documents x P(topic | atom), weighted presence": emission.document_topic_word(
-            merger.codes_, counts, merger.atom_topic_, labels, K, share_prior=0),
-        "documents x P(topic | atom) shrunk, weighted presence (default)": emission.document_topic_word(
-            merger.codes_, counts, merger.atom_topic_, labels, K),
-        "same, share prior 3 documents": emission.document_topic_word(
-            merger.codes_, counts, merger.atom_topic_, labels, K, share_prior=3),
-        "same, share prior 30 documents": emission.document_topic_word(
-            merger.codes_, counts, merger.atom_topic_, labels, K, share_prior=30),
-        "documents x P(topic | atom) shrunk, presence": emission.document_topic_word(
-            merger.codes_, counts, merger.atom_topic_, labels, K, idf_weighted=False),
+        "documents x P(topic | atom) shrunk, weighted tokens": read(binary=False),
+        "documents x P(topic | atom) shrunk, tokens": read(binary=False, idf_weighted=False),
+        "documents x P(topic | atom), weighted presence": read(share_prior=0),
+        "documents x P(topic | atom) shrunk, weighted presence": read(),
+        "same, share prior 3 documents": read(share_prior=3),
+        "same, share prior 30 documents": read(share_prior=30),
+        "documents x P(topic | atom) shrunk, presence": read(idf_weighted=False),
         "documents x own atoms, tokens": np.asarray(
             (members @ emitted_tokens(merger, counts, False, own_atoms=True)).todense()),
+        "same, documents weighted by P(topic | document) (default)": emission.document_topic_word(
+            merger.codes_, counts, merger.atom_topic_, labels, K),
     }
     for level in (0.25, 0.5, 1.0):
         out[f"default + background tokens at {level}"] = emission.document_topic_word(
@@ -170,6 +172,8 @@ def main(argv=None) -> None:
     parser.add_argument("--variants", nargs="+", default=None,
                         help="score only variants whose names contain one of these strings")
     parser.add_argument("--background-weight", type=float, default=0.3, help="π of the emission fit")
+    parser.add_argument("--default-bertopic", action="store_true",
+                        help="also score default BERTopic (UMAP + HDBSCAN, reduced to K); seeded")
     args = parser.parse_args(argv)
     texts, E, model = load(args.corpus)
     texts, E = texts[: args.limit], E[: args.limit]
@@ -178,6 +182,8 @@ def main(argv=None) -> None:
         name += f"_pi{args.background_weight:g}"
     rows = []
     reference = None
+    stock: dict[int, object] = {}
+    found: dict[int, int] = {}  # topics default BERTopic's HDBSCAN found, per seed
     for K in args.ks:
         for seed in args.seeds:
             started = time.perf_counter()
@@ -191,8 +197,13 @@ def main(argv=None) -> None:
                 tokens = [[w for w in analyzer(d) if w in known] for d in texts]
                 reference = (tokens, Dictionary(tokens))
             tokens, dictionary = reference
-            for variant, table in variants(tm, texts, args.variants).items():
-                topics = [[vocab[i] for i in np.argsort(-row)[:10]] for row in table if row.sum() > 0]
+            tables = {n: [[vocab[i] for i in np.argsort(-row)[:10]] for row in table if row.sum() > 0]
+                      for n, table in variants(tm, texts, args.variants).items()}
+            if args.default_bertopic:
+                if seed not in stock:
+                    stock[seed] = default_bertopic(texts, E, model, vocab, seed)
+                found[seed], tables[DEFAULT_BERTOPIC] = stock_topics(stock[seed], texts, K, dictionary)
+            for variant, topics in tables.items():
                 npmi = CoherenceModel(topics=topics, texts=tokens, dictionary=dictionary, coherence="c_npmi",
                                       topn=10, processes=1).get_coherence()
                 cv = CoherenceModel(topics=topics, texts=tokens, dictionary=dictionary, coherence="c_v",
@@ -206,11 +217,18 @@ def main(argv=None) -> None:
     load1 = os.getloadavg()[0]
     lines = [
         f"# Topic-word variants on {name} (same clusters, shipped SAE)", "",
-        f"* Date: {now:%Y-%m-%d %H:%M} UTC. Machine: {cpu_model()}, {cpu_cores()} cores, no GPU; load {load1:.1f}.",
-        f"* {len(texts):,} documents, all-MiniLM-L6-v2 embeddings; `BERTopic(clustering_model=SAEAtomMerger(K))`"
+        f"* Date: {now:%Y-%m-%d %H:%M} UTC. Machine: {cpu_model()}, {cpu_cores()} cores, no GPU; "
+        f"load {load1:.1f}.",
+        f"* {len(texts):,} documents, all-MiniLM-L6-v2 embeddings; "
+        "`BERTopic(clustering_model=SAEAtomMerger(K))`"
         f", background weight π = {args.background_weight:g}.",
-        "* gensim c_npmi / c_v over the top-10 words, reference = the corpus's own tokens; TD = unique share.",
+        "* gensim c_npmi / c_v over the top-10 words, reference = the corpus's own tokens; "
+        "TD = unique share.",
     ]
+    if found:
+        lines.append("* Default BERTopic: same vocabulary, UMAP random_state = the seed; HDBSCAN found "
+                     + ", ".join(f"{n} topics (seed {seed})" for seed, n in found.items())
+                     + "; reduced to K with `reduce_topics` where it found more, else scored as found.")
     if len(args.seeds) == 1:
         lines += ["", "| variant | K | NPMI | C_V | TD |", "|---|---|---|---|---|"]
         lines += [f"| {n} | {K} | {a:.3f} | {b:.3f} | {c:.2f} |" for n, K, _, a, b, c in rows]
@@ -223,6 +241,38 @@ def main(argv=None) -> None:
     print("\n".join(lines))
 
 
+def default_bertopic(texts, E, model, vocab, seed: int):
+    """Stock BERTopic (UMAP + HDBSCAN + c-TF-IDF) on the same vocabulary, UMAP seeded for reproducibility."""
+    from bertopic import BERTopic as StockBERTopic
+    from sklearn.feature_extraction.text import CountVectorizer
+    from umap import UMAP
+
+    vectorizer = CountVectorizer(vocabulary=list(vocab), stop_words="english",
+                                 token_pattern=r"(?u)\b[a-zA-Z]{3,}\b")
+    umap = UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=seed)
+    topic_model = StockBERTopic(umap_model=umap, embedding_model=model, vectorizer_model=vectorizer)
+    topic_model.fit_transform(list(texts), E)
+    return topic_model
+
+
+DEFAULT_BERTOPIC = "default BERTopic (UMAP + HDBSCAN, reduced to K if it found more)"
+
+
+def stock_topics(topic_model, texts, K: int, dictionary) -> tuple[int, list[list[str]]]:
+    """The top-10 words of default BERTopic reduced to K topics (plus outliers); HDBSCAN's count when
+    it found fewer. Words gensim does not know (BERTopic pads short topics with "") are dropped."""
+    import copy
+
+    found = len(topic_model.get_topic_info()) - (1 if -1 in topic_model.topic_sizes_ else 0)
+    if found > K:
+        topic_model = copy.deepcopy(topic_model)  # reduce_topics mutates the model: reduce a fresh copy
+        topic_model.reduce_topics(list(texts), nr_topics=K + 1)
+    n = len(topic_model.get_topic_info()) - (1 if -1 in topic_model.topic_sizes_ else 0)
+    topics = [[w for w, _ in topic_model.get_topic(t)][:10] for t in range(n)]
+    topics = [[w for w in t if w in dictionary.token2id] for t in topics]
+    return found, [t for t in topics if len(t) >= 2]
+
+
 def seed_table(rows: list[tuple], seeds: list[int]) -> list[str]:
     """Mean ± std over the merger seeds, and each variant's paired difference to c-TF-IDF on the
     same clusters (same K, same seed): the gap, and whether it exceeds the seed spread."""
@@ -230,7 +280,8 @@ def seed_table(rows: list[tuple], seeds: list[int]) -> list[str]:
     by = {(n, K, seed): (a, b, c) for n, K, seed, a, b, c in rows}
     lines = [
         f"* Merger random_state {', '.join(map(str, seeds))}: mean ± std over the seeds; "
-        "Δ = variant − c-TF-IDF on the same clusters, paired by seed.",
+        "Δ = variant − c-TF-IDF on the same clusters, paired by seed "
+        "(none for default BERTopic: other clusters).",
         "", "| variant | K | NPMI | C_V | TD | Δ NPMI | Δ C_V |", "|---|---|---|---|---|---|---|",
     ]
     names = list(dict.fromkeys(n for n, *_ in rows))
@@ -239,7 +290,7 @@ def seed_table(rows: list[tuple], seeds: list[int]) -> list[str]:
             values = np.array([by[(n, K, seed)] for seed in seeds])
             mean, std = values.mean(0), values.std(0, ddof=1)
             cells = [f"{m:.3f} ± {s:.3f}" for m, s in zip(mean[:2], std[:2])] + [f"{mean[2]:.2f}"]
-            if n != reference and all((reference, K, seed) in by for seed in seeds):
+            if n not in (reference, DEFAULT_BERTOPIC) and all((reference, K, seed) in by for seed in seeds):
                 delta = values[:, :2] - np.array([by[(reference, K, seed)][:2] for seed in seeds])
                 cells += [f"{m:+.3f} ± {s:.3f}" for m, s in zip(delta.mean(0), delta.std(0, ddof=1))]
             else:

@@ -448,8 +448,8 @@ def _load_sae_parts(model: BERTopic, folder: Path) -> None:
         encoder.sae_, encoder.n_features_in_ = sae, sae.d_in
         model.umap_model = encoder
     if config["ctfidf"] is not None:
-        # Saved before share_prior existed: keep the words the model was saved with (no shrinkage).
-        ctfidf = EmissionTopicWords(**{"share_prior": 0.0, **config["ctfidf"]})
+        # Saved before share_prior / weight_documents existed: keep the words the model was saved with.
+        ctfidf = EmissionTopicWords(**{"share_prior": 0.0, "weight_documents": False, **config["ctfidf"]})
         if merger.emission_model_ is not None:
             ctfidf.fit_emission(merger.emission_model_)
         model.ctfidf_model = ctfidf

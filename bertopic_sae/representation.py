@@ -52,6 +52,9 @@ class EmissionTopicWords(ClassTfidfTransformer):
             unigram explains; 0 (default) keeps only what the atoms emit. Raising it brings back frequent,
             generic words, which scores higher NPMI on very short texts at a cost in topic diversity, and
             lower coherence on longer texts (:meth:`EmissionModel.document_topic_word`).
+        weight_documents: with ``words_from="documents"``, a document counts for its topic with the share
+            of its activation on the topic's own atoms (default), so documents at a topic's border lend it
+            fewer words; ``False`` counts every document fully (:meth:`EmissionModel.document_topic_word`).
         idf_ranking: rank words by ``P_c(w) × idf(w)`` instead of ``P_c(w)``: more distinctive words,
             slightly lower coherence (``P_c(w)`` alone scored best in our 20 Newsgroups runs).
         slice_iterations: EM steps used to re-estimate a topic's atom mixture on a time slice or class.
@@ -73,6 +76,7 @@ class EmissionTopicWords(ClassTfidfTransformer):
         idf_weighted: bool = True,
         share_prior: float = 10.0,
         background_tokens: float = 0.0,
+        weight_documents: bool = True,
         idf_ranking: bool = False,
         slice_iterations: int = 30,
         bm25_weighting: bool = False,
@@ -91,6 +95,7 @@ class EmissionTopicWords(ClassTfidfTransformer):
         self.idf_weighted = idf_weighted
         self.share_prior = share_prior
         self.background_tokens = background_tokens
+        self.weight_documents = weight_documents
         self.idf_ranking = idf_ranking
         self.slice_iterations = slice_iterations
 
@@ -134,7 +139,7 @@ class EmissionTopicWords(ClassTfidfTransformer):
             table = emission_model.document_topic_word(
                 theta, counts, atom_topic, doc_topic, n_topics=n_rows, binary=self.binary,
                 idf_weighted=self.idf_weighted, share_prior=self.share_prior,
-                background_tokens=self.background_tokens,
+                background_tokens=self.background_tokens, weight_documents=self.weight_documents,
             )
         else:
             table = emission_model.topic_word(atom_topic, n_topics=n_rows)

@@ -71,12 +71,13 @@ def test_paper_atom_average_words_on_request(bbc, small_sae, embedding_model):
     for topic in range(5):
         assert [w for w, _ in model.get_topic(topic)] == [words[i] for i in np.argsort(-p_c[topic])[:10]]
     raw = BERTopic(clustering_model=SAEAtomMerger(n_topics=5, sae=small_sae), embedding_model=embedding_model,
-                   ctfidf_model=EmissionTopicWords(binary=False, idf_weighted=False, share_prior=0))
+                   ctfidf_model=EmissionTopicWords(binary=False, idf_weighted=False, share_prior=0,
+                                                   weight_documents=False))
     raw.fit_transform(texts, embeddings)
     merger = raw.hdbscan_model
     table = merger.emission_model_.document_topic_word(merger.codes_, merger.counts_, raw._current_atom_topics(),
                                                       np.asarray(raw.topics_), 5, binary=False, idf_weighted=False,
-                                                      share_prior=0)
+                                                      share_prior=0, weight_documents=False)
     for topic in range(5):
         assert [w for w, _ in raw.get_topic(topic)] == [words[i] for i in np.argsort(-table[topic])[:10]]
     generic = BERTopic(clustering_model=SAEAtomMerger(n_topics=5, sae=small_sae), embedding_model=embedding_model,
@@ -152,13 +153,15 @@ def test_save_load_keeps_predictions_identical(fitted, bbc, embedding_model, tmp
 def test_load_keeps_the_word_options_a_model_was_saved_with(fitted, embedding_model, tmp_path):
     model, _, _ = fitted
     model.save(tmp_path / "model", serialization="safetensors", save_embedding_model=False)
-    assert BERTopic.load(str(tmp_path / "model"), embedding_model=embedding_model).ctfidf_model.share_prior == 10
-    # A model saved before share_prior existed recomputes its words without it, as it did when saved.
+    words = BERTopic.load(str(tmp_path / "model"), embedding_model=embedding_model).ctfidf_model
+    assert words.share_prior == 10 and words.weight_documents is True
+    # A model saved before these options existed recomputes its words without them, as it did when saved.
     config_path = tmp_path / "model" / "sae_merger.json"
     config = json.loads(config_path.read_text())
-    del config["ctfidf"]["share_prior"]
+    del config["ctfidf"]["share_prior"], config["ctfidf"]["weight_documents"]
     config_path.write_text(json.dumps(config))
-    assert BERTopic.load(str(tmp_path / "model"), embedding_model=embedding_model).ctfidf_model.share_prior == 0
+    words = BERTopic.load(str(tmp_path / "model"), embedding_model=embedding_model).ctfidf_model
+    assert words.share_prior == 0 and words.weight_documents is False
 
 
 def test_save_never_corrupts_an_earlier_save(fitted, tmp_path, monkeypatch):

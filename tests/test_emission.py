@@ -159,46 +159,40 @@ def test_document_topic_word_matches_hand_computation():
     atom_topic = np.array([0, 1, 0, 1, 2, -1])
     doc_topic = np.arange(300) % 3
     doc_topic[:5] = -1  # documents without a topic count nowhere
-    table = model.document_topic_word(theta, counts, atom_topic, doc_topic, binary=False)
     mix = theta.toarray() / np.maximum(theta.toarray().sum(axis=1, keepdims=True), 1e-300)
     q = (1 - PI) * mix @ B + PI * P0
     n = counts.toarray()
-    expected = np.zeros((3, 50))
-    mass = np.stack([mix[doc_topic == c].sum(axis=0) for c in range(3)], axis=1)  # (atoms, topics)
-    sizes = np.bincount(doc_topic[doc_topic >= 0], minlength=3)
-    prior = 10.0 * sizes / sizes.sum()  # default share_prior: 10 documents at the topics' shares
-    share = (mass + prior) / (mass.sum(axis=1, keepdims=True) + 10.0)  # P(c | k), shrunk
-    for c in range(3):
-        docs = doc_topic == c
-        own = (mix[docs] * share[:, c]) @ B
-        expected[c] = (w * n[docs] * (1 - PI) * own / q[docs]).sum(axis=0)
-    expected /= expected.sum(axis=1, keepdims=True)
-    np.testing.assert_allclose(table, expected, rtol=1e-5, atol=1e-12)
-    raw = model.document_topic_word(theta, counts, atom_topic, doc_topic, binary=False, idf_weighted=False)
-    present = model.document_topic_word(theta, counts, atom_topic, doc_topic)  # default: documents, IDF
-    for c in range(3):
-        docs = doc_topic == c
-        explained = (1 - PI) * ((mix[docs] * share[:, c]) @ B) / q[docs]
-        row = (n[docs] * explained).sum(axis=0)
-        np.testing.assert_allclose(raw[c], row / row.sum(), rtol=1e-5, atol=1e-12)
-        row = (w * (n[docs] > 0) * explained).sum(axis=0)
-        np.testing.assert_allclose(present[c], row / row.sum(), rtol=1e-5, atol=1e-12)
-    # share_prior=0: the plain share of each atom's activation.
-    plain = model.document_topic_word(theta, counts, atom_topic, doc_topic, share_prior=0)
-    share = mass / np.maximum(mass.sum(axis=1, keepdims=True), 1e-300)
-    for c in range(3):
-        docs = doc_topic == c
-        row = (w * (n[docs] > 0) * (1 - PI) * ((mix[docs] * share[:, c]) @ B) / q[docs]).sum(axis=0)
-        np.testing.assert_allclose(plain[c], row / row.sum(), rtol=1e-5, atol=1e-12)
+    # P(c|d): the share of a document's activation on its own topic's atoms.
+    p_doc = np.array([mix[d, atom_topic == doc_topic[d]].sum() if doc_topic[d] >= 0 else 0.0 for d in range(300)])
+
+    def by_hand(binary=True, idf=True, prior_docs=10.0, background=0.0, weighted=True):
+        # Each document of topic c counts with weight v_d (P(c|d), or 1): in P(c|k) and in the words.
+        v = p_doc if weighted else (doc_topic >= 0).astype(float)
+        mass = np.stack([(v[:, None] * mix)[doc_topic == c].sum(axis=0) for c in range(3)], axis=1)  # (atoms, c)
+        sizes = np.array([v[doc_topic == c].sum() for c in range(3)])
+        prior = prior_docs * sizes / sizes.sum()
+        share = (mass + prior) / np.maximum(mass.sum(axis=1, keepdims=True) + prior_docs, 1e-300)  # P(c|k)
+        rows = np.zeros((3, 50))
+        for c in range(3):
+            docs = doc_topic == c
+            used = (n[docs] > 0) if binary else n[docs]
+            emitted = (1 - PI) * ((mix[docs] * share[:, c]) @ B) + background * PI * P0
+            rows[c] = (v[docs, None] * (w if idf else 1.0) * used * emitted / q[docs]).sum(axis=0)
+        return rows / rows.sum(axis=1, keepdims=True)
+
+    def check(expected, **options):
+        table = model.document_topic_word(theta, counts, atom_topic, doc_topic, **options)
+        np.testing.assert_allclose(table, expected, rtol=1e-5, atol=1e-12)
+
+    check(by_hand())  # default: documents using a word, IDF-weighted, P(c|k) shrunk by 10 documents
+    check(by_hand(binary=False), binary=False)
+    check(by_hand(binary=False, idf=False), binary=False, idf_weighted=False)
+    check(by_hand(weighted=False), weight_documents=False)  # every document of the topic fully
+    check(by_hand(prior_docs=0.0), share_prior=0)  # the plain share of each atom's activation
+    check(by_hand(prior_docs=0.0, background=0.4), share_prior=0, background_tokens=0.4)  # + λ background
+    assert not np.allclose(by_hand(), by_hand(weighted=False))  # the weighting does change the words
     with pytest.raises(ValueError, match="share_prior must be >= 0"):
         model.document_topic_word(theta, counts, atom_topic, doc_topic, share_prior=-1)
-    # background_tokens=λ adds λ times the share of each word that the background explains.
-    mixed = model.document_topic_word(theta, counts, atom_topic, doc_topic, share_prior=0, background_tokens=0.4)
-    for c in range(3):
-        docs = doc_topic == c
-        atoms = (1 - PI) * ((mix[docs] * share[:, c]) @ B)
-        row = (w * (n[docs] > 0) * (atoms + 0.4 * PI * P0) / q[docs]).sum(axis=0)
-        np.testing.assert_allclose(mixed[c], row / row.sum(), rtol=1e-5, atol=1e-12)
     with pytest.raises(ValueError, match="background_tokens must be in"):
         model.document_topic_word(theta, counts, atom_topic, doc_topic, background_tokens=1.5)
     # A topic without documents falls back to the atom average.
