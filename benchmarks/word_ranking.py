@@ -19,11 +19,10 @@ several ways to turn the fitted emission model into topic words:
   share of documents with the weight of 10 documents (``share_prior``), so atoms active in only a few
   documents stop counting as specific to their topic (rows 'same, share prior 3/30' vary that weight);
   over presence or tokens, IDF-weighted or not.
-  With IDF-weighted presence this is the package default on longer texts;
+  With IDF-weighted presence this is the package default;
 * ``same, documents weighted by P(topic | document)``: each document of the topic counts with the share
-  of its activation on the topic's own atoms, so documents at a topic's border lend it fewer words (the
-  package default on short texts, median document under 15 vocabulary words: ``weight_documents="auto"``
-  in ``EmissionTopicWords`` and ``EmissionModel.document_topic_word``; the table header says which);
+  of its activation on the topic's own atoms, so documents at a topic's border lend it fewer words
+  (``weight_documents=True``; 2026-11-30 check, not the default: it helps headlines, hurts longer texts);
 * ``default + background tokens at λ``: the default, plus the tokens of the topic's documents that the
   *background* explains, at weight λ (``background_tokens``; λ = 1 counts every token): generic
   but frequent words ("study", "health") come back, which NPMI rewards on short texts, at a cost in
@@ -62,7 +61,6 @@ import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
 from benchmarks._machine import cpu_cores, cpu_model
-from bertopic_sae.emission import SHORT_TEXT_TOKENS
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -227,10 +225,6 @@ def main(argv=None) -> None:
         "* gensim c_npmi / c_v over the top-10 words, reference = the corpus's own tokens; "
         "TD = unique share.",
     ]
-    median = float(np.median(np.asarray(tm.vectorizer_model.transform(texts).sum(axis=1)).ravel()))
-    lines.append(f"* Median document: {median:g} vocabulary words, so the package default reads "
-                 + ("'same, documents weighted by P(topic | document)'" if median < SHORT_TEXT_TOKENS else
-                    "'documents x P(topic | atom) shrunk, weighted presence'") + " and 'default + ...' builds on it.")
     if found:
         lines.append("* Default BERTopic: same vocabulary, UMAP random_state = the seed; HDBSCAN found "
                      + ", ".join(f"{n} topics (seed {seed})" for seed, n in found.items())

@@ -231,15 +231,6 @@ def _topic_explained(
 # ------------------------------------------------------------------------------------- helpers
 
 
-SHORT_TEXT_TOKENS = 15
-"""Median vocabulary words per document below which a corpus counts as short texts (titles, headlines)."""
-
-
-def is_short_text(counts: sp.csr_matrix) -> bool:
-    """Whether the median document has fewer than ``SHORT_TEXT_TOKENS`` vocabulary words."""
-    return float(np.median(np.asarray(counts.sum(axis=1)).ravel())) < SHORT_TEXT_TOKENS
-
-
 def _as_csr(matrix, name: str, fix: str) -> sp.csr_matrix:
     if sp.issparse(matrix):
         # A copy: canonicalising below must not touch the caller's matrix.
@@ -748,19 +739,16 @@ class EmissionModel(BaseEstimator):
         idf_weighted: bool = True,
         share_prior: float = 10.0,
         background_tokens: float = 0.0,
-        weight_documents: bool | Literal["auto"] = "auto",
+        weight_documents: bool = False,
     ) -> np.ndarray:
         """Topic words read off the topic's documents: the tokens its atoms emit there.
 
-        ``P_c(w) ∝ Σ_{d∈c} P(c|d) w_w b_dw (1-π) Σ_k P(c|k) θ_dk B_kw / q_dw``: each document of topic
+        ``P_c(w) ∝ Σ_{d∈c} w_w b_dw (1-π) Σ_k P(c|k) θ_dk B_kw / q_dw``: each document of topic
         ``c`` that uses word ``w`` (``b_dw = 1``; with ``binary=False`` its count ``n_dw``) contributes
         the E-step's share of that word that the atoms (not the background) explain, with the fit's IDF
-        weight ``w_w``. Each document counts with ``P(c|d) = Σ_{k∈c} θ_dk``, the share of its activation
-        on the topic's own atoms (here and in ``P(c|k)`` below), so documents the topic explains only in
-        part, at its border, lend it fewer words. Each atom counts with
-        ``P(c|k) = (Σ_{d∈c} P(c|d) θ_dk + β s_c) / (Σ_d P(c_d|d) θ_dk + β)``, the share of its activation
-        that falls in ``c``'s documents, shrunk towards ``s_c``, ``c``'s share of the (weighted)
-        documents, with the weight of ``β = share_prior`` documents. Generic atoms, spread
+        weight ``w_w``. Each atom counts with ``P(c|k) = (Σ_{d∈c} θ_dk + β s_c) / (Σ_d θ_dk + β)``, the
+        share of its activation that falls in ``c``'s documents, shrunk towards ``s_c``, ``c``'s share of
+        the documents, with the weight of ``β = share_prior`` documents. Generic atoms, spread
         over many topics, thus lend each topic little; atoms specific to ``c`` count fully, but only
         once they carry more than a few documents' worth of activation: an atom active in one or two
         documents is about as specific to their topic as the rare words it was fitted to, and unshrunk
@@ -787,13 +775,12 @@ class EmissionModel(BaseEstimator):
                 Brings back frequent, generic words: on ~6-word headlines NPMI rises (K = 20, λ = .5:
                 −.125 → −.054) but topic diversity falls (K = 100: .86 → .56), and on longer texts
                 (Reuters) every λ > 0 lowers coherence (``benchmarks/results/word_ranking_*.md``).
-            weight_documents: weight each document by ``P(c|d)``; ``False`` counts every document of the
-                topic fully. ``"auto"`` (default): weight on short texts, where the median document has
-                fewer than ``SHORT_TEXT_TOKENS`` (15) vocabulary words. Chosen on the development corpora
-                over four seeds (``benchmarks/results/word_ranking_*_seeds.md``): on headlines (median 6
-                words) weighting raises NPMI at K = 20/50/100 by .038/.039/.027; on Reuters (median 47)
-                it lowers NPMI by .003-.005 and C_V by up to .011. Any threshold between 7 and 43 words
-                splits those corpora the same way.
+            weight_documents: count each document with ``P(c|d)`` (in the words and in ``P(c|k)``);
+                default ``False``: every document of the topic fully. Measured over four seeds
+                (``benchmarks/results/word_ranking_*_seeds.md``, ``octis_reading.md``): it raises NPMI on
+                ~6-word headlines (K = 20/50/100: +.038/+.039/+.027) and on M10 titles at K = 20 (+.013),
+                but lowers it on 20 Newsgroups (K = 50: −.013), BBC (K = 100: −.012), Reuters
+                (−.003 to −.005) and DBLP titles (OCTIS grid, K = 50: .039 → .008).
 
         Returns:
             ``(n_topics, n_words)`` array; rows of topics with documents or atoms sum to 1.
@@ -829,11 +816,7 @@ class EmissionModel(BaseEstimator):
                 f"share_prior must be >= 0 (documents), got {share_prior}; 0 disables the shrinkage."
             )
         used = doc_topic >= 0
-        if weight_documents == "auto":
-            weight_documents = is_short_text(counts)
-        elif not isinstance(weight_documents, (bool, np.bool_)):
-            raise ValueError(f"weight_documents must be True, False or 'auto', got {weight_documents!r}.")
-        if weight_documents:  # P(c|d): the share of each document's activation on its topic's own atoms
+        if weight_documents:  # P(c|d) = Σ_{k∈c} θ_dk, the share of a document's activation on its topic
             row_of = np.repeat(np.arange(theta.shape[0]), np.diff(theta.indptr))
             own = atom_topic[theta.indices] == doc_topic[row_of]
             weights = np.bincount(row_of[own], theta.data[own], minlength=theta.shape[0])[used]

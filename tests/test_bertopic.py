@@ -154,7 +154,7 @@ def test_load_keeps_the_word_options_a_model_was_saved_with(fitted, embedding_mo
     model, _, _ = fitted
     model.save(tmp_path / "model", serialization="safetensors", save_embedding_model=False)
     words = BERTopic.load(str(tmp_path / "model"), embedding_model=embedding_model).ctfidf_model
-    assert words.share_prior == 10 and words.weight_documents == "auto"
+    assert words.share_prior == 10 and words.weight_documents is False
     # A model saved before these options existed recomputes its words without them, as it did when saved.
     config_path = tmp_path / "model" / "sae_merger.json"
     config = json.loads(config_path.read_text())

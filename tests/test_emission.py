@@ -12,7 +12,7 @@ import scipy.sparse as sp  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.feature_extraction.text import CountVectorizer  # noqa: E402
 
-from bertopic_sae.emission import EmissionModel, is_short_text  # noqa: E402
+from bertopic_sae.emission import EmissionModel  # noqa: E402
 from bertopic_sae.vocabulary import auto_min_df, default_vectorizer, idf_weights  # noqa: E402
 
 PI = 0.3
@@ -184,18 +184,14 @@ def test_document_topic_word_matches_hand_computation():
         table = model.document_topic_word(theta, counts, atom_topic, doc_topic, **options)
         np.testing.assert_allclose(table, expected, rtol=1e-5, atol=1e-12)
 
-    # Default: documents using a word, IDF-weighted, P(c|k) shrunk by 10 documents; these documents are
-    # long (median ~150 words), so "auto" counts each document of a topic fully.
+    # Default: documents using a word, IDF-weighted, P(c|k) shrunk by 10 documents, each document fully.
     check(by_hand(weighted=False))
-    check(by_hand(weighted=False), weight_documents=False)
     check(by_hand(), weight_documents=True)  # each document by P(c|d)
     check(by_hand(binary=False), binary=False, weight_documents=True)
     check(by_hand(binary=False, idf=False), binary=False, idf_weighted=False, weight_documents=True)
     check(by_hand(prior_docs=0.0), share_prior=0, weight_documents=True)  # the plain share of each atom
     check(by_hand(prior_docs=0.0, background=0.4), share_prior=0, background_tokens=0.4, weight_documents=True)
     assert not np.allclose(by_hand(), by_hand(weighted=False))  # the weighting does change the words
-    with pytest.raises(ValueError, match="weight_documents must be"):
-        model.document_topic_word(theta, counts, atom_topic, doc_topic, weight_documents="yes")
     with pytest.raises(ValueError, match="share_prior must be >= 0"):
         model.document_topic_word(theta, counts, atom_topic, doc_topic, share_prior=-1)
     with pytest.raises(ValueError, match="background_tokens must be in"):
@@ -207,24 +203,6 @@ def test_document_topic_word_matches_hand_computation():
         model.document_topic_word(theta, counts, atom_topic[:3], doc_topic)
     with pytest.raises(ValueError, match="raise n_topics"):
         model.document_topic_word(theta, counts, atom_topic, doc_topic, n_topics=2)
-
-
-def test_auto_weights_documents_only_on_short_texts():
-    theta, counts, *_ = planted(n_docs=300, n_atoms=6, n_words=50, idle_atom=True)
-    short = counts.tocsr(copy=True)
-    for d in range(short.shape[0]):  # keep 5 distinct words of each document: a title-length text
-        start, stop = short.indptr[d], short.indptr[d + 1]
-        short.data[start:stop] = 0
-        short.data[start : min(stop, start + 5)] = 1
-    short.eliminate_zeros()
-    assert is_short_text(short) and not is_short_text(counts)
-    model = EmissionModel(max_iter=20).fit(theta, short)
-    atom_topic, doc_topic = np.array([0, 1, 0, 1, 2, -1]), np.arange(300) % 3
-    auto = model.document_topic_word(theta, short, atom_topic, doc_topic)
-    np.testing.assert_array_equal(auto, model.document_topic_word(theta, short, atom_topic, doc_topic,
-                                                                  weight_documents=True))
-    assert not np.allclose(auto, model.document_topic_word(theta, short, atom_topic, doc_topic,
-                                                           weight_documents=False))
 
 
 def test_document_words_are_the_planted_topics_words(data, em):
