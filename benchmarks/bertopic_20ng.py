@@ -19,7 +19,6 @@ Usage: ``python -m benchmarks.bertopic_20ng --part assignment`` (or speed, words
 from __future__ import annotations
 
 import argparse
-import copy
 import datetime
 import os
 import time
@@ -32,6 +31,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np
 
 from benchmarks._machine import cpu_cores, cpu_model
+from benchmarks._stock import default_bertopic, stock_topics
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CACHE = Path(__file__).resolve().parent / ".cache"
@@ -189,14 +189,11 @@ def part_speed(corpus, model, E) -> list[str]:
 
 
 def part_words(corpus, model, E) -> list[str]:
-    from bertopic import BERTopic as StockBERTopic
-    from bertopic.dimensionality import BaseDimensionalityReduction
     from bertopic.vectorizers import ClassTfidfTransformer
     from gensim.corpora import Dictionary
     from gensim.models.coherencemodel import CoherenceModel
     from sklearn.cluster import KMeans
     from sklearn.feature_extraction.text import CountVectorizer
-    from umap import UMAP
 
     from bertopic_sae import load_pretrained
 
@@ -235,10 +232,7 @@ def part_words(corpus, model, E) -> list[str]:
         weights = ClassTfidfTransformer().fit(per_topic).transform(per_topic).toarray()
         return [[vocab[i] for i in np.argsort(-row)[:10]] for row in weights]
 
-    default = StockBERTopic(umap_model=UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine",
-                                            random_state=0), embedding_model=model,
-                            vectorizer_model=shared_vectorizer())
-    default.fit_transform(docs, E)
+    default = default_bertopic(docs, E, model, vocab, seed=0)
     rows = []
     for K in (20, 50, 100):
         started = time.perf_counter()
@@ -247,10 +241,8 @@ def part_words(corpus, model, E) -> list[str]:
         fit = time.perf_counter() - started
         rows.append(("SAE-TM: emission words (ours)", K, *score(words_of(ours, K)), fit))
         rows.append(("c-TF-IDF words of the same SAE clusters", K, *score(ctfidf_words(labels, K)), float("nan")))
-        reduced = copy.deepcopy(default)  # reduce_topics mutates the topic mapper: reduce a fresh copy per K
-        reduced.reduce_topics(docs, nr_topics=K + 1)
         rows.append(("default BERTopic (UMAP + HDBSCAN, reduced to K)", K,
-                     *score(words_of(reduced, len(reduced.get_topic_info()) - 1)), float("nan")))
+                     *score(stock_topics(default, docs, K, dictionary.token2id)[1]), float("nan")))
         km = KMeans(K, n_init="auto", random_state=0).fit(E).labels_
         rows.append(("k-means(K) on raw embeddings + c-TF-IDF", K, *score(ctfidf_words(km, K)), float("nan")))
         print(rows[-4:], flush=True)

@@ -61,8 +61,10 @@ import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
 from benchmarks._machine import cpu_cores, cpu_model
+from benchmarks._stock import default_bertopic, stock_topics
 
 RESULTS = Path(__file__).resolve().parent / "results"
+DEFAULT_BERTOPIC = "default BERTopic (UMAP + HDBSCAN, reduced to K if it found more)"
 
 
 def load(name: str):
@@ -202,7 +204,7 @@ def main(argv=None) -> None:
             if args.default_bertopic:
                 if seed not in stock:
                     stock[seed] = default_bertopic(texts, E, model, vocab, seed)
-                found[seed], tables[DEFAULT_BERTOPIC] = stock_topics(stock[seed], texts, K, dictionary)
+                found[seed], tables[DEFAULT_BERTOPIC] = stock_topics(stock[seed], texts, K, dictionary.token2id)
             for variant, topics in tables.items():
                 npmi = CoherenceModel(topics=topics, texts=tokens, dictionary=dictionary, coherence="c_npmi",
                                       topn=10, processes=1).get_coherence()
@@ -239,38 +241,6 @@ def main(argv=None) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-
-
-def default_bertopic(texts, E, model, vocab, seed: int):
-    """Stock BERTopic (UMAP + HDBSCAN + c-TF-IDF) on the same vocabulary, UMAP seeded for reproducibility."""
-    from bertopic import BERTopic as StockBERTopic
-    from sklearn.feature_extraction.text import CountVectorizer
-    from umap import UMAP
-
-    vectorizer = CountVectorizer(vocabulary=list(vocab), stop_words="english",
-                                 token_pattern=r"(?u)\b[a-zA-Z]{3,}\b")
-    umap = UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=seed)
-    topic_model = StockBERTopic(umap_model=umap, embedding_model=model, vectorizer_model=vectorizer)
-    topic_model.fit_transform(list(texts), E)
-    return topic_model
-
-
-DEFAULT_BERTOPIC = "default BERTopic (UMAP + HDBSCAN, reduced to K if it found more)"
-
-
-def stock_topics(topic_model, texts, K: int, dictionary) -> tuple[int, list[list[str]]]:
-    """The top-10 words of default BERTopic reduced to K topics (plus outliers); HDBSCAN's count when
-    it found fewer. Words gensim does not know (BERTopic pads short topics with "") are dropped."""
-    import copy
-
-    found = len(topic_model.get_topic_info()) - (1 if -1 in topic_model.topic_sizes_ else 0)
-    if found > K:
-        topic_model = copy.deepcopy(topic_model)  # reduce_topics mutates the model: reduce a fresh copy
-        topic_model.reduce_topics(list(texts), nr_topics=K + 1)
-    n = len(topic_model.get_topic_info()) - (1 if -1 in topic_model.topic_sizes_ else 0)
-    topics = [[w for w, _ in topic_model.get_topic(t)][:10] for t in range(n)]
-    topics = [[w for w in t if w in dictionary.token2id] for t in topics]
-    return found, [t for t in topics if len(t) >= 2]
 
 
 def seed_table(rows: list[tuple], seeds: list[int]) -> list[str]:

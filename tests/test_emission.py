@@ -186,11 +186,14 @@ def test_document_topic_word_matches_hand_computation():
 
     # Default: documents using a word, IDF-weighted, P(c|k) shrunk by 10 documents, each document fully.
     check(by_hand(weighted=False))
-    check(by_hand(), weight_documents=True)  # each document by P(c|d)
-    check(by_hand(binary=False), binary=False, weight_documents=True)
-    check(by_hand(binary=False, idf=False), binary=False, idf_weighted=False, weight_documents=True)
-    check(by_hand(prior_docs=0.0), share_prior=0, weight_documents=True)  # the plain share of each atom
-    check(by_hand(prior_docs=0.0, background=0.4), share_prior=0, background_tokens=0.4, weight_documents=True)
+    for weighted in (False, True):  # every option, with documents counted fully and by P(c|d)
+        check(by_hand(binary=False, weighted=weighted), binary=False, weight_documents=weighted)
+        check(by_hand(binary=False, idf=False, weighted=weighted), binary=False, idf_weighted=False,
+              weight_documents=weighted)
+        check(by_hand(prior_docs=0.0, weighted=weighted), share_prior=0, weight_documents=weighted)
+        check(by_hand(prior_docs=0.0, background=0.4, weighted=weighted), share_prior=0, background_tokens=0.4,
+              weight_documents=weighted)
+    check(by_hand(), weight_documents=True)
     assert not np.allclose(by_hand(), by_hand(weighted=False))  # the weighting does change the words
     with pytest.raises(ValueError, match="share_prior must be >= 0"):
         model.document_topic_word(theta, counts, atom_topic, doc_topic, share_prior=-1)
