@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "$(TORCH)"
-	$(PIP) install -q -c constraints.txt -e ".[offline,bench,test]"
+	$(PIP) install -q -c constraints.txt -e ".[offline,mtm,bench,test]"
 	$(PIP) install -q --no-deps octis==1.14.0 fastopic==1.0.1
 	touch $@
 
