@@ -46,7 +46,7 @@ class SAEEncoder(BaseEstimator, TransformerMixin):
         self.batch_size = batch_size
         self.verbose = verbose
 
-    def fit(self, X, y=None) -> "SAEEncoder":
+    def fit(self, X, y=None) -> SAEEncoder:
         X = check_embeddings(X)
         self.sae_ = resolve_sae(
             self.sae, X, sae_config=self.sae_config, train_config=self.train_config, verbose=self.verbose
@@ -56,7 +56,7 @@ class SAEEncoder(BaseEstimator, TransformerMixin):
         self.n_features_in_ = X.shape[1]
         return self
 
-    def partial_fit(self, X, y=None) -> "SAEEncoder":
+    def partial_fit(self, X, y=None) -> SAEEncoder:
         """Online BERTopic: the SAE is fixed after the first batch (a pretrained SAE needs no update)."""
         if not hasattr(self, "sae_"):
             self.fit(X)
