@@ -189,7 +189,8 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
             )
         timer = time.perf_counter()
         self.merge_ = self._pick_merge(word_vectors)
-        emission = stages.emission.emission_ if self.merge_ == "words" else None
+        words = self.merge_ == "words" and stages.emission is not None  # _pick_merge checked it
+        emission = stages.emission.emission_ if words and stages.emission is not None else None
         decoder = self.sae_.atoms() if self.merge_ == "decoder" else None
         self._atom_vectors = atom_vectors(
             self.atom_weights_,
@@ -306,10 +307,9 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
     def _assign(self, codes: sp.csr_matrix, embeddings=None, *, repair_empty: bool = False):
         """``(labels, mixture)`` of documents from their codes (and embeddings, when known)."""
         mixture = self._mixture(codes)
-        if getattr(self, "topic_centroids_", None) is not None:
-            scores = np.vstack(
-                [points @ self.topic_centroids_.T for _, points in self._points(codes, embeddings)]
-            )
+        centroids = getattr(self, "topic_centroids_", None)
+        if centroids is not None:
+            scores = np.vstack([points @ centroids.T for _, points in self._points(codes, embeddings)])
         else:
             scores = mixture
         labels = scores.argmax(axis=1)

@@ -35,7 +35,7 @@ model.document_topic_word(theta, counts, atom_topic, doc_topic)   # topic words 
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -243,7 +243,7 @@ class EmissionModel(BaseEstimator):
         # where atom k is active (one M-step from B = 1 with ratio = w n). Zeros in B_k are words
         # that never co-occur with atom k; they are zero at the optimum too, so multiplicative updates
         # keeping them at zero lose nothing.
-        P0 = np.bincount(counts.indices, weights=wn, minlength=n_words)
+        P0 = np.asarray(np.bincount(counts.indices, weights=wn, minlength=n_words), dtype=np.float64)
         P0 /= P0.sum()
         # float32 halves the memory of the (n_atoms, n_words) arrays and speeds up the E-step ~25%;
         # sums are accumulated in float64 inside the kernels.
@@ -327,7 +327,8 @@ class EmissionModel(BaseEstimator):
         n_words = counts.shape[1]
         pi = float(self.background_weight)
         seed = self.random_state
-        seed = int(seed if seed is not None else np.random.SeedSequence().entropy % 2**32)
+        entropy = cast(int, np.random.SeedSequence().entropy)  # an int when no entropy is passed in
+        seed = int(seed if seed is not None else entropy % 2**32)
         generator = torch.Generator().manual_seed(seed)
         rng = np.random.default_rng(seed)
         # The paper's parameterisation and initialisation: softmax logits ~ 0.01 N(0, 1), B and P0
