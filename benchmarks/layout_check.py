@@ -9,7 +9,7 @@ Usage (from the repository root; the old checkout from ``git worktree add /tmp/o
 ``git archive e6cc5cc | tar -x -C /tmp/old``):
 
 ```bash
-python -m benchmarks.layout_check --old /tmp/old
+python -m benchmarks.layout_check --old /tmp/old --old-commit e6cc5cc
 ```
 """
 
@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.layout_check",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--old", type=Path, required=True, help="checkout of the code before the change")
+    parser.add_argument("--old-commit", default=None, help="commit of --old, when it is not a git checkout")
     parser.add_argument("--new", type=Path, default=ROOT, help="checkout after it (default: this one)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
@@ -91,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"* Date: {now:%Y-%m-%d %H:%M} UTC. Machine: {cpu_model()}, {cpu_cores()} cores; load average "
         f"{os.getloadavg()[0]:.1f} at the end.",
-        f"* Old: `{args.old}` ({commit(args.old)}); new: `{args.new}` ({commit(args.new)}); two processes.",
+        f"* Old: `{args.old}` ({args.old_commit or commit(args.old)}); "
+        f"new: `{args.new}` ({commit(args.new)}); two processes.",
         "* 600 BBC News articles (seed 0), all-MiniLM-L6-v2 embeddings (cached), shipped SAE, "
         "`SAEAtomMerger(n_topics=10, assignment=...)`; exact comparison (floats as Python floats).",
         "",
