@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClusterMixin
 
+from .._types import Codes, Counts, Embeddings, Labels
 from ..sae.config import SAEConfig, TrainConfig
 from ..sae.model import check_embeddings
 from ..tm.assignment import (
@@ -132,12 +133,12 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
 
     def fit(
         self,
-        X,
-        y=None,
+        X: Embeddings | Codes,
+        y: Labels | None = None,
         *,
         stages: FittedStages | None = None,
-        word_vectors=None,
-        bow=None,
+        word_vectors: Embeddings | None = None,
+        bow: Counts | None = None,
         embedding_model_name: str | None = None,
     ) -> SAEAtomMerger:
         """Merge atoms into topics and assign the documents.
@@ -222,7 +223,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
         self.stages_ = stages
         return self
 
-    def partial_fit(self, X, y=None) -> SAEAtomMerger:
+    def partial_fit(self, X: Embeddings | Codes, y: Labels | None = None) -> SAEAtomMerger:
         """Online BERTopic: the first batch fixes the atoms' topics; later batches are only assigned.
 
         ``labels_`` and ``probabilities_`` then describe the latest batch, as BERTopic expects.
@@ -279,7 +280,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
         self._membership = membership(self.atom_topic_, n_topics)
         self.topic_weights_ = np.asarray(self._membership.T @ self.atom_weights_).ravel()
 
-    def merge_atoms(self, n_topics: int, embeddings=None) -> SAEAtomMerger:
+    def merge_atoms(self, n_topics: int, embeddings: Embeddings | None = None) -> SAEAtomMerger:
         """Re-merge the atoms into ``n_topics`` topics without touching the SAE or the emission model.
 
         Updates ``atom_topic_``, ``labels_`` and ``probabilities_`` for the training documents. Pass the
@@ -324,7 +325,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
                 "This SAEAtomMerger is not fitted yet; call fit (or BERTopic.fit_transform) first."
             )
 
-    def transform_codes(self, X) -> sp.csr_matrix:
+    def transform_codes(self, X: Embeddings | Codes) -> sp.csr_matrix:
         """SAE codes of new documents (embeddings are encoded; codes pass through)."""
         self._check_fitted()
         if sp.issparse(X):
@@ -341,25 +342,25 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
             )
         return self.sae_.encode_csr(X)
 
-    def assign(self, X) -> tuple[np.ndarray, np.ndarray]:
+    def assign(self, X: Embeddings | Codes) -> tuple[np.ndarray, np.ndarray]:
         """``(labels, probabilities)`` of new documents (embeddings or SAE codes) in one pass."""
         dense = None if sp.issparse(X) else X
         return self._assign(self.transform_codes(X), dense)
 
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X: Embeddings | Codes) -> np.ndarray:
         """Topic distribution ``(n, n_topics)`` of new documents (embeddings or SAE codes)."""
         return self.assign(X)[1]
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: Embeddings | Codes) -> np.ndarray:
         """Topic of new documents (embeddings or SAE codes)."""
         return self.assign(X)[0]
 
-    def approximate_predict(self, X) -> tuple[np.ndarray, np.ndarray]:
+    def approximate_predict(self, X: Embeddings | Codes) -> tuple[np.ndarray, np.ndarray]:
         """HDBSCAN-style ``(labels, strengths)``: the topic and its probability."""
         labels, probabilities = self.assign(X)
         return labels, probabilities[np.arange(labels.size), labels]
 
-    def fit_predict(self, X, y=None, **fit_params) -> np.ndarray:
+    def fit_predict(self, X: Embeddings | Codes, y: Labels | None = None, **fit_params) -> np.ndarray:
         return self.fit(X, y, **fit_params).labels_
 
     def topic_atoms(self, topic: int) -> np.ndarray:

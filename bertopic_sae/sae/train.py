@@ -33,6 +33,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .._io import atomic_file
+from .._types import TrainingData
 from .config import SAEConfig, TrainConfig
 from .model import SparseAutoencoder, check_embeddings
 
@@ -154,7 +155,7 @@ def _iterable_batches(data: Iterable) -> Iterator[np.ndarray]:
 
 
 def train_sae(
-    data,
+    data: TrainingData,
     sae_config: SAEConfig | None = None,
     train_config: TrainConfig | None = None,
     *,

@@ -43,6 +43,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
+from .._types import Codes, Counts, Labels
 from ._kernels import (
     _as_csr,
     _fold_in,
@@ -193,7 +194,7 @@ class EmissionModel(BaseEstimator):
         return _normalize_rows(theta), counts
 
     # ------------------------------------------------------------------------------ fitting
-    def fit(self, theta, counts) -> EmissionModel:
+    def fit(self, theta: Codes, counts: Counts) -> EmissionModel:
         """Learn the emission matrix and background unigram.
 
         Arguments:
@@ -385,7 +386,7 @@ class EmissionModel(BaseEstimator):
         data = _Likelihood(theta, counts, wn, float(self.background_weight))
         return data.objective(self.emission_, self.background_)
 
-    def objective(self, theta, counts) -> float:
+    def objective(self, theta: Codes, counts: Counts) -> float:
         """Weighted negative log-likelihood per weighted token (lower is better).
 
         ``-Σ w_v n_dv log q_dv / Σ w_v n_dv`` with the fitted ``idf_`` weights; the quantity both
@@ -402,11 +403,11 @@ class EmissionModel(BaseEstimator):
             raise ValueError("counts has no weighted tokens; pass documents that contain vocabulary words.")
         return self._objective(theta, counts, wn)
 
-    def score(self, theta, counts) -> float:
+    def score(self, theta: Codes, counts: Counts) -> float:
         """``-objective(theta, counts)``: higher is better (scikit-learn convention)."""
         return -self.objective(theta, counts)
 
-    def perplexity(self, theta, counts) -> float:
+    def perplexity(self, theta: Codes, counts: Counts) -> float:
         """Unweighted per-token perplexity ``exp(-Σ n_dv log q_dv / Σ n_dv)``, e.g. on held-out documents.
 
         Arguments:
@@ -427,13 +428,14 @@ class EmissionModel(BaseEstimator):
         return float(math.exp(nll))
 
     # ------------------------------------------------------------------------------ using B
-    def topic_word(self, atom_topic, n_topics: int | None = None) -> np.ndarray:
+    def topic_word(self, atom_topic: Labels, n_topics: int | None = None) -> np.ndarray:
         """The paper's atom average per topic; see :func:`bertopic_sae.tm.topic_words.topic_word`."""
         from .topic_words import topic_word
 
         return topic_word(self, atom_topic, n_topics)
 
-    def document_topic_word(self, theta, counts, atom_topic, doc_topic, n_topics: int | None = None,
+    def document_topic_word(self, theta: Codes, counts: Counts, atom_topic: Labels, doc_topic: Labels,
+                            n_topics: int | None = None,
                             **options) -> np.ndarray:
         """Words the atoms emit in each topic's documents; see
         :func:`bertopic_sae.tm.topic_words.document_topic_word` (``options``: its keyword arguments)."""
@@ -441,7 +443,7 @@ class EmissionModel(BaseEstimator):
 
         return document_topic_word(self, theta, counts, atom_topic, doc_topic, n_topics, **options)
 
-    def fold_in(self, counts, atoms=None, n_iter: int = 50) -> sp.csr_matrix:
+    def fold_in(self, counts: Counts, atoms: Labels | None = None, n_iter: int = 50) -> sp.csr_matrix:
         """Infer atom weights θ for new count rows, with ``emission_`` and ``background_`` fixed.
 
         Runs ``n_iter`` EM steps per row over θ restricted to ``atoms``, maximising the same weighted
