@@ -33,7 +33,7 @@ def _layout(tree, gap: float) -> list[dict[int, tuple[float, float]]]:
     for level, k in enumerate(tree.ks):
         sizes = np.bincount(tree.labels[level], minlength=k) / n_docs
         order = np.arange(k) if position is None else np.argsort(
-            [position[tree.labels[level] == t].mean() for t in range(k)], kind="stable")
+            [-position[tree.labels[level] == t].mean() for t in range(k)], kind="stable")  # top first
         spare = gap / max(k - 1, 1)
         top, column = 1.0 + gap, {}
         for topic in order:
