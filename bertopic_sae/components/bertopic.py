@@ -410,19 +410,19 @@ class BERTopic(_BERTopic):
     # ------------------------------------------------------------------ plots (bertopic_sae.plotting)
     def visualize_atoms(self, topic: int, **kwargs):
         """The SAE atoms that make ``topic``; see :func:`bertopic_sae.plotting.visualize_atoms`."""
-        from .plotting import visualize_atoms
+        from ..plotting import visualize_atoms
 
         return visualize_atoms(self, topic, **kwargs)
 
     def visualize_topic_tree(self, ks=(10, 20, 50, 100), embeddings=None, **kwargs):
         """How topics split as K grows; see :func:`bertopic_sae.plotting.visualize_topic_tree`."""
-        from .plotting import visualize_topic_tree
+        from ..plotting import visualize_topic_tree
 
         return visualize_topic_tree(self, ks, embeddings=embeddings, **kwargs)
 
     def visualize_corpus_comparison(self, groups, **kwargs):
         """Topic shares by corpus; see :func:`bertopic_sae.plotting.visualize_corpus_comparison`."""
-        from .plotting import visualize_corpus_comparison
+        from ..plotting import visualize_corpus_comparison
 
         return visualize_corpus_comparison(self, groups, **kwargs)
 
