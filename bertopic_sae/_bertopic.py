@@ -30,6 +30,7 @@ import scipy.sparse as sp
 from bertopic import BERTopic as _BERTopic
 from bertopic._bertopic import TopicMapper
 from bertopic._utils import check_documents_type, check_is_fitted
+from bertopic.backend import BaseEmbedder
 from bertopic.dimensionality import BaseDimensionalityReduction
 
 from .encoder import SAEEncoder
@@ -47,6 +48,18 @@ MERGER_TENSORS = "sae_merger.safetensors"
 MERGER_CONFIG = "sae_merger.json"
 
 _WORD_VECTOR_CACHE: dict[str, np.ndarray] = {}
+
+
+def _check_documents(documents) -> None:
+    """Refuse an empty corpus and documents that are not strings, naming the first bad one."""
+    if isinstance(documents, str):
+        raise TypeError("documents must be a list of strings, got one string; wrap it: [text].")
+    if len(documents) == 0:
+        raise ValueError("No documents: pass a non-empty list of strings.")
+    for index, document in enumerate(documents):
+        if not isinstance(document, str):
+            raise TypeError(f"Document {index} is {type(document).__name__} ({document!r:.40}), not a string; "
+                            "pass every document as text ('' for an empty one).")
 
 
 class _AlreadyFitted:
@@ -108,6 +121,12 @@ class BERTopic(_BERTopic):
             )
         clustering = clustering_model if clustering_model is not None else hdbscan_model
         if isinstance(clustering, SAEAtomMerger):
+            if vectorizer_model is None and language != "english":
+                raise ValueError(
+                    f"language={language!r}: the default vocabulary removes English stop words only. Pass "
+                    "vectorizer_model=default_vectorizer(stop_words=[...your language's stop words...]) (or "
+                    "stop_words=None), and an embedding_model for the language."
+                )
             umap_model = umap_model if umap_model is not None else BaseDimensionalityReduction()
             ctfidf_model = ctfidf_model if ctfidf_model is not None else EmissionTopicWords()
             if vectorizer_model is None:
@@ -202,6 +221,7 @@ class BERTopic(_BERTopic):
     def fit_transform(self, documents, embeddings=None, images=None, y=None):
         merger = self._sae_merger()
         if merger is not None and documents is not None:
+            _check_documents(documents)
             check_documents_type(documents)
             if embeddings is None and self.embedding_model is None:
                 raise ValueError(
@@ -210,20 +230,52 @@ class BERTopic(_BERTopic):
                 )
             if embeddings is not None:  # BERTopic would silently turn NaN into 0 before clustering
                 check_embeddings(embeddings)
+                if np.shape(embeddings)[0] != len(documents):
+                    raise ValueError(f"Got {len(documents)} documents but {np.shape(embeddings)[0]} embeddings; "
+                                     "pass one embedding per document.")
         return super().fit_transform(documents, embeddings=embeddings, images=images, y=y)
 
+    def _reduce_dimensionality(self, embeddings, y=None, partial_fit=False):
+        # SAEEncoder needs the embedding model's name to find a shipped SAE; the merger later also reads
+        # the embeddings themselves (centroid assignment).
+        self._raw_embeddings = embeddings if self._sae_merger() is not None else None
+        if isinstance(self.umap_model, SAEEncoder) and not partial_fit:
+            self.umap_model.fit(embeddings, embedding_model_name=self._embedding_model_name())
+            return self.umap_model.transform(embeddings)
+        return super()._reduce_dimensionality(embeddings, y=y, partial_fit=partial_fit)
+
+    def _preprocess_text(self, documents: np.ndarray) -> list[str]:
+        cleaned = super()._preprocess_text(documents)
+        if self._sae_merger() is None:
+            return cleaned
+        # BERTopic writes "emptydoc" for an empty document, which then becomes a topic word.
+        return ["" if not str(original).strip() else text for original, text in zip(documents, cleaned)]
     def _cluster_embeddings(self, umap_embeddings, documents, partial_fit=False, y=None):
         merger = self._sae_merger()
         if merger is None or partial_fit:
             return super()._cluster_embeddings(umap_embeddings, documents, partial_fit=partial_fit, y=y)
         bow, word_vectors = None, None
         if documents.Document.values[0] is not None:  # text, not images only
-            bow = self.vectorizer_model.fit_transform(self._preprocess_text(documents.Document.values))
+            try:
+                bow = self.vectorizer_model.fit_transform(self._preprocess_text(documents.Document.values))
+            except ValueError as err:
+                if "empty vocabulary" not in str(err):
+                    raise
+                raise ValueError(
+                    "The vectorizer found no words in these documents (the default vocabulary keeps words of "
+                    "3+ letters of any script, minus English stop words, in at least min_df documents). Pass "
+                    "vectorizer_model=CountVectorizer(...) with a token_pattern or tokenizer that fits this "
+                    "text (e.g. a word segmenter for Chinese or Japanese)."
+                ) from None
             if merger.merge != "decoder":
                 word_vectors = self._word_vectors(self.vectorizer_model.get_feature_names_out())
         guided_y = None if self.seed_topic_list is not None else y
+        encoder_sae = getattr(self.umap_model, "sae_", None) if isinstance(self.umap_model, SAEEncoder) else None
+        raw = getattr(self, "_raw_embeddings", None)
         merger.fit(umap_embeddings, y=guided_y, bow=bow, word_vectors=word_vectors,
-                   embedding_model_name=self._embedding_model_name())
+                   embedding_model_name=self._embedding_model_name(), encoder_sae=encoder_sae,
+                   embeddings=raw if sp.issparse(umap_embeddings) else None)
+        self._raw_embeddings = None
         self.hdbscan_model = _AlreadyFitted(merger)
         try:
             return super()._cluster_embeddings(umap_embeddings, documents, partial_fit=False, y=y)
@@ -276,6 +328,8 @@ class BERTopic(_BERTopic):
             if topic < 0 or topic >= mapped.shape[1]:
                 representative[int(topic)] = list(texts[members[:3]])
                 continue
+            written = members[[bool(str(text).strip()) for text in texts[members]]]
+            members = written if written.size else members  # blank documents say nothing about a topic
             best = members[np.argsort(-mapped[members, topic], kind="stable")[:3]]
             representative[int(topic)] = list(texts[best])
         self.representative_docs_ = representative
@@ -289,14 +343,17 @@ class BERTopic(_BERTopic):
         check_is_fitted(self)
         if isinstance(documents, str) or documents is None:
             documents = [documents]
+        if embeddings is not None and np.shape(embeddings)[0] != len(documents):
+            raise ValueError(f"Got {len(documents)} documents but {np.shape(embeddings)[0]} embeddings; pass "
+                             "one embedding per document.")
         if embeddings is None:
-            if self.embedding_model is None:
+            if self.embedding_model is None or type(self.embedding_model) is BaseEmbedder:
                 raise ValueError("No embedding model to embed the documents: pass embeddings=..., or "
                                  "BERTopic.load(path, embedding_model=...).")
             embeddings = self._extract_embeddings(documents, images=images, method="document", verbose=self.verbose)
         check_embeddings(embeddings)
         reduced = self.umap_model.transform(embeddings)
-        labels, probabilities = merger._assign_new(reduced)
+        labels, probabilities = merger._assign_new(reduced, embeddings)
         return self._map_predictions(labels), self._map_probabilities(probabilities, original_topics=True)
 
     def set_n_topics(self, docs: list[str], n_topics: int, embeddings=None, images=None) -> "BERTopic":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -30,16 +31,16 @@ def resolve_sae(
     SAE shipped with the package for ``embedding_model_name`` if there is one, else train on ``X``),
     or ``None`` / ``"train"`` (train a new SAE on ``X``).
     """
+    from .pretrained import PRETRAINED, load_pretrained, pretrained_for
+
     if isinstance(sae, SparseAutoencoder):
         return sae
+    if isinstance(sae, str) and sae in PRETRAINED and not os.path.exists(sae):
+        return load_pretrained(sae)
     if isinstance(sae, (str, os.PathLike)) and sae not in ("auto", "train"):
         return SparseAutoencoder.from_pretrained(sae)
     if sae == "auto" and embedding_model_name is not None:
-        try:
-            from .pretrained import load_pretrained, pretrained_for
-        except ImportError:  # pragma: no cover - the registry ships with the package
-            pretrained_for = None
-        name = pretrained_for(X.shape[1] if X is not None else None, embedding_model_name) if pretrained_for else None
+        name = pretrained_for(X.shape[1] if X is not None else None, embedding_model_name)
         if name is not None:
             return load_pretrained(name)
     if X is None:
@@ -52,6 +53,14 @@ def resolve_sae(
 
     X = check_embeddings(X)
     cfg = sae_config or SAEConfig(d_in=X.shape[1], d_sae=_default_atoms(X.shape[0], X.shape[1]))
+    if sae == "auto":
+        warnings.warn(
+            f"No shipped SAE for the embedding model {embedding_model_name or '(name unknown)'} with "
+            f"{X.shape[1]}-d embeddings (shipped: {', '.join(sorted(PRETRAINED))}); training a {cfg.d_sae}-atom "
+            f"SAE on these {X.shape[0]} documents. Pass sae=<checkpoint> (see `bertopic-sae pretrain`) for a "
+            "bigger SAE, or sae='train' to silence this.",
+            UserWarning, stacklevel=3,
+        )
     train_cfg = train_config or TrainConfig(verbose=verbose, steps=_default_steps(X.shape[0]), seed=seed or 0)
     return train_sae(X, cfg, train_cfg).sae
 
@@ -99,10 +108,12 @@ class SAEEncoder(BaseEstimator, TransformerMixin):
         self.batch_size = batch_size
         self.verbose = verbose
 
-    def fit(self, X, y=None) -> "SAEEncoder":
+    def fit(self, X, y=None, *, embedding_model_name: str | None = None) -> "SAEEncoder":
+        """Resolve (or train) the SAE; ``embedding_model_name`` lets ``sae="auto"`` find a shipped SAE."""
         X = check_embeddings(X)
         self.sae_ = resolve_sae(
-            self.sae, X, sae_config=self.sae_config, train_config=self.train_config, verbose=self.verbose
+            self.sae, X, sae_config=self.sae_config, train_config=self.train_config,
+            embedding_model_name=embedding_model_name, verbose=self.verbose,
         )
         if self.sae_.d_in != X.shape[1]:
             check_embeddings(X, self.sae_.d_in)
@@ -119,7 +130,7 @@ class SAEEncoder(BaseEstimator, TransformerMixin):
         """SAE activations ``(n, d_sae)`` as a scipy CSR matrix."""
         if not hasattr(self, "sae_"):
             raise ValueError("This SAEEncoder is not fitted yet; call fit(embeddings) first.")
-        return self.sae_.encode_csr(X, batch_size=self.batch_size, verbose=self.verbose)
+        return self.sae_.encode_csr(X, batch_size=self.batch_size, verbose=self.verbose, float16_grid=True)
 
     def fit_transform(self, X, y=None, **fit_params) -> sp.csr_matrix:
         return self.fit(X, y).transform(X)

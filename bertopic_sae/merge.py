@@ -19,7 +19,7 @@ from sklearn.preprocessing import normalize
 
 from .config import SAEConfig, TrainConfig
 from .encoder import resolve_sae
-from .sae import SparseAutoencoder, check_embeddings
+from .sae import SparseAutoencoder, check_embeddings, round_to_float16
 
 __all__ = ["SAEAtomMerger", "top_p_rows"]
 
@@ -125,7 +125,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
 
     # ------------------------------------------------------------------ fitting
     def _check_params(self, n_docs: int) -> None:
-        if not isinstance(self.n_topics, (int, np.integer)) or self.n_topics < 1:
+        if isinstance(self.n_topics, bool) or not isinstance(self.n_topics, (int, np.integer)) or self.n_topics < 1:
             raise ValueError(f"n_topics must be a positive integer, got {self.n_topics!r}.")
         if n_docs < self.n_topics:
             raise ValueError(
@@ -141,7 +141,8 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}.")
 
-    def fit(self, X, y=None, *, bow=None, word_vectors=None, embedding_model_name: str | None = None):
+    def fit(self, X, y=None, *, bow=None, word_vectors=None, embedding_model_name: str | None = None,
+            encoder_sae: SparseAutoencoder | None = None, embeddings=None):
         """Merge atoms into topics and assign the documents.
 
         Arguments:
@@ -151,6 +152,10 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
             bow: bag-of-words counts ``(n, V)`` of the same documents; enables the emission model.
             word_vectors: ``(V, dim)`` vectors of the vocabulary words, for the word-based merge.
             embedding_model_name: name of the embedding model, to pick a shipped SAE.
+            encoder_sae: when ``X`` holds SAE codes, the SAE that made them (:class:`SAEEncoder`'s), used
+                for the centroid assignment and the decoder merge when ``sae`` is ``"auto"``/``None``.
+            embeddings: when ``X`` holds SAE codes, the documents' embeddings, for the centroid
+                assignment (else the SAE reconstructions stand in for them).
         """
         n_docs = X.shape[0]
         self._check_params(n_docs)
@@ -163,7 +168,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
                     "For supervised topics use BERTopic's BaseCluster (manual topic modelling); guided topic "
                     "modelling with seed_topic_list works as is."
                 )
-        codes = self._fit_codes(X, embedding_model_name)
+        codes = self._fit_codes(X, embedding_model_name, encoder_sae)
         self.timings_ = {"encode": time.perf_counter() - timer}
         theta = normalize(codes, norm="l1")
         mass = np.asarray(theta.sum(axis=0)).ravel()
@@ -184,7 +189,9 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
         timer = time.perf_counter()
         self.merge_ = self._pick_merge(word_vectors)
         self._atom_vectors = self._make_atom_vectors(word_vectors)
-        self._assign_atoms(self.n_topics, None if sp.issparse(X) else X)
+        if embeddings is not None:
+            embeddings = check_embeddings(embeddings, self.sae_.d_in if self.sae_ is not None else None)
+        self._assign_atoms(self.n_topics, embeddings if sp.issparse(X) else X)
         self.timings_["merge"] = time.perf_counter() - timer
         return self
 
@@ -213,9 +220,9 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
         self.counts_ = bow  # topic words are read off the documents' words (EmissionTopicWords)
         return self
 
-    def _fit_codes(self, X, embedding_model_name) -> sp.csr_matrix:
+    def _fit_codes(self, X, embedding_model_name, encoder_sae=None) -> sp.csr_matrix:
         if sp.issparse(X):
-            self.sae_ = None if self.sae in ("auto", None, "train") else resolve_sae(self.sae, None)
+            self.sae_ = encoder_sae if self.sae in ("auto", None, "train") else resolve_sae(self.sae, None)
             codes = sp.csr_matrix(X, dtype=np.float32)
             if self.sae_ is not None and codes.shape[1] != self.sae_.d_sae:
                 raise ValueError(f"Got codes with {codes.shape[1]} atoms, but the SAE has {self.sae_.d_sae}.")
@@ -228,7 +235,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
         )
         check_embeddings(X, self.sae_.d_in)
         self._input = "embeddings"
-        return self.sae_.encode_csr(X, verbose=self.verbose)
+        return self.sae_.encode_csr(X, verbose=self.verbose, float16_grid=True)
 
     def _pick_merge(self, word_vectors) -> str:
         has_words = self.emission_model_ is not None and word_vectors is not None
@@ -285,7 +292,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
         SAE reconstructions of the codes (less exact, most of all for an SAE trained on other data)."""
         for start in range(0, codes.shape[0], 65_536):
             if embeddings is not None:
-                block = np.asarray(embeddings[start : start + 65_536], dtype=np.float32)
+                block = round_to_float16(embeddings[start : start + 65_536])
             else:
                 block = self.sae_.decode_numpy(codes[start : start + 65_536])
             yield start, normalize(block).astype(np.float32, copy=False)
@@ -345,15 +352,32 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
         training ``embeddings`` for the centroid assignment to use them (else SAE reconstructions).
         """
         self._check_fitted()
-        if n_topics < 1 or n_topics > self.codes_.shape[0]:
-            raise ValueError(f"n_topics must be in 1..{self.codes_.shape[0]} (the documents), got {n_topics}.")
+        if isinstance(n_topics, bool) or not isinstance(n_topics, (int, np.integer)) or \
+                not 1 <= n_topics <= self.codes_.shape[0]:
+            raise ValueError(f"n_topics must be an integer in 1..{self.codes_.shape[0]} (the documents), got {n_topics!r}.")
         if embeddings is not None:
             embeddings = check_embeddings(embeddings, self.sae_.d_in if self.sae_ is not None else None)
             if embeddings.shape[0] != self.codes_.shape[0]:
                 raise ValueError(f"embeddings has {embeddings.shape[0]} rows; the merger was fit on "
                                  f"{self.codes_.shape[0]} documents.")
+            self._check_same_documents(embeddings)
         self._assign_atoms(int(n_topics), embeddings)
         return self
+
+    def _check_same_documents(self, embeddings) -> None:
+        """Refuse embeddings of other documents: their codes must fire the atoms the training codes fire."""
+        if self.sae_ is None:
+            return
+        rows = np.unique(np.linspace(0, self.codes_.shape[0] - 1, min(256, self.codes_.shape[0])).astype(int))
+        fresh = self.sae_.encode_csr(np.asarray(embeddings[rows], dtype=np.float32)) > 0
+        stored = self.codes_[rows] > 0
+        overlap = np.asarray(fresh.multiply(stored).sum(axis=1)).ravel()
+        union = np.asarray((fresh + stored).astype(bool).sum(axis=1)).ravel()
+        if np.mean(overlap / np.maximum(union, 1)) < 0.5:  # same documents: ~1; float16 rounding: > 0.9
+            raise ValueError(
+                "These embeddings are not the documents the model was fitted on (their SAE codes differ); "
+                "pass the training documents' embeddings in the same order, or embeddings=None."
+            )
 
     # ------------------------------------------------------------------ assignment
     def _mixture(self, codes: sp.csr_matrix) -> np.ndarray:
@@ -406,10 +430,10 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
             return codes
         if self.sae_ is None:
             raise ValueError("This merger was fit on SAE codes; pass codes (from SAEEncoder), not embeddings.")
-        return self.sae_.encode_csr(X)
+        return self.sae_.encode_csr(X, float16_grid=True)
 
-    def _assign_new(self, X):
-        dense = None if sp.issparse(X) else X
+    def _assign_new(self, X, embeddings=None):
+        dense = embeddings if sp.issparse(X) else X
         return self._assign(self.transform_codes(X), dense)
 
     def predict_proba(self, X) -> np.ndarray:
