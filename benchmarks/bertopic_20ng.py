@@ -50,7 +50,7 @@ def header(title: str, notes: list[str]) -> list[str]:
 
 
 def load():
-    from bertopic_sae.datasets import default_embedding_model, embed, load_corpus
+    from bertopic_sae.data import default_embedding_model, embed, load_corpus
 
     corpus = load_corpus("20newsgroups")
     model = default_embedding_model()

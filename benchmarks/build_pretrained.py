@@ -2,7 +2,7 @@
 
 Reads an SAE written by ``bertopic-sae pretrain`` and the embedding folders it was trained on, measures
 L0, FVU and dead atoms on the training embeddings and on held-out benchmark corpora (embeddings from the
-``bertopic_sae.datasets.embed`` cache; these corpora were never trained on), then writes
+``bertopic_sae.data.embed`` cache; these corpora were never trained on), then writes
 ``cfg.json`` + ``sae_weights.safetensors`` (float16, ~half the bytes; loaded back as float32) + ``README.md``
 into the target folder, each file atomically.
 
@@ -31,7 +31,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bertopic_sae import SparseAutoencoder  # noqa: E402
-from bertopic_sae.cli import ShardedEmbeddings, _publish  # noqa: E402
+from bertopic_sae._io import publish as _publish  # noqa: E402
+from bertopic_sae.data import ShardedEmbeddings  # noqa: E402
 
 
 @torch.no_grad()
@@ -84,7 +85,7 @@ def main() -> None:
 
     from safetensors.torch import load_file, save_file
 
-    from bertopic_sae.sae import CFG_FILE, WEIGHTS_FILE
+    from bertopic_sae.sae.checkpoint import CFG_FILE, WEIGHTS_FILE
 
     sae = SparseAutoencoder.from_pretrained(args.sae)
     train = ShardedEmbeddings(*args.embeddings)
@@ -106,7 +107,7 @@ def main() -> None:
         "l0_fp16": float((a16 > 0).sum(1).float().mean()),
     }
 
-    from bertopic_sae.datasets import cache_dir, default_embedding_model, embed, load_corpus
+    from bertopic_sae.data import cache_dir, default_embedding_model, embed, load_corpus
 
     for name in args.heldout:  # only from the embedding cache: never spend an hour embedding here
         texts = load_corpus(name).texts
@@ -155,7 +156,7 @@ def main() -> None:
     t = stats["train"]
     card = f"""# minilm-l6-v2: a sparse autoencoder for all-MiniLM-L6-v2 document embeddings
 
-Shipped with `bertopic-sae`; `bertopic_sae.pretrained.load_pretrained("minilm-l6-v2")`, or automatically by
+Shipped with `bertopic-sae`; `bertopic_sae.sae.pretrained.load_pretrained("minilm-l6-v2")`, or automatically by
 `SAEAtomMerger()` when the embedding model is all-MiniLM-L6-v2. Stage 1 of SAE-TM (Girrbach & Akata):
 a ReLU + L1 sparse autoencoder whose decoder rows are topic atoms.
 

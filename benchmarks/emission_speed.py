@@ -84,9 +84,9 @@ def main() -> None:
     import torch
 
     from bertopic_sae import SAEConfig, SparseAutoencoder, TrainConfig, train_sae
-    from bertopic_sae.datasets import cache_dir, embed, load_corpus
-    from bertopic_sae.emission import EmissionModel
-    from bertopic_sae.vocabulary import default_vectorizer
+    from bertopic_sae.data import cache_dir, embed, load_corpus
+    from bertopic_sae.tm.emission import EmissionModel
+    from bertopic_sae.tm.vocabulary import default_vectorizer
 
     started = dt.datetime.now(dt.timezone.utc)
     loads = [load_average()]

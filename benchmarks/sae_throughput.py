@@ -24,7 +24,7 @@ import torch
 
 from benchmarks._machine import cpu_cores, cpu_model
 from bertopic_sae import SAEConfig, SparseAutoencoder
-from bertopic_sae.train import pick_device
+from bertopic_sae.sae.train import pick_device
 
 SHAPES = [(1000, 384, 1536), (4096, 384, 3072), (4096, 768, 3072)]
 

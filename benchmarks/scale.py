@@ -54,7 +54,7 @@ def peak_rss_mb() -> float:
 def build_data(real: list[str], path: Path, n: int, seed: int = 0) -> dict:
     """Write ``n`` float16 rows to the .npy ``path``: all real rows, then perturbed copies (in blocks)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from bertopic_sae.cli import ShardedEmbeddings
+    from bertopic_sae.data import ShardedEmbeddings
 
     source = ShardedEmbeddings(*real)
     n_real = min(source.shape[0], n)

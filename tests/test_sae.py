@@ -216,7 +216,7 @@ def test_dead_atoms_are_counted():
 
 
 def test_resume_after_a_crash_matches_an_uninterrupted_run(tmp_path, monkeypatch):
-    import bertopic_sae.train as train_module
+    import bertopic_sae.sae.train as train_module
 
     X, _ = planted_ctm(2000, 16, 4, per_doc=2, noise=0.05)
     cfg = SAEConfig(d_in=16, d_sae=32)

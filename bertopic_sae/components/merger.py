@@ -17,28 +17,14 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans
 from sklearn.preprocessing import normalize
 
-from .config import SAEConfig, TrainConfig
-from .encoder import resolve_sae
-from .sae import SparseAutoencoder, check_embeddings, round_to_float16
+from ..sae.config import SAEConfig, TrainConfig
+from ..sae.model import SparseAutoencoder, check_embeddings, round_to_float16
+from ..sae.resolve import resolve_sae
+from ..tm.merge import top_p_rows
 
-__all__ = ["SAEAtomMerger", "top_p_rows"]
+__all__ = ["SAEAtomMerger"]
 
 logger = logging.getLogger(__name__)
-
-
-def top_p_rows(matrix: np.ndarray, top_p: float) -> np.ndarray:
-    """Keep, in every row of a row-stochastic matrix, the fewest largest entries whose sum exceeds
-    ``top_p``; renormalise the kept entries to sum 1 (the paper's sparsification of B)."""
-    order = np.argsort(-matrix, axis=1)
-    sorted_rows = np.take_along_axis(matrix, order, axis=1)
-    cumulative = np.cumsum(sorted_rows, axis=1)
-    keep_sorted = np.concatenate(
-        [np.ones((matrix.shape[0], 1), bool), cumulative[:, :-1] < top_p * cumulative[:, -1:]], axis=1
-    )
-    keep = np.zeros_like(keep_sorted)
-    np.put_along_axis(keep, order, keep_sorted, axis=1)
-    kept = np.where(keep, matrix, 0.0)
-    return kept / np.maximum(kept.sum(axis=1, keepdims=True), 1e-12)
 
 
 def _one_hot(labels: np.ndarray, n_columns: int) -> sp.csr_matrix:
@@ -207,7 +193,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
 
     def refit_emission(self, bow) -> "SAEAtomMerger":
         """(Re-)learn the emission model on the training documents' words ``bow`` ``(n_docs, V)``."""
-        from .emission import EmissionModel
+        from ..tm.emission import EmissionModel
 
         bow = sp.csr_matrix(bow)
         if bow.shape[0] != self.codes_.shape[0]:
@@ -509,7 +495,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
                 shape=tuple(int(v) for v in arrays["counts_shape"]),
             )
         if "emission" in arrays:
-            from .emission import EmissionModel
+            from ..tm.emission import EmissionModel
 
             model = EmissionModel(**config["emission_params"])
             model.emission_, model.background_ = arrays["emission"], arrays["background"]

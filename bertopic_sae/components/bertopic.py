@@ -26,18 +26,17 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from bertopic import BERTopic as _BERTopic
 from bertopic._bertopic import TopicMapper
 from bertopic._utils import check_documents_type, check_is_fitted
 from bertopic.backend import BaseEmbedder
 from bertopic.dimensionality import BaseDimensionalityReduction
 
+from ..sae.model import SparseAutoencoder, check_embeddings
+from ..tm.vocabulary import default_vectorizer
 from .encoder import SAEEncoder
-from .merge import SAEAtomMerger
+from .merger import SAEAtomMerger
 from .representation import EmissionTopicWords
-from .sae import SparseAutoencoder, check_embeddings
-from .vocabulary import default_vectorizer
 
 __all__ = ["BERTopic"]
 
@@ -199,13 +198,13 @@ class BERTopic(_BERTopic):
         """Vectors of the vocabulary words from the embedding model.
 
         Embedding thousands of words takes a while on a CPU, so for sentence-transformers models they
-        are cached on disk (:func:`bertopic_sae.datasets.embed`), and for other backends in memory.
+        are cached on disk (:func:`bertopic_sae.data.embed`), and for other backends in memory.
         """
         if self.embedding_model is None:
             return None
         from sentence_transformers import SentenceTransformer
 
-        from .datasets import embed
+        from ..data import embed
 
         model = getattr(self.embedding_model, "embedding_model", None)
         if isinstance(model, SentenceTransformer):

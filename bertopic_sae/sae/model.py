@@ -1,8 +1,7 @@
 """The sparse autoencoder: stage 1 of SAE-TM. Its decoder rows are the topic atoms.
 
-Checkpoints use SAELens's layout (``cfg.json`` + ``sae_weights.safetensors`` holding ``W_enc``
-(d_in, d_sae), ``b_enc``, ``W_dec`` (d_sae, d_in), ``b_dec``), so SAEs move between SAELens and this
-package. EleutherAI sparsify checkpoints (``cfg.json`` + ``sae.safetensors``) load too.
+Checkpoints use SAELens's layout, so SAEs move between SAELens and this package; EleutherAI sparsify
+checkpoints load too (:mod:`bertopic_sae.sae.checkpoint`).
 """
 
 from __future__ import annotations
@@ -19,18 +18,18 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor, nn
 
+from .checkpoint import (
+    CFG_FILE,
+    SPARSIFY_WEIGHTS_FILE,
+    TO_SAELENS,
+    WEIGHTS_FILE,
+    _download_from_hub,
+    _read_saelens,
+    _read_sparsify,
+)
 from .config import SAEConfig
 
 __all__ = ["SparseAutoencoder", "EncoderOutput", "ForwardOutput", "check_embeddings", "round_to_float16"]
-
-CFG_FILE = "cfg.json"
-WEIGHTS_FILE = "sae_weights.safetensors"  # SAELens
-SPARSIFY_WEIGHTS_FILE = "sae.safetensors"  # EleutherAI sparsify
-
-# Our architecture name -> the name SAELens uses in cfg.json. A trained batchtopk SAE is a JumpReLU
-# SAE with one threshold for every atom, which is how SAELens stores it too.
-_TO_SAELENS = {"relu-l1": "standard", "topk": "topk", "batchtopk": "jumprelu"}
-_FROM_SAELENS = {"standard": "relu-l1", "topk": "topk", "jumprelu": "batchtopk", "batchtopk": "batchtopk"}
 
 
 class EncoderOutput(NamedTuple):
@@ -307,12 +306,12 @@ class SparseAutoencoder(nn.Module):
         return {name: t.float().cpu().contiguous() for name, t in tensors.items()}
 
     def saelens_config(self) -> dict:
-        from . import __version__
+        from .. import __version__
 
         cfg = {
             "d_in": self.d_in,
             "d_sae": self.d_sae,
-            "architecture": _TO_SAELENS[self.cfg.architecture],
+            "architecture": TO_SAELENS[self.cfg.architecture],
             "dtype": "float32",
             "device": "cpu",
             "apply_b_dec_to_input": True,
@@ -410,78 +409,3 @@ class SparseAutoencoder(nn.Module):
                 sae.threshold.copy_(tensors["threshold"].float().reshape(-1))
         sae.metadata = dict(raw_cfg.get("metadata") or {})
         return sae.to(device)
-
-
-def _load_safetensors(path: Path) -> dict[str, Tensor]:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    try:
-        return load_file(str(path))
-    except (SafetensorError, OSError, RuntimeError, ValueError) as err:
-        raise ValueError(f"Cannot read {path}: {err}. The file is corrupt or truncated.") from err
-
-
-def _read_saelens(folder: Path, raw: dict) -> tuple[SAEConfig, dict[str, Tensor]]:
-    ours = raw.get("bertopic_sae") or {}
-    saelens_arch = raw.get("architecture", "standard")
-    if saelens_arch not in _FROM_SAELENS:
-        raise ValueError(
-            f"{folder}: SAELens architecture {saelens_arch!r} is not supported "
-            f"(supported: {sorted(_FROM_SAELENS)})."
-        )
-    if raw.get("apply_b_dec_to_input") is False:
-        raise ValueError(f"{folder}: SAEs with apply_b_dec_to_input=false are not supported.")
-    if raw.get("normalize_activations") not in (None, "none"):
-        raise ValueError(
-            f"{folder}: normalize_activations={raw['normalize_activations']!r} is not supported; "
-            "normalise the embeddings yourself and save the SAE without it."
-        )
-    try:
-        cfg = SAEConfig.from_dict(
-            {
-                **ours,
-                "d_in": int(raw["d_in"]),
-                "d_sae": int(raw["d_sae"]),
-                "architecture": ours.get("architecture", _FROM_SAELENS[saelens_arch]),
-                "k": int(raw.get("k", ours.get("k", 32))),
-            }
-        )
-    except KeyError as err:
-        raise ValueError(f"{folder / CFG_FILE} lacks the field {err}.") from err
-    tensors = _load_safetensors(folder / WEIGHTS_FILE)
-    if saelens_arch == "jumprelu" and "threshold" not in tensors:
-        raise ValueError(f"{folder}: a jumprelu checkpoint needs a 'threshold' tensor.")
-    return cfg, tensors
-
-
-def _read_sparsify(folder: Path, raw: dict) -> tuple[SAEConfig, dict[str, Tensor]]:
-    tensors = _load_safetensors(folder / SPARSIFY_WEIGHTS_FILE)
-    if "encoder.weight" not in tensors:
-        raise ValueError(f"{folder}: sparsify checkpoint lacks 'encoder.weight' (has {sorted(tensors)}).")
-    n_latents, d_in = tensors["encoder.weight"].shape
-    if "d_in" in raw and int(raw["d_in"]) != d_in:
-        raise ValueError(f"{folder}: cfg.json says d_in={raw['d_in']} but encoder.weight has {d_in} columns.")
-    k = int(raw.get("k", 32))
-    cfg = SAEConfig(d_in=int(d_in), d_sae=int(n_latents), architecture="topk", k=min(k, int(n_latents)))
-    converted = {
-        "W_enc": tensors["encoder.weight"].T.contiguous(),
-        "b_enc": tensors.get("encoder.bias", torch.zeros(n_latents)),
-    }
-    if "W_dec" in tensors:
-        converted["W_dec"] = tensors["W_dec"]
-    if "b_dec" in tensors:
-        converted["b_dec"] = tensors["b_dec"]
-    return cfg, converted
-
-
-def _download_from_hub(repo_id: str) -> Path:
-    try:
-        from huggingface_hub import snapshot_download
-
-        return Path(snapshot_download(repo_id))
-    except Exception as err:  # offline, unknown repo, no huggingface_hub
-        raise FileNotFoundError(
-            f"{repo_id!r} is not a local folder and could not be downloaded from the Hugging Face Hub "
-            f"({type(err).__name__}: {err}). Pass a folder that holds cfg.json and sae_weights.safetensors."
-        ) from err

@@ -33,7 +33,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .config import SAEConfig, TrainConfig
-from .sae import SparseAutoencoder, check_embeddings
+from .model import SparseAutoencoder, check_embeddings
 
 __all__ = ["train_sae", "TrainResult", "ArrayBatches", "pick_device"]
 
@@ -128,7 +128,7 @@ class ArrayBatches:
 
 def _is_row_source(data) -> bool:
     """A numpy array, a memmap, or a lazy 2-D row reader (``shape`` and ``X[a:b]``, such as
-    :class:`bertopic_sae.cli.ShardedEmbeddings`): data that :class:`ArrayBatches` can index by step."""
+    :class:`bertopic_sae.data.ShardedEmbeddings`): data that :class:`ArrayBatches` can index by step."""
     if isinstance(data, np.ndarray):
         return True
     shape = getattr(data, "shape", None)
