@@ -220,7 +220,7 @@ def test_load_folder_without_sae_refused_at_load(saved, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(saved, broken)
     shutil.rmtree(broken / "sae")
-    with pytest.raises((FileNotFoundError, ValueError), match="sae"):
+    with pytest.raises(FileNotFoundError, match=r"sae/ \(the SAE\) missing"):
         BERTopic.load(broken)
 
 

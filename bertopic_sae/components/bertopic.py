@@ -19,13 +19,13 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from bertopic import BERTopic as _BERTopic
 from bertopic._bertopic import TopicMapper
 from bertopic._utils import check_documents_type, check_is_fitted
@@ -355,6 +355,24 @@ class BERTopic(_BERTopic):
         labels, probabilities = merger._assign_new(reduced, embeddings)
         return self._map_predictions(labels), self._map_probabilities(probabilities, original_topics=True)
 
+    def get_document_info(self, docs, df=None, metadata=None):
+        """BERTopic's table, where ``Probability`` is the probability of the document's own topic.
+
+        With an :class:`SAEAtomMerger` a document's topic is the nearest topic centroid while
+        ``probabilities_`` is its topic mixture (the share of its SAE activation on each topic's atoms), so
+        for some documents the largest mixture entry is another topic; ``Top_Mixture_Topic`` shows it.
+        """
+        info = super().get_document_info(docs, df=df, metadata=metadata)
+        probabilities = getattr(self, "probabilities_", None)
+        if self._sae_merger() is None or probabilities is None or np.ndim(probabilities) != 2 or \
+                len(probabilities) != len(info):
+            return info
+        topics = info["Topic"].to_numpy()
+        inside = (topics >= 0) & (topics < probabilities.shape[1])
+        info["Probability"] = np.where(inside, probabilities[np.arange(len(topics)), np.clip(topics, 0, None)], 0.0)
+        info["Top_Mixture_Topic"] = probabilities.argmax(axis=1)
+        return info
+
     def set_n_topics(self, docs: list[str], n_topics: int, embeddings=None, images=None) -> "BERTopic":
         """Re-merge the SAE atoms into ``n_topics`` topics (more or fewer), as the paper does.
 
@@ -416,44 +434,71 @@ class BERTopic(_BERTopic):
 
     # ------------------------------------------------------------------ persistence
     def save(self, path, serialization: Literal["safetensors", "pickle", "pytorch"] = "pickle",
-             save_embedding_model=True, save_ctfidf: bool = False) -> None:
+             save_embedding_model: bool | str = True, save_ctfidf: bool = False, *, overwrite: bool = False) -> None:
         """Save as BERTopic does; with safetensors/pytorch also the SAE, the merger and the emission model.
 
-        The files are written into a temporary folder (or file) next to ``path`` and moved into place
-        only when complete, so an interrupted save never corrupts an earlier save at ``path``.
+        A folder is written whole into a staging folder next to ``path`` and swapped in (the package's one
+        atomic writer, ``bertopic_sae._io``): an interrupted save leaves the earlier save at ``path`` intact,
+        and a folder holding files that are not ours is refused unless ``overwrite=True``. Every argument
+        is checked before anything touches the disk.
+
+        Arguments:
+            path: a folder (safetensors/pytorch) or a file (pickle).
+            serialization: ``"safetensors"`` (recommended), ``"pytorch"`` or ``"pickle"``.
+            save_embedding_model: as in BERTopic (``True``, ``False`` or the model's Hub id to record).
+            save_ctfidf: as in BERTopic (always on when the SAE parts are saved).
+            overwrite: replace a folder that holds other files (they are deleted).
         """
+        from .. import _io
+
+        if serialization not in ("safetensors", "pickle", "pytorch"):
+            raise ValueError(f"serialization must be 'safetensors', 'pytorch' or 'pickle', got {serialization!r}.")
+        if not isinstance(save_embedding_model, (bool, str)):
+            raise ValueError("save_embedding_model must be True, False or the embedding model's Hub id (a str), "
+                             f"got {type(save_embedding_model).__name__}.")
+        check_is_fitted(self)
         merger = self._sae_merger()
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if serialization == "pickle" and target.is_dir():
+            raise ValueError(f"{target} is a folder; pickle writes one file: pass a file path, or use "
+                             "serialization='safetensors' for a folder.")
         vocabulary = getattr(self.vectorizer_model, "vocabulary_", None)
         if vocabulary is not None:  # max_features leaves numpy ints, which BERTopic's JSON writer rejects
             self.vectorizer_model.vocabulary_ = {word: int(index) for word, index in vocabulary.items()}
+        target.parent.mkdir(parents=True, exist_ok=True)
         if serialization == "pickle":
             handle, staging = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
             os.close(handle)
             try:
                 super().save(staging, serialization="pickle", save_embedding_model=save_embedding_model)
-                os.replace(staging, target)
+                _io.publish(staging, target)
             finally:
                 if os.path.exists(staging):
                     os.remove(staging)
             return
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
-            sae_parts = merger is not None and hasattr(merger, "atom_topic_")
+        sae_parts = merger is not None and hasattr(merger, "atom_topic_")
+        with _io.atomic_folder(target, kind="bertopic-sae model", overwrite=overwrite) as staging:
             super().save(staging, serialization=serialization, save_embedding_model=save_embedding_model,
                          save_ctfidf=save_ctfidf or sae_parts)
             if sae_parts:
                 _save_sae_parts(self, staging)
-            _swap_into_place(staging, target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
 
     @classmethod
-    def load(cls, path: str, embedding_model=None) -> "BERTopic":
-        """Load a model saved by :meth:`save` (or by stock BERTopic) and re-attach the SAE parts."""
-        model = _BERTopic.load(path, embedding_model=embedding_model)
+    def load(cls, path: str | os.PathLike, embedding_model=None) -> "BERTopic":
+        """Load a model saved by :meth:`save` (or by stock BERTopic) and re-attach the SAE parts.
+
+        Raises:
+            FileNotFoundError: ``path`` does not exist, or the folder lacks a part of the model.
+        """
         folder = Path(path)
+        hub_id = not folder.exists() and not folder.is_absolute() and str(path).count("/") == 1 and \
+            not folder.parent.exists()
+        if not folder.exists() and not hub_id:
+            raise FileNotFoundError(f"No model at {path}: the path does not exist. Pass the folder (safetensors/"
+                                    "pytorch) or the file (pickle) that save() wrote.")
+        if folder.is_dir():
+            _check_model_folder(folder)
+        model = _BERTopic.load(str(path), embedding_model=embedding_model)
         if folder.is_dir() and (folder / MERGER_CONFIG).exists():
             model.__class__ = cls
             _load_sae_parts(model, folder)
@@ -462,16 +507,22 @@ class BERTopic(_BERTopic):
         return model
 
 
-def _swap_into_place(staging: Path, target: Path) -> None:
-    if target.exists() and not target.is_dir():
-        raise ValueError(f"{target} is a file; pass a folder path for safetensors/pytorch serialization.")
-    backup = None
-    if target.exists():
-        backup = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, backup)
-    os.replace(staging, target)
-    if backup is not None:
-        shutil.rmtree(backup, ignore_errors=True)
+def _check_model_folder(folder: Path) -> None:
+    """Refuse a model folder with a part missing, naming it (instead of a plain BERTopic or a late crash)."""
+    stock = [name for name in ("topics.json", "config.json") if not (folder / name).exists()]
+    ours = [name for name in (MERGER_CONFIG, MERGER_TENSORS) if (folder / name).exists()]
+    missing = stock + ([name for name in (MERGER_CONFIG, MERGER_TENSORS) if name not in ours] if ours or
+                       (folder / SAE_DIR).exists() else [])
+    if ours and MERGER_CONFIG in ours:
+        config = json.loads((folder / MERGER_CONFIG).read_text())
+        needs_sae = config.get("encoder") == "sae" or config.get("merger_state", {}).get("input") == "embeddings"
+        if needs_sae and not (folder / SAE_DIR / "cfg.json").exists():
+            missing.append(f"{SAE_DIR}/ (the SAE)")
+    if missing:
+        raise FileNotFoundError(
+            f"{folder} is not a complete model: {', '.join(missing)} missing. Save the model again with "
+            "save(path, serialization='safetensors'), or copy the whole folder."
+        )
 
 
 def _save_sae_parts(model: BERTopic, folder: Path) -> None:

@@ -66,7 +66,10 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
 
     Attributes:
         labels_: topic of every training document, ``0..n_topics-1``.
-        probabilities_: ``(n_docs, n_topics)`` topic distribution of every training document.
+        probabilities_: ``(n_docs, n_topics)`` topic mixture of every training document: the share of
+            its SAE activation on each topic's atoms. With ``assignment="centroid"`` the label is the
+            nearest topic centroid instead, so for some documents (20-40% on BBC News) the largest entry
+            is another topic; :meth:`bertopic_sae.BERTopic.get_document_info` shows both.
         atom_topic_: topic of every atom (``-1`` for atoms that never fire).
         atom_weights_: θ̄, the mean normalised activation of every atom (sums to 1).
         timings_: seconds spent in ``fit`` on SAE encoding, the emission model and the merge.
