@@ -199,7 +199,7 @@ def main() -> None:
             ),
         )
     for name, params in held:
-        model, seconds = timed(lambda: EmissionModel(**params).fit(theta_train, counts_train))
+        model, seconds = timed(lambda params=params: EmissionModel(**params).fit(theta_train, counts_train))
         row = {
             "part": "held-out", "model": name, "docs": train.size, "seconds": seconds,
             "iterations": model.n_iter_,

@@ -48,9 +48,9 @@ import time
 import traceback
 from pathlib import Path
 
-from benchmarks._machine import cpu_cores, cpu_model
-
 import psutil
+
+from benchmarks._machine import cpu_cores, cpu_model
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -41,13 +41,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpora", nargs="+", default=["20newsgroups", "bbc_news"])
     parser.add_argument("--ks", type=int, nargs="+", default=[20, 50])
-    parser.add_argument("--saes", nargs="+", default=["shipped", "in-domain"], choices=["shipped", "in-domain"])
+    parser.add_argument(
+        "--saes", nargs="+", default=["shipped", "in-domain"], choices=["shipped", "in-domain"]
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--out", type=Path, default=RESULTS / "transfer.csv")
     args = parser.parse_args()
 
-    import numpy as np
     import torch
 
     if args.threads:
@@ -73,8 +74,13 @@ def main() -> None:
                         continue
                     seed_everything(seed)
                     sae = load_pretrained() if which == "shipped" else "train"
-                    topic_model = SAETopicModel(num_topics=k, embeddings=embeddings, seed=seed,
-                                                embedding_model=model, merger_params={"sae": sae})
+                    topic_model = SAETopicModel(
+                        num_topics=k,
+                        embeddings=embeddings,
+                        seed=seed,
+                        embedding_model=model,
+                        merger_params={"sae": sae},
+                    )
                     load = os.getloadavg()[0]
                     started = time.perf_counter()
                     output = topic_model.train_model(corpus.dataset)
@@ -83,12 +89,21 @@ def main() -> None:
                     fitted_sae = topic_model.model_.clustering_model.sae_
                     codes = topic_model.model_.clustering_model.codes_
                     row = {
-                        "corpus": name, "n_docs": len(corpus), "k": k, "sae": which, "seed": seed,
-                        "npmi": round(scores["npmi"], 4), "c_v": round(scores["c_v"], 4),
-                        "td": round(scores["td"], 4), "nmi": round(scores.get("nmi", float("nan")), 4),
-                        "topics_found": len(output["topics"]), "fit_seconds": round(seconds, 1),
-                        "sae_d_sae": fitted_sae.d_sae, "sae_l0": round(codes.nnz / codes.shape[0], 1),
-                        "load1": round(load, 2), "date": dt.datetime.now().isoformat(timespec="seconds"),
+                        "corpus": name,
+                        "n_docs": len(corpus),
+                        "k": k,
+                        "sae": which,
+                        "seed": seed,
+                        "npmi": round(scores["npmi"], 4),
+                        "c_v": round(scores["c_v"], 4),
+                        "td": round(scores["td"], 4),
+                        "nmi": round(scores.get("nmi", float("nan")), 4),
+                        "topics_found": len(output["topics"]),
+                        "fit_seconds": round(seconds, 1),
+                        "sae_d_sae": fitted_sae.d_sae,
+                        "sae_l0": round(codes.nnz / codes.shape[0], 1),
+                        "load1": round(load, 2),
+                        "date": dt.datetime.now().isoformat(timespec="seconds"),
                         "machine": machine,
                         "top_words_sample": " | ".join(" ".join(t[:6]) for t in output["topics"][:3]),
                     }

@@ -48,4 +48,5 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
 def install() -> None:
     """Register the old module names (once)."""
     if not any(isinstance(finder, _AliasFinder) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _AliasFinder())  # before any other finder (an editable install of an older copy)
+        # Before any other finder, e.g. that of an editable install of an older copy.
+        sys.meta_path.insert(0, _AliasFinder())

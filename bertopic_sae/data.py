@@ -32,12 +32,14 @@ import json
 import lzma
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
 from ._io import atomic_save_npy, atomic_write_text
+from .sae.resolve import DEFAULT_MODEL, canonical_model_name
 
 __all__ = [
     "Corpus",
@@ -57,7 +59,6 @@ __all__ = [
 
 EMBEDDINGS_MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "bertopic-sae-embeddings"
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
 
 class DataError(ValueError):
@@ -175,7 +176,8 @@ def load_corpus(
         texts = [r["text"].replace("<br />", " ") for r in rows]
         labels = [r["label"] for r in rows]
     else:  # lee
-        with open(root / "raw" / "pypi_bundled" / "gensim_lee" / "lee_background.cor", encoding="latin-1") as handle:
+        lee = root / "raw" / "pypi_bundled" / "gensim_lee" / "lee_background.cor"
+        with open(lee, encoding="latin-1") as handle:
             texts = [line.strip() for line in handle]
     return _finish(name, texts, labels, timestamps, drop_empty, limit)
 
@@ -306,14 +308,21 @@ def read_texts(
                     raise DataError(f"{path}:{number} is not valid JSON ({err.msg}).") from err
                 if not isinstance(row, dict) or column not in row:
                     keys = sorted(row) if isinstance(row, dict) else type(row).__name__
-                    raise DataError(f"{path}:{number} has no field {column!r} (has {keys}); pass --text-column.")
+                    raise DataError(
+                        f"{path}:{number} has no field {column!r} (has {keys}); pass --text-column."
+                    )
                 texts.append("" if row[column] is None else str(row[column]))
     elif kind in (".csv", ".tsv"):
         import pandas as pd
 
         column = text_column or "text"
-        frame = pd.read_csv(path, sep="\t" if kind == ".tsv" else ",", usecols=lambda c: c == column,
-                            dtype=str, keep_default_na=False)
+        frame = pd.read_csv(
+            path,
+            sep="\t" if kind == ".tsv" else ",",
+            usecols=lambda c: c == column,
+            dtype=str,
+            keep_default_na=False,
+        )
         if column not in frame.columns:
             header = pd.read_csv(path, sep="\t" if kind == ".tsv" else ",", nrows=0).columns.tolist()
             raise DataError(f"{path} has no column {column!r} (has {header}); pass --text-column.")
@@ -355,11 +364,6 @@ def load_embedding_model(name: str = DEFAULT_MODEL, device: str | None = None):
         raise DataError(f"Cannot load embedding model {name!r} ({type(err).__name__}: {err}).") from err
 
 
-def _canonical_model_name(name: str) -> str:
-    return name.split("/")[-1] if name.split("/")[-1] == DEFAULT_MODEL else name
-
-
-
 def embed_to_shards(
     texts: Sequence[str],
     out: str | os.PathLike,
@@ -398,7 +402,7 @@ def embed_to_shards(
     folder.mkdir(parents=True, exist_ok=True)
     manifest_path = folder / EMBEDDINGS_MANIFEST
     source_hash = _texts_hash(texts)
-    model_name = _canonical_model_name(model_name)
+    model_name = canonical_model_name(model_name)
     counts = [min(shard_size, len(texts) - start) for start in range(0, len(texts), shard_size)]
     shards = [{"file": f"shard-{i:05d}.npy", "rows": rows} for i, rows in enumerate(counts)]
     for partial in folder.glob(".shard-*"):  # temporary files of a shard that a kill interrupted
@@ -407,9 +411,19 @@ def embed_to_shards(
         try:
             old = json.loads(manifest_path.read_text())
         except json.JSONDecodeError as err:
-            raise DataError(f"{manifest_path} is not valid JSON ({err}); pass --overwrite to start over.") from err
-        mismatch = [key for key, value in (("source_hash", source_hash), ("model", model_name), ("dtype", dtype),
-                                           ("shard_size", shard_size)) if old.get(key) != value]
+            raise DataError(
+                f"{manifest_path} is not valid JSON ({err}); pass --overwrite to start over."
+            ) from err
+        mismatch = [
+            key
+            for key, value in (
+                ("source_hash", source_hash),
+                ("model", model_name),
+                ("dtype", dtype),
+                ("shard_size", shard_size),
+            )
+            if old.get(key) != value
+        ]
         if mismatch:
             raise DataError(
                 f"{folder} already holds embeddings with another {', '.join(mismatch)}; "
@@ -453,8 +467,9 @@ def embed_to_shards(
 
     todo = [i for i, shard in enumerate(shards) if not finished(shard)]
     done_rows = sum(counts) - sum(counts[i] for i in todo)
-    bar = tqdm(total=len(texts), initial=done_rows, disable=not verbose, desc="embed", unit="doc",
-               smoothing=0.05)
+    bar = tqdm(
+        total=len(texts), initial=done_rows, disable=not verbose, desc="embed", unit="doc", smoothing=0.05
+    )
     started = time.perf_counter()
     step = 1024  # encode in slices so the progress bar moves; each slice is still sorted by length
     for index in todo:
@@ -462,8 +477,13 @@ def embed_to_shards(
         pieces = []
         for offset in range(start, start + counts[index], step):
             chunk = list(texts[offset : min(offset + step, start + counts[index])])
-            vectors = model.encode(chunk, batch_size=batch_size, show_progress_bar=False,
-                                   normalize_embeddings=True, convert_to_numpy=True)
+            vectors = model.encode(
+                chunk,
+                batch_size=batch_size,
+                show_progress_bar=False,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+            )
             pieces.append(vectors.astype(dtype))
             bar.update(len(chunk))
         atomic_save_npy(folder / shards[index]["file"], np.concatenate(pieces))
@@ -501,32 +521,47 @@ class ShardedEmbeddings:
         for raw in paths:
             path = Path(raw)
             if not path.exists():
-                raise FileNotFoundError(f"{path} does not exist; pass folders written by `bertopic-sae embed` "
-                                        "or .npy files.")
+                raise FileNotFoundError(
+                    f"{path} does not exist; pass folders written by `bertopic-sae embed` or .npy files."
+                )
             if path.is_dir() or path.name == EMBEDDINGS_MANIFEST:
                 manifest_path = path / EMBEDDINGS_MANIFEST if path.is_dir() else path
                 if not manifest_path.exists():
-                    raise FileNotFoundError(f"{path} has no {EMBEDDINGS_MANIFEST}; run `bertopic-sae embed` first.")
+                    raise FileNotFoundError(
+                        f"{path} has no {EMBEDDINGS_MANIFEST}; run `bertopic-sae embed` first."
+                    )
                 manifest = json.loads(manifest_path.read_text())
                 if not manifest.get("complete"):
-                    raise ValueError(f"{manifest_path.parent} is incomplete; rerun the same `bertopic-sae embed` "
-                                     "command to finish it.")
+                    raise ValueError(
+                        f"{manifest_path.parent} is incomplete; rerun the same `bertopic-sae embed` "
+                        "command to finish it."
+                    )
                 self.files += [manifest_path.parent / s["file"] for s in manifest["shards"]]
                 self.models.append(manifest.get("model", ""))
-                self.sources.append({"path": str(manifest_path.parent), "source": manifest.get("source", ""),
-                                     "rows": manifest.get("n_rows"), "model": manifest.get("model")})
+                self.sources.append(
+                    {
+                        "path": str(manifest_path.parent),
+                        "source": manifest.get("source", ""),
+                        "rows": manifest.get("n_rows"),
+                        "model": manifest.get("model"),
+                    }
+                )
             elif path.suffix == ".npy" and path.exists():
                 self.files.append(path)
                 self.sources.append({"path": str(path)})
             else:
-                raise FileNotFoundError(f"{path} is neither a folder with {EMBEDDINGS_MANIFEST} nor a .npy file.")
+                raise FileNotFoundError(
+                    f"{path} is neither a folder with {EMBEDDINGS_MANIFEST} nor a .npy file."
+                )
         self.arrays = [np.load(f, mmap_mode="r") for f in self.files]
         dims = {a.shape[1] if a.ndim == 2 else -1 for a in self.arrays}
         if len(dims) != 1 or -1 in dims:
             raise ValueError(f"All shards must be 2-D with one width; got widths {sorted(dims)}.")
         if len(set(m for m in self.models if m)) > 1:
-            raise ValueError(f"The embeddings come from different models {sorted(set(self.models))}; "
-                             "an SAE must be trained on one embedding model.")
+            raise ValueError(
+                f"The embeddings come from different models {sorted(set(self.models))}; "
+                "an SAE must be trained on one embedding model."
+            )
         self.offsets = np.concatenate([[0], np.cumsum([a.shape[0] for a in self.arrays])]).astype(np.int64)
         self.shape = (int(self.offsets[-1]), dims.pop())
         self.ndim = 2
@@ -561,5 +596,3 @@ class ShardedEmbeddings:
 
     def __iter__(self):
         raise TypeError("Iterate over ShardedEmbeddings by slices: X[a:b].")
-
-

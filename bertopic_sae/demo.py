@@ -39,12 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     topics, _ = topic_model.fit_transform(corpus.texts, embeddings)
     seconds = time.perf_counter() - started
     from bertopic_sae.sae.pretrained import pretrained_for
+    from bertopic_sae.sae.resolve import embedding_model_name
 
     sae = topic_model.hdbscan_model.sae_
-    shipped = pretrained_for(sae.d_in, topic_model._embedding_model_name())
+    shipped = pretrained_for(sae.d_in, embedding_model_name(model))
     source = f"the shipped pretrained SAE {shipped!r}" if shipped else "an SAE trained on this corpus"
-    print(f"fit_transform: {seconds:.1f} s (embeddings given; the first run also embeds the vocabulary words); "
-          f"{source}, {sae.d_sae} atoms")
+    print(
+        f"fit_transform: {seconds:.1f} s (embeddings given; the first run also embeds the vocabulary words); "
+        f"{source}, {sae.d_sae} atoms"
+    )
 
     info = topic_model.get_topic_info()
     with pd.option_context("display.max_colwidth", 90, "display.width", 140):

@@ -46,7 +46,7 @@ class SAEEncoder(BaseEstimator, TransformerMixin):
         self.batch_size = batch_size
         self.verbose = verbose
 
-    def fit(self, X, y=None, *, embedding_model_name: str | None = None) -> "SAEEncoder":
+    def fit(self, X, y=None, *, embedding_model_name: str | None = None) -> SAEEncoder:
         """Resolve (or train) the SAE; ``embedding_model_name`` lets ``sae="auto"`` find a shipped SAE."""
         X = check_embeddings(X)
         self.sae_ = resolve_sae(
@@ -58,7 +58,7 @@ class SAEEncoder(BaseEstimator, TransformerMixin):
         self.n_features_in_ = X.shape[1]
         return self
 
-    def partial_fit(self, X, y=None) -> "SAEEncoder":
+    def partial_fit(self, X, y=None) -> SAEEncoder:
         """Online BERTopic: the SAE is fixed after the first batch (a pretrained SAE needs no update)."""
         if not hasattr(self, "sae_"):
             self.fit(X)

@@ -20,7 +20,8 @@ the dataset rows), and every c-TF-IDF model counts the dataset's own tokens (spa
 all models see one vocabulary and one tokenisation.
 
 OCTIS 1.14 cannot be installed with its declared pins on a modern stack; install it with
-``pip install --no-deps octis==1.14.0``. This module applies the numpy-2 shim (``np.Inf``) before importing it.
+``pip install --no-deps octis==1.14.0``. This module applies the numpy-2 shim (``np.Inf``) before importing
+it.
 Importing ``bertopic_sae`` never imports this module.
 
 Usage:

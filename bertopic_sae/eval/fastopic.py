@@ -16,7 +16,7 @@ from ._base import (
 
 
 class _PresetEmbedder:
-    """FASTopic needs a non-string embedder (a string is loaded from the hub); embeddings are preset anyway."""
+    """FASTopic needs a non-string embedder (a string is loaded from the hub); the embeddings are preset."""
 
     def encode(self, docs, **_):  # pragma: no cover - only reached if FASTopic is asked to embed new text
         raise RuntimeError("FASTopicModel works on precomputed embeddings only; pass embeddings=.")
@@ -60,7 +60,8 @@ class FASTopicModel(_EmbeddingTopicModel):
             from fastopic import FASTopic
         except ModuleNotFoundError as error:
             raise ModuleNotFoundError(
-                f"FASTopicModel needs fastopic; install it without deps (they replace CPU torch): `{FASTOPIC_INSTALL}`."
+                "FASTopicModel needs fastopic; install it without deps (they replace CPU torch): "
+                f"`{FASTOPIC_INSTALL}`."
             ) from error
         import torch
 
@@ -93,5 +94,3 @@ class FASTopicModel(_EmbeddingTopicModel):
     def _transform(self, token_lists, embeddings) -> np.ndarray:
         theta = self.model_.transform(doc_embeddings=self._torch.as_tensor(embeddings))
         return np.asarray(theta, dtype=float).T
-
-

@@ -12,7 +12,7 @@ from ._base import (
 
 
 class LDAModel(_OctisLDA):
-    """OCTIS LDA (gensim ``LdaModel``), seeded, with the topic-word matrix reordered to the dataset vocabulary.
+    """OCTIS LDA (gensim ``LdaModel``), seeded, its topic-word matrix reordered to the dataset vocabulary.
 
     OCTIS returns LDA's topic-word columns in gensim ``Dictionary`` order; here they follow
     ``dataset.get_vocabulary()`` like every other adapter (words absent from the corpus get zero columns).
@@ -49,5 +49,3 @@ class LDAModel(_OctisLDA):
                 matrix[:, column[token]] = output["topic-word-matrix"][:, token_id]
         output["topic-word-matrix"] = matrix
         return output
-
-

@@ -1,4 +1,4 @@
-"""Scores of an OCTIS output dict: coherence, diversity, word-embedding coherence, word intrusion, purity, NMI."""
+"""Scores of an OCTIS output: coherence, diversity, word-embedding coherence, word intrusion, purity, NMI."""
 
 from __future__ import annotations
 
@@ -93,13 +93,15 @@ class OctisEvaluator:
     * ``npmi``, ``c_v``: OCTIS ``Coherence`` (gensim ``CoherenceModel``), top-10 words, reference texts = the
       dataset's token lists (all documents).
     * ``td``: OCTIS ``TopicDiversity`` (top-10). ``irbo``: OCTIS ``InvertedRBO`` (top-10, weight 0.9).
-    * ``we_coherence``: mean pairwise GloVe-50d cosine (gensim ``KeyedVectors.similarity``) of each topic's top-10
+    * ``we_coherence``: mean pairwise GloVe-50d cosine (gensim ``KeyedVectors.similarity``) of each topic's
+        top-10
       words that have a vector, averaged over topics.
     * ``we_coherence_octis``: OCTIS ``WECoherencePairwise`` on the same GloVe file, as shipped. Caution: it
       divides each vector by the sum of its components, which flips the sign of ~47% of GloVe vectors, so
       its cosines are partly sign-scrambled; kept only for comparison with OCTIS-based papers.
     * ``intrusion``: :func:`word_intrusion` on GloVe.
-    * ``purity``, ``nmi``: of the hard assignment (:func:`hard_assignments`; outliers = one cluster) against the
+    * ``purity``, ``nmi``: of the hard assignment (:func:`hard_assignments`; outliers = one cluster) against
+        the
       labels, over the training documents (sklearn ``contingency_matrix`` / ``normalized_mutual_info_score``).
 
     Usage:

@@ -1,4 +1,4 @@
-"""OCTIS adapter of this package's model: :class:`SAETopicModel` (``bertopic_sae.BERTopic`` + ``SAEAtomMerger``)."""
+"""OCTIS adapter of this package's model: :class:`SAETopicModel` (``BERTopic`` + ``SAEAtomMerger``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from ._base import (
 
 
 class SAETopicModel(_CTfidfModel):
-    """The SAE topic model: ``bertopic_sae.BERTopic`` with ``SAEAtomMerger(n_topics=num_topics)`` as clustering.
+    """The SAE topic model: ``bertopic_sae.BERTopic``, ``SAEAtomMerger(n_topics=num_topics)`` as clustering.
 
     The topic-word matrix is the model's ``c_tf_idf_`` over the dataset vocabulary (the emission topic words),
     the topic-document matrix the one-hot of the model's own document assignment ``topics_`` (the centroid
@@ -53,7 +53,8 @@ class SAETopicModel(_CTfidfModel):
             from bertopic_sae import BERTopic, SAEAtomMerger
         except ImportError as error:
             raise ImportError(
-                "SAETopicModel needs bertopic_sae.BERTopic and bertopic_sae.SAEAtomMerger, which this version of "
+                "SAETopicModel needs bertopic_sae.BERTopic and bertopic_sae.SAEAtomMerger, which this "
+                "version of "
                 "bertopic_sae does not provide yet."
             ) from error
         merger_kw = dict(self.merger_params)
@@ -100,5 +101,3 @@ class SAETopicModel(_CTfidfModel):
     def _transform(self, token_lists, embeddings) -> np.ndarray:
         topics, probs = self.model_.transform([" ".join(d) for d in token_lists], embeddings=embeddings)
         return self._doc_matrix(probs, np.asarray(topics))
-
-

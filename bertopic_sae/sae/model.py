@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
@@ -323,25 +321,27 @@ class SparseAutoencoder(nn.Module):
             cfg["k"] = self.cfg.k
         return cfg
 
-    def save_pretrained(self, path: str | os.PathLike) -> list[Path]:
+    def save_pretrained(self, path: str | os.PathLike, *, overwrite: bool = False) -> list[Path]:
         """Write ``cfg.json`` and ``sae_weights.safetensors`` (SAELens layout) into folder ``path``.
 
-        The files are written into a temporary sibling folder first and moved into place, so an
-        interrupted save never leaves a half-written checkpoint. Returns the paths written.
+        The folder is written whole and swapped in (:mod:`bertopic_sae._io`), so an interrupted save
+        never pairs new weights with an old ``cfg.json``; a folder holding other files is refused unless
+        ``overwrite=True`` (a ``checkpoint`` sub-folder of :func:`~bertopic_sae.train_sae` is kept).
+        Returns the paths written.
+
+        Arguments:
+            path: the folder.
+            overwrite: replace a folder that holds files not written by bertopic-sae.
         """
         from safetensors.torch import save_file
 
+        from .._io import atomic_folder
+
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
+        with atomic_folder(target, kind="sae", overwrite=overwrite, legacy=(CFG_FILE, WEIGHTS_FILE),
+                           keep=("checkpoint",)) as staging:
             save_file(self.state_tensors(), str(staging / WEIGHTS_FILE))
             (staging / CFG_FILE).write_text(json.dumps(self.saelens_config(), indent=2))
-            target.mkdir(exist_ok=True)
-            for name in (WEIGHTS_FILE, CFG_FILE):  # os.replace is atomic per file
-                os.replace(staging / name, target / name)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
         return [target / CFG_FILE, target / WEIGHTS_FILE]
 
     @classmethod
@@ -351,7 +351,7 @@ class SparseAutoencoder(nn.Module):
         *,
         hookpoint: str | None = None,
         device: str | torch.device = "cpu",
-    ) -> "SparseAutoencoder":
+    ) -> SparseAutoencoder:
         """Load an SAE saved by this package, SAELens, or EleutherAI sparsify.
 
         Arguments:
@@ -363,19 +363,25 @@ class SparseAutoencoder(nn.Module):
             FileNotFoundError: no checkpoint in the folder (lists what is there).
             ValueError: a corrupt or inconsistent checkpoint; nothing is half-loaded.
         """
+        from .._io import recover
+
         folder = Path(path_or_hub_id)
+        recover(folder)  # a save killed between its two renames left only the aside copy
         if not folder.exists():
             folder = _download_from_hub(str(path_or_hub_id))
         if hookpoint is not None:
             folder = folder / hookpoint
         if not (folder / CFG_FILE).exists():
-            subfolders = sorted(p.name for p in folder.iterdir() if (p / CFG_FILE).exists()) if folder.is_dir() else []
+            children = folder.iterdir() if folder.is_dir() else []
+            subfolders = sorted(p.name for p in children if (p / CFG_FILE).exists())
             hint = f" It has SAEs for hookpoints {subfolders}: pass hookpoint=..." if subfolders else ""
             raise FileNotFoundError(f"No {CFG_FILE} in {folder}.{hint}")
         try:
             raw_cfg = json.loads((folder / CFG_FILE).read_text())
         except json.JSONDecodeError as err:
-            raise ValueError(f"{folder / CFG_FILE} is not valid JSON ({err}); the checkpoint is corrupt.") from err
+            raise ValueError(
+                f"{folder / CFG_FILE} is not valid JSON ({err}); the checkpoint is corrupt."
+            ) from err
         if (folder / WEIGHTS_FILE).exists():
             cfg, tensors = _read_saelens(folder, raw_cfg)
         elif (folder / SPARSIFY_WEIGHTS_FILE).exists():

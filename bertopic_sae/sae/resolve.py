@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -17,7 +18,71 @@ import scipy.sparse as sp
 from .config import SAEConfig, TrainConfig
 from .model import SparseAutoencoder, check_embeddings
 
-__all__ = ["resolve_sae"]
+__all__ = [
+    "resolve_sae",
+    "resolve_sae_spec",
+    "embedding_model_name",
+    "canonical_model_name",
+    "hub_model_name",
+    "DEFAULT_MODEL",
+]
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+"""The default sentence-transformers model (shipped offline; an SAE for it ships too)."""
+
+
+# ------------------------------------------------------------------------------- embedding-model naming
+def canonical_model_name(name: str) -> str:
+    """The name recorded for an embedding model: ``all-MiniLM-L6-v2`` for any spelling of it, else itself."""
+    return name.split("/")[-1] if name.split("/")[-1] == DEFAULT_MODEL else name
+
+
+def hub_model_name(name: str) -> str:
+    """The Hugging Face Hub id of an embedding model name (``sentence-transformers/...`` for the default)."""
+    return f"sentence-transformers/{DEFAULT_MODEL}" if canonical_model_name(name) == DEFAULT_MODEL else name
+
+
+def embedding_model_name(model) -> str | None:
+    """Hub id or local folder of an embedding model (a name, a sentence-transformers model or a BERTopic
+    backend wrapping one), to find the SAE shipped for it; None when it cannot be told."""
+    model = getattr(model, "embedding_model", model)
+    if isinstance(model, str):
+        return model
+    candidates = [getattr(getattr(model, "model_card_data", None), "base_model", None)]
+    try:  # sentence-transformers: the transformer module knows where its weights came from
+        candidates.append(model[0].auto_model.config._name_or_path)
+    except (TypeError, AttributeError, IndexError, KeyError):
+        pass
+    candidates += [getattr(model, name, None) for name in ("model_name_or_path", "name_or_path")]
+    return next((c for c in candidates if isinstance(c, str) and c), None)
+
+
+# ------------------------------------------------------------------------------- SAE resolution
+def _shipped(name) -> str | None:
+    from .pretrained import PRETRAINED
+
+    return name if isinstance(name, str) and name in PRETRAINED and not Path(name).exists() else None
+
+
+def resolve_sae_spec(spec: str, dim: int, model_name: str) -> tuple[SparseAutoencoder | str, str]:
+    """The command line's ``--sae``: ``(an SAE, or "train" to train one on the documents; a description)``.
+
+    Arguments:
+        spec: ``"auto"``, ``"train"``, a shipped SAE's name or a checkpoint folder.
+        dim: width of the documents' embeddings.
+        model_name: the embedding model's name.
+    """
+    from .pretrained import load_pretrained, pretrained_for
+
+    if spec in ("auto", "train"):
+        name = pretrained_for(dim, model_name) if spec == "auto" else None
+        if name is None:
+            why = " (no shipped SAE for this model)" if spec == "auto" else ""
+            return "train", f"trained on these documents{why}"
+        return load_pretrained(name), f"shipped {name}"
+    if _shipped(spec):
+        return load_pretrained(spec), f"shipped {spec}"
+    return SparseAutoencoder.from_pretrained(spec), spec
 
 
 def resolve_sae(
@@ -32,20 +97,37 @@ def resolve_sae(
 ) -> SparseAutoencoder:
     """Turn the ``sae`` argument of the BERTopic components into a ready SparseAutoencoder.
 
-    ``sae`` may be a :class:`SparseAutoencoder`, a checkpoint folder or Hub id, ``"auto"`` (the
-    SAE shipped with the package for ``embedding_model_name`` if there is one, else train on ``X``),
-    or ``None`` / ``"train"`` (train a new SAE on ``X``).
-    """
-    from .pretrained import PRETRAINED, load_pretrained, pretrained_for
+    ``sae`` may be a :class:`SparseAutoencoder`, a shipped SAE's name (``"minilm-l6-v2"``), a checkpoint
+    folder or Hub id, ``"auto"`` (the SAE shipped with the package for ``embedding_model_name`` if there
+    is one, else train on ``X``), or ``None`` / ``"train"`` (train a new SAE on ``X``).
 
+    Arguments:
+        sae: the ``sae=`` argument.
+        X: the documents' embeddings (to train on, and for their width), or None.
+        sae_config: shape of an SAE trained on ``X``.
+        train_config: how to train it.
+        embedding_model_name: the embedding model's name, to pick a shipped SAE.
+        seed: seed of the training when no ``train_config`` is given.
+        verbose: show progress.
+    """
     if isinstance(sae, SparseAutoencoder):
         return sae
-    if isinstance(sae, str) and sae in PRETRAINED and not os.path.exists(sae):
+    if _shipped(sae):
+        from .pretrained import load_pretrained
+
         return load_pretrained(sae)
     if isinstance(sae, (str, os.PathLike)) and sae not in ("auto", "train"):
         return SparseAutoencoder.from_pretrained(sae)
     if sae == "auto" and embedding_model_name is not None:
-        name = pretrained_for(X.shape[1] if X is not None else None, embedding_model_name)
+        try:
+            from .pretrained import load_pretrained, pretrained_for
+        except ImportError:  # pragma: no cover - the registry ships with the package
+            pretrained_for = None
+        name = (
+            pretrained_for(X.shape[1] if X is not None else None, embedding_model_name)
+            if pretrained_for
+            else None
+        )
         if name is not None:
             return load_pretrained(name)
     if X is None:
@@ -59,6 +141,8 @@ def resolve_sae(
     X = check_embeddings(X)
     cfg = sae_config or SAEConfig(d_in=X.shape[1], d_sae=_default_atoms(X.shape[0], X.shape[1]))
     if sae == "auto":
+        from .pretrained import PRETRAINED
+
         warnings.warn(
             f"No shipped SAE for the embedding model {embedding_model_name or '(name unknown)'} with "
             f"{X.shape[1]}-d embeddings (shipped: {', '.join(sorted(PRETRAINED))}); training a {cfg.d_sae}-atom "

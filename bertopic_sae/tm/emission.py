@@ -14,7 +14,8 @@ a mixture with *known* mixing weights, so it is concave in ``(B, P0)`` and EM (m
 updates) climbs to the global optimum. Both steps only touch the non-zeros of the counts and the
 ~25 active atoms of each document, and SQUAREM extrapolation cuts the number of EM steps several
 fold, so the fit takes seconds instead of minutes. ``solver="adamw"`` keeps the paper's optimiser as
-a reference.
+a reference. (Over 400 lines: one estimator, its two solvers and its scoring; the kernels are in
+``_kernels.py``, the word readings in ``topic_words.py``.)
 
 Usage:
 
@@ -74,23 +75,18 @@ class EmissionModel(BaseEstimator):
             ``"adamw"``: the paper's optimiser (softmax logits, AdamW, mini-batches; torch), kept as
             a reference; minutes.
         max_iter: most EM updates (``solver="em"``).
-        tol: stop EM once an update (a SQUAREM cycle of three EM updates) changes the objective by
-            less than ``tol`` relative to its value. At 1e-5 the top words are settled (on 20
-            Newsgroups, 99.6 % of each atom's top-10 words agree with a fit to 1e-6).
+        tol: stop EM once a SQUAREM cycle (three EM updates) changes the objective by less (relative).
         acceleration: ``"squarem"`` (default) extrapolates two EM steps at a time and falls back to
             plain EM whenever that would not improve the objective; ``None`` runs plain EM.
         epochs: passes over the documents for ``solver="adamw"`` (the paper uses 50-200).
         learning_rate: AdamW learning rate (``solver="adamw"``).
         batch_size: documents per AdamW step (``solver="adamw"``).
-        smoothing: share of probability mass spread uniformly over the vocabulary in every row of
-            ``emission_`` and in ``background_`` after fitting. The maximum-likelihood B gives zero
-            probability to every word never seen with an atom, which makes held-out documents
-            improbable; mixing in a little uniform mass keeps their log-likelihood finite and does
-            not change the order of the words in any row (so neither top words nor merged topics
-            change). On 20 Newsgroups 0.01 lowers held-out perplexity from 2,300 (1e-6) to 1,500 and
-            raises the training objective by 0.007 nats; 0.1 gives 1,330. 0 disables it.
+        smoothing: share of uniform mass mixed into every row of ``emission_`` and into ``background_``.
         random_state: seed for AdamW's initialisation and batch order (EM is deterministic).
         verbose: show a progress bar over iterations (EM) or epochs (AdamW).
+
+    The uniform ``smoothing`` keeps held-out log-likelihoods finite without changing the order of any row's
+    words; it and ``tol`` were chosen on 20 Newsgroups (``benchmarks/README.md``, "Emission fit").
 
     Attributes:
         emission_: ``(n_atoms, n_words)`` float32, row ``k`` is P(word | atom k).
@@ -197,7 +193,7 @@ class EmissionModel(BaseEstimator):
         return _normalize_rows(theta), counts
 
     # ------------------------------------------------------------------------------ fitting
-    def fit(self, theta, counts) -> "EmissionModel":
+    def fit(self, theta, counts) -> EmissionModel:
         """Learn the emission matrix and background unigram.
 
         Arguments:

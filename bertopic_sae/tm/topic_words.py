@@ -1,4 +1,4 @@
-"""Topic words read from a fitted emission model, given the atoms' and the documents' topics (stage 3's output).
+"""Topic words read from a fitted emission model, given the atoms' and documents' topics (stage 3's output).
 
 * :func:`topic_word`: the paper's atom average ``P_c(w)`` over the atoms merged into each topic;
 * :func:`document_topic_word`: the words the atoms emit in each topic's documents (the default reading).
@@ -55,9 +55,7 @@ def topic_word(model: EmissionModel, atom_topic, n_topics: int | None = None) ->
     if n_topics is None:
         n_topics = int(labels.max()) + 1 if labels.size else 0
     elif labels.size and labels.max() >= n_topics:
-        raise ValueError(
-            f"atom_topic has topic id {labels.max()} but n_topics={n_topics}; raise n_topics."
-        )
+        raise ValueError(f"atom_topic has topic id {labels.max()} but n_topics={n_topics}; raise n_topics.")
     keep = labels >= 0
     weights = model.atom_weights_[keep]
     topics = labels[keep]
@@ -68,6 +66,7 @@ def topic_word(model: EmissionModel, atom_topic, n_topics: int | None = None) ->
     norm = np.where(mass > 0, mass, size)[topics]
     merge = sp.csr_matrix((weights / norm, (topics, np.flatnonzero(keep))), shape=(n_topics, n_atoms))
     return np.asarray(merge @ model.emission_.astype(np.float64))
+
 
 def document_topic_word(
     model: EmissionModel,
@@ -101,6 +100,7 @@ def document_topic_word(
     back to :meth:`topic_word`.
 
     Arguments:
+        model: the fitted emission model.
         theta: ``(n_docs, n_atoms)`` SAE codes of the documents (rows are L1-normalised here).
         counts: ``(n_docs, n_words)`` word counts of the same documents.
         atom_topic: ``(n_atoms,)`` topic of each atom, -1 for none (used for the fallback only).
@@ -108,21 +108,11 @@ def document_topic_word(
         n_topics: number of rows; default one more than the largest topic id.
         binary: count documents that use a word (default) instead of its tokens.
         idf_weighted: weight words with the fit's IDF weights ``w_w`` (default); ``False``: ``w_w = 1``.
-        share_prior: ``β``, in documents (each document's θ sums to 1). Chosen on the development
-            corpus (Reuters-21578; ``benchmarks/results/word_ranking_reuters*.md``): 10 against 0
-            raises NPMI on 2,225 documents at K = 50/100 from .108/.009 to .139/.064 and changes
-            12,000 documents by under .01. 0 gives the plain activation share.
-        background_tokens: ``λ`` in [0, 1], the weight of the share of each word that the background
-            unigram explains (0: only what the atoms emit; 1: every token of the topic's documents).
-            Brings back frequent, generic words: on ~6-word headlines NPMI rises (K = 20, λ = .5:
-            −.125 → −.054) but topic diversity falls (K = 100: .86 → .56), and on longer texts
-            (Reuters) every λ > 0 lowers coherence (``benchmarks/results/word_ranking_*.md``).
-        weight_documents: count each document with ``P(c|d)`` (in the words and in ``P(c|k)``);
-            default ``False``: every document of the topic fully. Measured over four seeds
-            (``benchmarks/results/word_ranking_*_seeds.md``, ``octis_reading.md``): it raises NPMI on
-            ~6-word headlines (K = 20/50/100: +.038/+.039/+.027) and on M10 titles at K = 20 (+.013),
-            but lowers it on 20 Newsgroups (K = 50: −.013), BBC (K = 100: −.012), Reuters
-            (−.003 to −.005) and DBLP titles (OCTIS grid, K = 50: .039 → .008).
+        share_prior: ``β``, in documents (each document's θ sums to 1); 0 gives the plain activation share.
+        background_tokens: ``λ`` in [0, 1], weight of the share of each word the background unigram explains.
+        weight_documents: count each document with ``P(c|d)`` (default ``False``: every document fully).
+
+    Measurements behind the defaults: ``benchmarks/README.md`` ("Topic words").
 
     Returns:
         ``(n_topics, n_words)`` array; rows of topics with documents or atoms sum to 1.
@@ -145,9 +135,7 @@ def document_topic_word(
     if n_topics is None:
         n_topics = int(max(atom_topic.max(initial=-1), doc_topic.max(initial=-1))) + 1
     elif doc_topic.max(initial=-1) >= n_topics:
-        raise ValueError(
-            f"doc_topic has topic id {doc_topic.max()} but n_topics={n_topics}; raise n_topics."
-        )
+        raise ValueError(f"doc_topic has topic id {doc_topic.max()} but n_topics={n_topics}; raise n_topics.")
     if not 0 <= background_tokens <= 1:
         raise ValueError(
             f"background_tokens must be in [0, 1] (weight of background-explained tokens), got "
@@ -188,4 +176,3 @@ def document_topic_word(
         rows[empty] = topic_word(model, np.where(atom_topic < n_topics, atom_topic, -1), n_topics)[empty]
         mass = rows.sum(axis=1, keepdims=True)
     return np.divide(rows, mass, out=np.zeros_like(rows), where=mass > 0)
-

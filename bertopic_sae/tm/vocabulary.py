@@ -211,9 +211,9 @@ def idf_weights(counts) -> np.ndarray:
             raise ValueError(f"counts must be a 2-D (n_docs, n_words) matrix, got shape {counts.shape}.")
         n_docs = counts.shape[0]
         df = (counts != 0).sum(axis=0)
-    df = np.asarray(df, dtype=np.float64).ravel()
-    idf = np.zeros(df.shape[0], dtype=np.float64)
-    present = df > 0
-    idf[present] = np.log(n_docs / df[present])
+    frequency = np.asarray(df, dtype=np.float64).ravel()
+    idf = np.zeros(frequency.shape[0], dtype=np.float64)
+    present = frequency > 0
+    idf[present] = np.log(n_docs / frequency[present])
     top = idf.max(initial=0.0)
     return idf / top if top > 0 else idf
