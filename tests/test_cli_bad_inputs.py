@@ -70,7 +70,7 @@ def test_fit_refuses_embeddings_of_other_texts(lee_file, lee_embeddings, tmp_pat
                  "--out", str(tmp_path / "m")])
     assert code == 1
     err = _error(capsys)
-    assert "other texts" in err and "embed" in err
+    assert "other texts" in err and "bertopic-sae embed" in err
 
 
 def test_non_utf8_input_refused_with_line(tmp_path, capsys):

@@ -66,8 +66,8 @@ def _check_documents(documents) -> None:
         raise ValueError("No documents: pass a non-empty list of strings.")
     for index, document in enumerate(documents):
         if not isinstance(document, str):
-            raise TypeError(f"Document {index} is {type(document).__name__} ({document!r:.40}), not a string; "
-                            "pass every document as text ('' for an empty one).")
+            raise TypeError(f"Document {index} is {type(document).__name__} ({document!r:.40}), not a "
+                            "string; pass every document as text ('' for an empty one).")
 
 
 def _check_count(documents, embeddings) -> None:
@@ -247,7 +247,8 @@ class BERTopic(_BERTopic):
         """BERTopic's text cleaning, but an empty document stays empty (BERTopic writes "emptydoc", which
         would become a topic word)."""
         cleaned = self._preprocess_text(documents)
-        return ["" if not str(original).strip() else text for original, text in zip(documents, cleaned)]
+        pairs = zip(documents, cleaned, strict=True)
+        return ["" if not str(original).strip() else text for original, text in pairs]
 
     def _cluster_embeddings(self, umap_embeddings, documents, partial_fit=False, y=None):
         merger = self._sae_merger()
@@ -387,7 +388,8 @@ class BERTopic(_BERTopic):
             return info
         topics = info["Topic"].to_numpy()
         inside = (topics >= 0) & (topics < probabilities.shape[1])
-        info["Probability"] = np.where(inside, probabilities[np.arange(len(topics)), np.clip(topics, 0, None)], 0.0)
+        own = probabilities[np.arange(len(topics)), np.clip(topics, 0, probabilities.shape[1] - 1)]
+        info["Probability"] = np.where(inside, own, 0.0)
         info["Top_Mixture_Topic"] = probabilities.argmax(axis=1)
         return info
 
@@ -544,8 +546,8 @@ class BERTopic(_BERTopic):
         hub_id = not folder.exists() and not folder.is_absolute() and str(path).count("/") == 1 and \
             not folder.parent.exists()
         if not folder.exists() and not hub_id:
-            raise FileNotFoundError(f"No model at {path}: the path does not exist. Pass the folder (safetensors/"
-                                    "pytorch) or the file (pickle) that save() wrote.")
+            raise FileNotFoundError(f"No model at {path}: the path does not exist. Pass the folder "
+                                    "(safetensors/pytorch) or the file (pickle) that save() wrote.")
         if folder.is_dir():
             _check_model_folder(folder)
         model = _BERTopic.load(str(path), embedding_model=embedding_model)
@@ -565,7 +567,8 @@ def _check_model_folder(folder: Path) -> None:
         missing += [name for name in (MERGER_CONFIG, MERGER_TENSORS) if name not in ours]
     if MERGER_CONFIG in ours:
         config = json.loads((folder / MERGER_CONFIG).read_text())
-        needs_sae = config.get("encoder") == "sae" or config.get("merger_state", {}).get("input") == "embeddings"
+        state = config.get("merger_state", {})
+        needs_sae = config.get("encoder") == "sae" or state.get("input") == "embeddings"
         if needs_sae and not (folder / SAE_DIR / "cfg.json").exists():
             missing.append(f"{SAE_DIR}/ (the SAE)")
     if missing:

@@ -117,7 +117,8 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
 
     # ------------------------------------------------------------------ fitting
     def _check_params(self, n_docs: int) -> None:
-        if isinstance(self.n_topics, bool) or not isinstance(self.n_topics, (int, np.integer)) or self.n_topics < 1:
+        n_topics = self.n_topics
+        if isinstance(n_topics, bool) or not isinstance(n_topics, (int, np.integer)) or n_topics < 1:
             raise ValueError(f"n_topics must be a positive integer, got {self.n_topics!r}.")
         if n_docs < self.n_topics:
             raise ValueError(

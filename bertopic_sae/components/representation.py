@@ -88,11 +88,12 @@ class EmissionTopicWords(ClassTfidfTransformer):
         self.slice_iterations = slice_iterations
 
     def fit(self, X: sp.csr_matrix, multiplier: np.ndarray | None = None) -> EmissionTopicWords:
-        """BERTopic's c-TF-IDF fit, reached only where no emission matrix applies; warns that it falls back."""
+        """BERTopic's c-TF-IDF fit, reached only where no emission matrix applies; warns of the fallback."""
         warnings.warn(
-            "EmissionTopicWords is ranking these topic words by c-TF-IDF, not by the emission matrix: that needs "
-            "bertopic_sae.BERTopic with a fitted SAEAtomMerger and the vocabulary the emission model was "
-            "learned on (not stock BERTopic, partial_fit, or a new vectorizer without refitting the emission).",
+            "EmissionTopicWords is ranking these topic words by c-TF-IDF, not by the emission matrix: that "
+            "needs bertopic_sae.BERTopic with a fitted SAEAtomMerger and the vocabulary the emission model "
+            "was learned on (not stock BERTopic, partial_fit, or a new vectorizer without refitting the "
+            "emission).",
             UserWarning, stacklevel=2,
         )
         return super().fit(X, multiplier)

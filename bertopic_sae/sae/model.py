@@ -80,7 +80,8 @@ def check_embeddings(X, d_in: int | None = None, *, name: str = "embeddings") ->
     if not np.issubdtype(X.dtype, np.floating):
         X = X.astype(np.float32)
     # A memmap is read block by block, so the check never holds more than one block in memory.
-    bad = np.concatenate([~np.isfinite(X[start : start + 65_536]).all(axis=1) for start in range(0, X.shape[0], 65_536)])
+    blocks = range(0, X.shape[0], 65_536)
+    bad = np.concatenate([~np.isfinite(X[start : start + 65_536]).all(axis=1) for start in blocks])
     if bad.any():
         rows = np.flatnonzero(bad)[:5].tolist()
         raise ValueError(
@@ -265,7 +266,8 @@ class SparseAutoencoder(nn.Module):
             bad = ~np.isfinite(batch).all(axis=1)
             if bad.any():
                 rows = (start + np.flatnonzero(bad)[:5]).tolist()
-                raise ValueError(f"embeddings contain NaN or infinite values in rows {rows}; re-embed or drop them.")
+                raise ValueError(f"embeddings contain NaN or infinite values in rows {rows}; re-embed or "
+                                 "drop them.")
             tensor = torch.from_numpy(batch).to(self.device, self.dtype)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
                 acts = self.encode(tensor).acts

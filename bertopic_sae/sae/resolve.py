@@ -145,7 +145,8 @@ def resolve_sae(
 
         warnings.warn(
             f"No shipped SAE for the embedding model {embedding_model_name or '(name unknown)'} with "
-            f"{X.shape[1]}-d embeddings (shipped: {', '.join(sorted(PRETRAINED))}); training a {cfg.d_sae}-atom "
+            f"{X.shape[1]}-d embeddings (shipped: {', '.join(sorted(PRETRAINED))}); training a "
+            f"{cfg.d_sae}-atom "
             f"SAE on these {X.shape[0]} documents. Pass sae=<checkpoint> (see `bertopic-sae pretrain`) for a "
             "bigger SAE, or sae='train' to silence this.",
             UserWarning, stacklevel=3,

@@ -212,8 +212,8 @@ class EmissionModel(BaseEstimator):
         if not wn.sum() > 0:
             raise ValueError(
                 "The documents have no words to learn topic words from: every document is empty, or every "
-                "vocabulary word occurs in every document (IDF weight 0). Pass more varied documents (words that "
-                "occur in some documents only)."
+                "vocabulary word occurs in every document (IDF weight 0). Pass more varied documents (words "
+                "that occur in some documents only)."
             )
         column_mass = np.asarray(theta.sum(axis=0)).ravel()
         total = column_mass.sum()

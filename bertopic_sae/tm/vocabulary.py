@@ -2,8 +2,9 @@
 
 SAE-TM (Girrbach & Akata) learns its word-emission matrix against a 5,000-word vocabulary of
 alphabetic tokens of three or more letters (here letters of any script, not only a-z), English stop
-words removed, kept when they occur in at least 5 documents. :func:`default_vectorizer` returns a scikit-learn ``CountVectorizer`` with that
-configuration, so every model and benchmark in the project counts words the same way.
+words removed, kept when they occur in at least 5 documents. :func:`default_vectorizer` returns a
+scikit-learn ``CountVectorizer`` with that configuration, so every model and benchmark in the project
+counts words the same way.
 
 Usage:
 
