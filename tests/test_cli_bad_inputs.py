@@ -201,3 +201,14 @@ def test_pretrain_refuses_folder_with_user_files(lee_embeddings, tmp_path, capsy
     assert code == 1
     assert "--overwrite" in _error(capsys)
     assert (out / "notes.txt").read_text() == "keep me"
+
+
+def test_both_cli_routes_give_the_same_topics(lee_file, tmp_path, capfd, one_thread):
+    """`embed` (float16 shards) then `fit --embeddings`, and `fit` alone (float32): one topic table."""
+    shards = tmp_path / "emb16"
+    assert main(["embed", str(lee_file), "--out", str(shards), "-q"]) == 0  # float16, the default
+    common = ["--sae", "minilm-l6-v2", "--n-topics", "5", "-q", "--threads", "1"]
+    assert main(["fit", str(lee_file), "--embeddings", str(shards), "--out", str(tmp_path / "a"), *common]) == 0
+    assert main(["fit", str(lee_file), "--out", str(tmp_path / "b"), *common]) == 0
+    capfd.readouterr()
+    assert (tmp_path / "a" / "topics.csv").read_text() == (tmp_path / "b" / "topics.csv").read_text()
