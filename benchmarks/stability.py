@@ -63,8 +63,10 @@ def load_texts(name: str, n_docs: int) -> list[str]:
 def fit_ours(texts, embeddings, embedding_model, sae, k: int, seed: int):
     from bertopic_sae import BERTopic, SAEAtomMerger
 
-    model = BERTopic(clustering_model=SAEAtomMerger(n_topics=k, sae=sae, random_state=seed),
-                     embedding_model=embedding_model)
+    model = BERTopic(
+        clustering_model=SAEAtomMerger(n_topics=k, sae=sae, random_state=seed),
+        embedding_model=embedding_model,
+    )
     topics, _ = model.fit_transform(texts, embeddings=embeddings)
     return np.asarray(topics), model
 
@@ -133,8 +135,10 @@ def main() -> None:
         texts = load_texts(name, args.n_docs)
         e32 = embed(texts, embedding_model, show_progress_bar=True)
         e16 = e32.astype(np.float16).astype(np.float32)
-        print(f"{name}: {len(texts)} documents, max |float16 - float32| = {np.abs(e16 - e32).max():.1e}",
-              flush=True)
+        print(
+            f"{name}: {len(texts)} documents, max |float16 - float32| = {np.abs(e16 - e32).max():.1e}",
+            flush=True,
+        )
         vocab = None
         for method in args.methods:
             started = time.perf_counter()
@@ -147,8 +151,9 @@ def main() -> None:
                     labels[seed] = fit_kmeans(e32, args.k, seed)
                 else:
                     if vocab is None:
-                        vocab = fit_ours(texts, e32, embedding_model, sae, args.k, 0)[1] \
-                            .vectorizer_model.get_feature_names_out()
+                        vocab = fit_ours(texts, e32, embedding_model, sae, args.k, 0)[
+                            1
+                        ].vectorizer_model.get_feature_names_out()
                     labels[seed] = fit_bertopic(texts, e32, embedding_model, vocab, args.k, seed)
                 print(f"  {method} seed {seed}: {len(set(labels[seed]))} topics", flush=True)
             first = args.seeds[0]
@@ -160,13 +165,20 @@ def main() -> None:
                 rounded = fit_kmeans(e16, args.k, first)
             else:
                 rounded = fit_bertopic(texts, e16, embedding_model, vocab, args.k, first)
-            pairs = [adjusted_rand_score(labels[a], labels[b]) for a, b in itertools.combinations(args.seeds, 2)]
-            row = {"corpus": name, "n_docs": len(texts), "k": args.k, "method": method,
-                   "fp16_ari": round(float(adjusted_rand_score(labels[first], rounded)), 4),
-                   "seed_ari_mean": round(float(np.mean(pairs)), 4) if pairs else "",
-                   "seed_ari_min": round(float(np.min(pairs)), 4) if pairs else "",
-                   "seeds": " ".join(map(str, args.seeds)),
-                   "seconds": round(time.perf_counter() - started, 1)}
+            pairs = [
+                adjusted_rand_score(labels[a], labels[b]) for a, b in itertools.combinations(args.seeds, 2)
+            ]
+            row = {
+                "corpus": name,
+                "n_docs": len(texts),
+                "k": args.k,
+                "method": method,
+                "fp16_ari": round(float(adjusted_rand_score(labels[first], rounded)), 4),
+                "seed_ari_mean": round(float(np.mean(pairs)), 4) if pairs else "",
+                "seed_ari_min": round(float(np.min(pairs)), 4) if pairs else "",
+                "seeds": " ".join(map(str, args.seeds)),
+                "seconds": round(time.perf_counter() - started, 1),
+            }
             rows.append(row)
             print(row, flush=True)
     write(args, rows, notes, cpu_model(), cpu_cores())
@@ -174,8 +186,9 @@ def main() -> None:
 
 def write(args, rows, notes, cpu: str, cores: int) -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=Path(__file__).parent).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
+    ).stdout.strip()
     stamp = f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, {cpu}, {cores} cores, commit {commit}"
     csv_path = args.out.with_suffix(".csv")
     with open(csv_path.with_suffix(".tmp"), "w", newline="") as handle:
@@ -198,8 +211,10 @@ def write(args, rows, notes, cpu: str, cores: int) -> None:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['corpus']} | {r['n_docs']} | {r['k']} | {r['method']} | {r['fp16_ari']} | "
-                     f"{r['seed_ari_mean']} | {r['seed_ari_min']} | {r['seconds']} |")
+        lines.append(
+            f"| {r['corpus']} | {r['n_docs']} | {r['k']} | {r['method']} | {r['fp16_ari']} | "
+            f"{r['seed_ari_mean']} | {r['seed_ari_min']} | {r['seconds']} |"
+        )
     if notes:
         lines += ["", "Where float16 rounding enters ours (first seed):", ""]
         for name, note in notes:
