@@ -630,6 +630,7 @@ def _load_sae_parts(model: BERTopic, folder: Path) -> None:
     if config["encoder"] == "sae":
         encoder = SAEEncoder(sae=sae)
         encoder.sae_, encoder.n_features_in_ = sae, sae.d_in
+        encoder.float16_grid_ = stages.float16_grid
         model.umap_model = encoder
     if config["ctfidf"] is not None:
         # Saved before share_prior / weight_documents existed: keep the words the model was saved with.

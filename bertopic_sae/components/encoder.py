@@ -56,6 +56,7 @@ class SAEEncoder(BaseEstimator, TransformerMixin):
         if self.sae_.d_in != X.shape[1]:
             check_embeddings(X, self.sae_.d_in)
         self.n_features_in_ = X.shape[1]
+        self.float16_grid_ = True  # read embeddings at float16 precision, as the merger does
         return self
 
     def partial_fit(self, X, y=None) -> SAEEncoder:
@@ -68,7 +69,8 @@ class SAEEncoder(BaseEstimator, TransformerMixin):
         """SAE activations ``(n, d_sae)`` as a scipy CSR matrix."""
         if not hasattr(self, "sae_"):
             raise ValueError("This SAEEncoder is not fitted yet; call fit(embeddings) first.")
-        return self.sae_.encode_csr(X, batch_size=self.batch_size, verbose=self.verbose, float16_grid=True)
+        grid = getattr(self, "float16_grid_", False)  # pickled by 0.1.0: full precision
+        return self.sae_.encode_csr(X, batch_size=self.batch_size, verbose=self.verbose, float16_grid=grid)
 
     def fit_transform(self, X, y=None, **fit_params) -> sp.csr_matrix:
         return self.fit(X, y).transform(X)

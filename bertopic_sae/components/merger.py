@@ -279,7 +279,8 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
         return self.assignment == "centroid" and self.sae_ is not None
 
     def _points(self, codes: sp.csr_matrix, embeddings=None):
-        return unit_points(codes, self.sae_.decode_numpy if self.sae_ is not None else None, embeddings)
+        return unit_points(codes, self.sae_.decode_numpy if self.sae_ is not None else None, embeddings,
+                           self.stages_.float16_grid)
 
     def _set_atom_topics(self, atom_topic: np.ndarray, n_topics: int) -> None:
         self.atom_topic_ = np.asarray(atom_topic, dtype=np.int64)
@@ -365,7 +366,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
             raise ValueError(
                 "This merger was fit on SAE codes; pass codes (from SAEEncoder), not embeddings."
             )
-        return self.sae_.encode_csr(X, float16_grid=True)
+        return self.sae_.encode_csr(X, float16_grid=self.stages_.float16_grid)
 
     def assign(self, X, embeddings=None) -> tuple[np.ndarray, np.ndarray]:
         """``(labels, probabilities)`` of new documents (embeddings or SAE codes) in one pass; with codes,
@@ -433,6 +434,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
                 counts=state.pop("counts_", None),
                 emission=state.pop("emission_model_", None),
                 input=state.pop("_input", "embeddings"),
+                float16_grid=False,
             )
         super().__setstate__(state)
 
