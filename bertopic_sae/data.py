@@ -516,7 +516,7 @@ def embed_to_shards(
             )
             pieces.append(vectors.astype(dtype))
             bar.update(len(chunk))
-        atomic_save_npy(folder / shards[index]["file"], np.concatenate(pieces))
+        atomic_save_npy(folder / str(shards[index]["file"]), np.concatenate(pieces))
     bar.close()
     manifest["complete"] = True
     manifest["embed_seconds_last_run"] = round(time.perf_counter() - started, 1)

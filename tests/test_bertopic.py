@@ -238,6 +238,20 @@ def test_save_keeps_a_users_files_and_checks_options_first(fitted, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m", "ok"]
 
 
+def test_a_save_killed_between_its_two_renames_is_recovered_by_load(fitted, bbc, tmp_path):
+    from bertopic_sae import _io
+
+    model, _, _ = fitted
+    texts, _, embeddings = bbc
+    path = tmp_path / "m"
+    model.save(path, serialization="safetensors", save_embedding_model=False)
+    _io._move_aside(path)  # the first rename of the next save ran, then the process was killed
+    assert not path.exists()
+    loaded = BERTopic.load(str(path))
+    assert path.is_dir()
+    assert loaded.transform(texts[:5], embeddings[:5])[0] == model.transform(texts[:5], embeddings[:5])[0]
+
+
 def test_stock_bertopic_with_sae_encoder_and_merger(bbc, small_sae, embedding_model):
     texts, _, embeddings = bbc
     model = StockBERTopic(

@@ -168,62 +168,21 @@ def bbc_subset(tmp_path_factory):
 
 def test_cli_pretrain_then_fit(bbc_subset, tmp_path, capsys, one_thread):
     sae_dir = tmp_path / "sae"
-    assert (
-        main(
-            [
-                "pretrain",
-                str(bbc_subset / "emb.npy"),
-                "--out",
-                str(sae_dir),
-                "--d-sae",
-                "128",
-                "--l1",
-                "0.2",
-                "--steps",
-                "300",
-                "--batch-size",
-                "100",
-                "--checkpoint-every",
-                "100",
-                "-q",
-                "--threads",
-                "1",
-            ]
-        )
-        == 0
-    )
+    assert main(["pretrain", str(bbc_subset / "emb.npy"), "--out", str(sae_dir), "--d-sae", "128", "--l1",
+                 "0.2", "--steps", "300", "--batch-size", "100", "--checkpoint-every", "100", "-q",
+                 "--threads", "1"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["steps"] == 300 and 0 < summary["fvu"] < 1
     sae = SparseAutoencoder.from_pretrained(sae_dir)
     assert (sae.d_in, sae.d_sae) == (384, 128) and sae.metadata["train_embeddings"] == 200
     assert not (sae_dir / "checkpoint").exists()  # removed after a finished run
-    assert (
-        main(["pretrain", str(bbc_subset / "emb.npy"), "--out", str(sae_dir), "-q"]) == 1
-    )  # no silent overwrite
+    assert main(["pretrain", str(bbc_subset / "emb.npy"), "--out", str(sae_dir), "-q"]) == 1  # no overwrite
 
     pytest.importorskip("bertopic_sae.components.bertopic")
     model_dir = tmp_path / "model"
-    assert (
-        main(
-            [
-                "fit",
-                str(bbc_subset / "docs.jsonl"),
-                "--text-column",
-                "body",
-                "--embeddings",
-                str(bbc_subset / "emb.npy"),
-                "--sae",
-                str(sae_dir),
-                "--n-topics",
-                "5",
-                "--out",
-                str(model_dir),
-                "--threads",
-                "1",
-            ]
-        )
-        == 0
-    )
+    assert main(["fit", str(bbc_subset / "docs.jsonl"), "--text-column", "body", "--embeddings",
+                 str(bbc_subset / "emb.npy"), "--sae", str(sae_dir), "--n-topics", "5", "--out",
+                 str(model_dir), "--threads", "1"]) == 0
     printed = capsys.readouterr().out
     assert "Topic" in printed and "Count" in printed
     import pandas as pd
@@ -236,26 +195,9 @@ def test_cli_pretrain_then_fit(bbc_subset, tmp_path, capsys, one_thread):
     loaded = BERTopic.load(str(model_dir))
     assert len(loaded.get_topic_info()) == len(table)
 
-    assert (
-        main(
-            [
-                "fit",
-                str(bbc_subset / "docs.jsonl"),
-                "--text-column",
-                "body",
-                "--embeddings",
-                str(bbc_subset / "emb.npy"),
-                "--limit",
-                "150",
-                "--sae",
-                str(sae_dir),
-                "--out",
-                str(tmp_path / "m2"),
-                "-q",
-            ]
-        )
-        == 1
-    )
+    assert main(["fit", str(bbc_subset / "docs.jsonl"), "--text-column", "body", "--embeddings",
+                 str(bbc_subset / "emb.npy"), "--limit", "150", "--sae", str(sae_dir), "--out", str(tmp_path /
+                 "m2"), "-q"]) == 1
     assert "200 rows but there are 150 documents" in capsys.readouterr().err
 
 

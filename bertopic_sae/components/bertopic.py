@@ -188,7 +188,10 @@ class BERTopic(_BERTopic):
     def _current_atom_topics(self) -> np.ndarray:
         """Topic id (as BERTopic numbers topics now) of every atom; -1 for unused atoms."""
         mapping = self.topic_mapper_.get_mappings(original_topics=True)
-        raw = self._sae_merger().atom_topic_
+        merger = self._sae_merger()
+        if merger is None:
+            raise ValueError("Atom topics need an SAEAtomMerger as clustering_model.")
+        raw = merger.atom_topic_
         return np.array([mapping.get(int(t), -1) if t >= 0 else -1 for t in raw], dtype=np.int64)
 
     def _embedding_model_name(self) -> str | None:
@@ -316,7 +319,7 @@ class BERTopic(_BERTopic):
         stages = self._stages()
         counts = None if stages is None else stages.counts
         topics = getattr(self, "topics_", None)
-        if counts is None or topics is None or len(topics) != counts.shape[0]:
+        if stages is None or counts is None or topics is None or len(topics) != counts.shape[0]:
             return None
         return stages.codes, counts, np.asarray(topics, dtype=np.int64)
 
@@ -599,6 +602,8 @@ def _save_sae_parts(model: BERTopic, folder: Path) -> None:
 
     merger = model.hdbscan_model
     stages = model._stages()
+    if stages is None:
+        raise ValueError("The SAEAtomMerger is fitted but its stages are missing; refit before saving.")
     if stages.sae is not None:
         stages.sae.save_pretrained(folder / SAE_DIR)
     arrays, stage_config = stages_to_arrays(stages)
@@ -628,6 +633,9 @@ def _load_sae_parts(model: BERTopic, folder: Path) -> None:
     model.hdbscan_model = merger
     model.sae_stages_ = stages
     if config["encoder"] == "sae":
+        if sae is None:
+            raise ValueError(f"{folder} was saved with an SAEEncoder but without its SAE (no {SAE_DIR}/); "
+                             "it cannot encode new documents. Refit and save it again.")
         encoder = SAEEncoder(sae=sae)
         encoder.sae_, encoder.n_features_in_ = sae, sae.d_in
         encoder.float16_grid_ = stages.float16_grid

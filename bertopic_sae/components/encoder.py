@@ -5,6 +5,7 @@ from __future__ import annotations
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from .._types import Embeddings, Labels
 from ..sae.config import SAEConfig, TrainConfig
 from ..sae.model import check_embeddings
 from ..sae.resolve import resolve_sae
@@ -46,7 +47,9 @@ class SAEEncoder(BaseEstimator, TransformerMixin):
         self.batch_size = batch_size
         self.verbose = verbose
 
-    def fit(self, X, y=None, *, embedding_model_name: str | None = None) -> SAEEncoder:
+    def fit(
+        self, X: Embeddings, y: Labels | None = None, *, embedding_model_name: str | None = None
+    ) -> SAEEncoder:
         """Resolve (or train) the SAE; ``embedding_model_name`` lets ``sae="auto"`` find a shipped SAE."""
         X = check_embeddings(X)
         self.sae_ = resolve_sae(
@@ -59,18 +62,18 @@ class SAEEncoder(BaseEstimator, TransformerMixin):
         self.float16_grid_ = True  # read embeddings at float16 precision, as the merger does
         return self
 
-    def partial_fit(self, X, y=None) -> SAEEncoder:
+    def partial_fit(self, X: Embeddings, y: Labels | None = None) -> SAEEncoder:
         """Online BERTopic: the SAE is fixed after the first batch (a pretrained SAE needs no update)."""
         if not hasattr(self, "sae_"):
             self.fit(X)
         return self
 
-    def transform(self, X) -> sp.csr_matrix:
+    def transform(self, X: Embeddings) -> sp.csr_matrix:
         """SAE activations ``(n, d_sae)`` as a scipy CSR matrix."""
         if not hasattr(self, "sae_"):
             raise ValueError("This SAEEncoder is not fitted yet; call fit(embeddings) first.")
         grid = getattr(self, "float16_grid_", False)  # pickled by 0.1.0: full precision
         return self.sae_.encode_csr(X, batch_size=self.batch_size, verbose=self.verbose, float16_grid=grid)
 
-    def fit_transform(self, X, y=None, **fit_params) -> sp.csr_matrix:
+    def fit_transform(self, X: Embeddings, y: Labels | None = None, **fit_params) -> sp.csr_matrix:
         return self.fit(X, y).transform(X)

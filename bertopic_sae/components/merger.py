@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClusterMixin
 
+from .._types import Codes, Counts, Embeddings, Labels
 from ..sae.config import SAEConfig, TrainConfig
 from ..sae.model import check_embeddings
 from ..tm.assignment import (
@@ -136,12 +137,12 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
 
     def fit(
         self,
-        X,
-        y=None,
+        X: Embeddings | Codes,
+        y: Labels | None = None,
         *,
         stages: FittedStages | None = None,
-        word_vectors=None,
-        bow=None,
+        word_vectors: Embeddings | None = None,
+        bow: Counts | None = None,
         embedding_model_name: str | None = None,
         embeddings=None,
     ) -> SAEAtomMerger:
@@ -196,7 +197,8 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
             )
         timer = time.perf_counter()
         self.merge_ = self._pick_merge(word_vectors)
-        emission = stages.emission.emission_ if self.merge_ == "words" else None
+        words = self.merge_ == "words" and stages.emission is not None  # _pick_merge checked it
+        emission = stages.emission.emission_ if words and stages.emission is not None else None
         decoder = self.sae_.atoms() if self.merge_ == "decoder" else None
         self._atom_vectors = atom_vectors(
             self.atom_weights_,
@@ -230,7 +232,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
         self.stages_ = stages
         return self
 
-    def partial_fit(self, X, y=None) -> SAEAtomMerger:
+    def partial_fit(self, X: Embeddings | Codes, y: Labels | None = None) -> SAEAtomMerger:
         """Online BERTopic: the first batch fixes the atoms' topics; later batches are only assigned.
 
         ``labels_`` and ``probabilities_`` then describe the latest batch, as BERTopic expects.
@@ -288,7 +290,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
         self._membership = membership(self.atom_topic_, n_topics)
         self.topic_weights_ = np.asarray(self._membership.T @ self.atom_weights_).ravel()
 
-    def merge_atoms(self, n_topics: int, embeddings=None) -> SAEAtomMerger:
+    def merge_atoms(self, n_topics: int, embeddings: Embeddings | None = None) -> SAEAtomMerger:
         """Re-merge the atoms into ``n_topics`` topics without touching the SAE or the emission model.
 
         Updates ``atom_topic_``, ``labels_`` and ``probabilities_`` for the training documents. Pass the
@@ -333,10 +335,9 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
     def _assign(self, codes: sp.csr_matrix, embeddings=None, *, repair_empty: bool = False):
         """``(labels, mixture)`` of documents from their codes (and embeddings, when known)."""
         mixture = self._mixture(codes)
-        if getattr(self, "topic_centroids_", None) is not None:
-            scores = np.vstack(
-                [points @ self.topic_centroids_.T for _, points in self._points(codes, embeddings)]
-            )
+        centroids = getattr(self, "topic_centroids_", None)
+        if centroids is not None:
+            scores = np.vstack([points @ centroids.T for _, points in self._points(codes, embeddings)])
         else:
             scores = mixture
         labels = scores.argmax(axis=1)
@@ -351,7 +352,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
                 "This SAEAtomMerger is not fitted yet; call fit (or BERTopic.fit_transform) first."
             )
 
-    def transform_codes(self, X) -> sp.csr_matrix:
+    def transform_codes(self, X: Embeddings | Codes) -> sp.csr_matrix:
         """SAE codes of new documents (embeddings are encoded; codes pass through)."""
         self._check_fitted()
         if sp.issparse(X):
@@ -368,26 +369,28 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
             )
         return self.sae_.encode_csr(X, float16_grid=self.stages_.float16_grid)
 
-    def assign(self, X, embeddings=None) -> tuple[np.ndarray, np.ndarray]:
+    def assign(
+        self, X: Embeddings | Codes, embeddings: Embeddings | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(labels, probabilities)`` of new documents (embeddings or SAE codes) in one pass; with codes,
         their ``embeddings`` serve the centroid assignment."""
         dense = embeddings if sp.issparse(X) else X
         return self._assign(self.transform_codes(X), dense)
 
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X: Embeddings | Codes) -> np.ndarray:
         """Topic distribution ``(n, n_topics)`` of new documents (embeddings or SAE codes)."""
         return self.assign(X)[1]
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: Embeddings | Codes) -> np.ndarray:
         """Topic of new documents (embeddings or SAE codes)."""
         return self.assign(X)[0]
 
-    def approximate_predict(self, X) -> tuple[np.ndarray, np.ndarray]:
+    def approximate_predict(self, X: Embeddings | Codes) -> tuple[np.ndarray, np.ndarray]:
         """HDBSCAN-style ``(labels, strengths)``: the topic and its probability."""
         labels, probabilities = self.assign(X)
         return labels, probabilities[np.arange(labels.size), labels]
 
-    def fit_predict(self, X, y=None, **fit_params) -> np.ndarray:
+    def fit_predict(self, X: Embeddings | Codes, y: Labels | None = None, **fit_params) -> np.ndarray:
         return self.fit(X, y, **fit_params).labels_
 
     def topic_atoms(self, topic: int) -> np.ndarray:

@@ -16,6 +16,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor, nn
 
+from .._types import Codes, Embeddings
 from .checkpoint import (
     CFG_FILE,
     SPARSIFY_WEIGHTS_FILE,
@@ -58,7 +59,7 @@ class ForwardOutput(NamedTuple):
     """Fraction of variance unexplained (0 = perfect reconstruction)."""
 
 
-def check_embeddings(X, d_in: int | None = None, *, name: str = "embeddings") -> np.ndarray:
+def check_embeddings(X: Embeddings, d_in: int | None = None, *, name: str = "embeddings") -> np.ndarray:
     """Validate a 2-D float array of embeddings; return it as float32 (no copy when possible).
 
     Raises ``ValueError`` naming the problem and the fix for empty, 1-D, wrong-width or non-finite input.
@@ -246,7 +247,7 @@ class SparseAutoencoder(nn.Module):
     # ------------------------------------------------------------------ numpy / scipy helpers
     @torch.no_grad()
     def encode_csr(
-        self, X, *, batch_size: int = 4096, verbose: bool = False, float16_grid: bool = False
+        self, X: Embeddings, *, batch_size: int = 4096, verbose: bool = False, float16_grid: bool = False
     ) -> sp.csr_matrix:
         """Encode an array (or memmap) of embeddings into a scipy CSR matrix ``(n, d_sae)`` (float32).
 
@@ -276,7 +277,7 @@ class SparseAutoencoder(nn.Module):
         return sp.vstack(blocks, format="csr").astype(np.float32, copy=False)
 
     @torch.no_grad()
-    def decode_numpy(self, codes) -> np.ndarray:
+    def decode_numpy(self, codes: Codes) -> np.ndarray:
         """Decode a CSR or dense array of activations back to embeddings (numpy)."""
         if sp.issparse(codes):
             # Sparse x dense costs nnz * d_in instead of n * d_sae * d_in (~100x less at L0 ≈ 15 of 1536),

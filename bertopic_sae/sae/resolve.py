@@ -119,15 +119,9 @@ def resolve_sae(
     if isinstance(sae, (str, os.PathLike)) and sae not in ("auto", "train"):
         return SparseAutoencoder.from_pretrained(sae)
     if sae == "auto" and embedding_model_name is not None:
-        try:
-            from .pretrained import load_pretrained, pretrained_for
-        except ImportError:  # pragma: no cover - the registry ships with the package
-            pretrained_for = None
-        name = (
-            pretrained_for(X.shape[1] if X is not None else None, embedding_model_name)
-            if pretrained_for
-            else None
-        )
+        from .pretrained import load_pretrained, pretrained_for
+
+        name = pretrained_for(X.shape[1] if X is not None else None, embedding_model_name)
         if name is not None:
             return load_pretrained(name)
     if X is None:

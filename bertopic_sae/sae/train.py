@@ -33,6 +33,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .._io import atomic_file
+from .._types import TrainingData
 from .config import SAEConfig, TrainConfig
 from .model import SparseAutoencoder, check_embeddings
 
@@ -154,7 +155,7 @@ def _iterable_batches(data: Iterable) -> Iterator[np.ndarray]:
 
 
 def train_sae(
-    data,
+    data: TrainingData,
     sae_config: SAEConfig | None = None,
     train_config: TrainConfig | None = None,
     *,
@@ -180,6 +181,7 @@ def train_sae(
     world = torch.distributed.get_world_size() if distributed else 1
 
     expected_d_in = sae.d_in if sae is not None else (sae_config.d_in if sae_config is not None else None)
+    stream: Iterator | None
     if _is_row_source(data):
         if isinstance(data, np.ndarray):
             data = check_embeddings(data, expected_d_in, name="training embeddings")
@@ -249,8 +251,10 @@ def train_sae(
         if sampler is not None:
             batch = sampler.batch(step, rank, world)
         else:
-            batch = next(stream, None)
-            if batch is None:  # a one-shot iterator ran out before cfg.steps
+            assert stream is not None  # set whenever there is no sampler
+            try:
+                batch = next(stream)
+            except StopIteration:  # a one-shot iterator ran out before cfg.steps
                 break
         x = torch.as_tensor(
             np.asarray(batch, dtype=np.float32) if not isinstance(batch, torch.Tensor) else batch

@@ -4,7 +4,8 @@
 * ``emission.py``: stage 2, the word-emission model fitted by EM (``_kernels.py``: its numba kernels);
 * ``topic_words.py``: topic words read from the fitted emission model;
 * ``merge.py``: stage 3, atoms merged into topics;
-* ``assignment.py``: documents assigned to topics.
+* ``assignment.py``: documents assigned to topics;
+* ``state.py``: :class:`FittedStages` (what stages 1 and 2 fitted, passed explicitly) and ``fit_stages``.
 
 Nothing here imports BERTopic; the BERTopic glue is in :mod:`bertopic_sae.components`.
 """

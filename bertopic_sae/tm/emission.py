@@ -35,7 +35,7 @@ model.document_topic_word(theta, counts, atom_topic, doc_topic)   # topic words 
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -43,6 +43,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
+from .._types import Codes, Counts, Labels
 from ._kernels import (
     _as_csr,
     _fold_in,
@@ -193,7 +194,7 @@ class EmissionModel(BaseEstimator):
         return _normalize_rows(theta), counts
 
     # ------------------------------------------------------------------------------ fitting
-    def fit(self, theta, counts) -> EmissionModel:
+    def fit(self, theta: Codes, counts: Counts) -> EmissionModel:
         """Learn the emission matrix and background unigram.
 
         Arguments:
@@ -244,7 +245,7 @@ class EmissionModel(BaseEstimator):
         # where atom k is active (one M-step from B = 1 with ratio = w n). Zeros in B_k are words
         # that never co-occur with atom k; they are zero at the optimum too, so multiplicative updates
         # keeping them at zero lose nothing.
-        P0 = np.bincount(counts.indices, weights=wn, minlength=n_words)
+        P0 = np.asarray(np.bincount(counts.indices, weights=wn, minlength=n_words), dtype=np.float64)
         P0 /= P0.sum()
         # float32 halves the memory of the (n_atoms, n_words) arrays and speeds up the E-step ~25%;
         # sums are accumulated in float64 inside the kernels.
@@ -328,7 +329,8 @@ class EmissionModel(BaseEstimator):
         n_words = counts.shape[1]
         pi = float(self.background_weight)
         seed = self.random_state
-        seed = int(seed if seed is not None else np.random.SeedSequence().entropy % 2**32)
+        entropy = cast(int, np.random.SeedSequence().entropy)  # an int when no entropy is passed in
+        seed = int(seed if seed is not None else entropy % 2**32)
         generator = torch.Generator().manual_seed(seed)
         rng = np.random.default_rng(seed)
         # The paper's parameterisation and initialisation: softmax logits ~ 0.01 N(0, 1), B and P0
@@ -385,7 +387,7 @@ class EmissionModel(BaseEstimator):
         data = _Likelihood(theta, counts, wn, float(self.background_weight))
         return data.objective(self.emission_, self.background_)
 
-    def objective(self, theta, counts) -> float:
+    def objective(self, theta: Codes, counts: Counts) -> float:
         """Weighted negative log-likelihood per weighted token (lower is better).
 
         ``-Σ w_v n_dv log q_dv / Σ w_v n_dv`` with the fitted ``idf_`` weights; the quantity both
@@ -402,11 +404,11 @@ class EmissionModel(BaseEstimator):
             raise ValueError("counts has no weighted tokens; pass documents that contain vocabulary words.")
         return self._objective(theta, counts, wn)
 
-    def score(self, theta, counts) -> float:
+    def score(self, theta: Codes, counts: Counts) -> float:
         """``-objective(theta, counts)``: higher is better (scikit-learn convention)."""
         return -self.objective(theta, counts)
 
-    def perplexity(self, theta, counts) -> float:
+    def perplexity(self, theta: Codes, counts: Counts) -> float:
         """Unweighted per-token perplexity ``exp(-Σ n_dv log q_dv / Σ n_dv)``, e.g. on held-out documents.
 
         Arguments:
@@ -427,13 +429,14 @@ class EmissionModel(BaseEstimator):
         return float(math.exp(nll))
 
     # ------------------------------------------------------------------------------ using B
-    def topic_word(self, atom_topic, n_topics: int | None = None) -> np.ndarray:
+    def topic_word(self, atom_topic: Labels, n_topics: int | None = None) -> np.ndarray:
         """The paper's atom average per topic; see :func:`bertopic_sae.tm.topic_words.topic_word`."""
         from .topic_words import topic_word
 
         return topic_word(self, atom_topic, n_topics)
 
-    def document_topic_word(self, theta, counts, atom_topic, doc_topic, n_topics: int | None = None,
+    def document_topic_word(self, theta: Codes, counts: Counts, atom_topic: Labels, doc_topic: Labels,
+                            n_topics: int | None = None,
                             **options) -> np.ndarray:
         """Words the atoms emit in each topic's documents; see
         :func:`bertopic_sae.tm.topic_words.document_topic_word` (``options``: its keyword arguments)."""
@@ -441,7 +444,7 @@ class EmissionModel(BaseEstimator):
 
         return document_topic_word(self, theta, counts, atom_topic, doc_topic, n_topics, **options)
 
-    def fold_in(self, counts, atoms=None, n_iter: int = 50) -> sp.csr_matrix:
+    def fold_in(self, counts: Counts, atoms: Labels | None = None, n_iter: int = 50) -> sp.csr_matrix:
         """Infer atom weights θ for new count rows, with ``emission_`` and ``background_`` fixed.
 
         Runs ``n_iter`` EM steps per row over θ restricted to ``atoms``, maximising the same weighted

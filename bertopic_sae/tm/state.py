@@ -21,6 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
+from .._types import Codes, Counts, Embeddings
 from ..sae.config import SAEConfig, TrainConfig
 from ..sae.model import SparseAutoencoder, check_embeddings
 from ..sae.resolve import resolve_sae
@@ -50,7 +51,7 @@ class FittedStages:
 
 def fit_emission(
     stages: FittedStages,
-    bow,
+    bow: Counts,
     *,
     background_weight: float = 0.3,
     random_state: int | None = None,
@@ -76,10 +77,10 @@ def fit_emission(
 
 
 def fit_stages(
-    X,
+    X: Embeddings | Codes,
     *,
     sae: SparseAutoencoder | str | os.PathLike | None = "auto",
-    bow=None,
+    bow: Counts | None = None,
     sae_config: SAEConfig | None = None,
     train_config: TrainConfig | None = None,
     embedding_model_name: str | None = None,

@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted
 
+from .._types import Labels
 from ._kernels import _topic_explained
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["topic_word", "document_topic_word"]
 
 
-def topic_word(model: EmissionModel, atom_topic, n_topics: int | None = None) -> np.ndarray:
+def topic_word(model: EmissionModel, atom_topic: Labels, n_topics: int | None = None) -> np.ndarray:
     """Merge atoms into topics: ``P_c(w) = Σ_{k∈c} θ̄_k B_kw / Σ_{k∈c} θ̄_k``.
 
     ``θ̄ = atom_weights_`` is the atom prior. Atoms labelled -1 are ignored. A topic whose atoms

@@ -24,6 +24,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 
+from .._types import Counts
+
 __all__ = ["DEFAULT_VECTORIZER_PARAMS", "default_vectorizer", "auto_min_df", "idf_weights"]
 
 DEFAULT_VECTORIZER_PARAMS: dict[str, Any] = {
@@ -183,7 +185,7 @@ def default_vectorizer(*, lemmatize: bool = False, **overrides: Any) -> CountVec
     return CountVectorizer(**params)
 
 
-def idf_weights(counts) -> np.ndarray:
+def idf_weights(counts: Counts) -> np.ndarray:
     """SAE-TM's word weights ``idf_v = log(n_docs / df_v) / max_v log(n_docs / df_v)``.
 
     Weights lie in [0, 1]. A word in no document (``df_v = 0``) gets weight 0; if every word is in
