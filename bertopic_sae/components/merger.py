@@ -311,6 +311,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
                 )
             self._check_same_documents(embeddings)
         self._assign_atoms(int(n_topics), embeddings)
+        return self
 
     def _check_same_documents(self, embeddings) -> None:
         """Refuse embeddings of other documents: their codes must fire the atoms the training codes fire."""
@@ -326,7 +327,6 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
                 "These embeddings are not the documents the model was fitted on (their SAE codes differ); "
                 "pass the training documents' embeddings in the same order, or embeddings=None."
             )
-        return self
 
     # ------------------------------------------------------------------ assignment
     def _mixture(self, codes: sp.csr_matrix) -> np.ndarray:
