@@ -181,7 +181,7 @@ def main() -> None:
             }
             rows.append(row)
             print(row, flush=True)
-    write(args, rows, notes, cpu_model(), cpu_cores())
+            write(args, rows, notes, cpu_model(), cpu_cores())  # after every method: a cut run keeps rows
 
 
 def write(args, rows, notes, cpu: str, cores: int) -> None:
