@@ -45,6 +45,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from ._io import atomic_write_text
 from .data import DataError, ShardedEmbeddings, embed_to_shards, load_embedding_model, read_texts
 from .sae.resolve import DEFAULT_MODEL, canonical_model_name, hub_model_name
@@ -253,6 +255,26 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return FIT_MODELS[args.model][0](args)
 
 
+def _check_texts_hash(reader: ShardedEmbeddings, texts: list[str]) -> None:
+    """Refuse --embeddings whose manifest records other texts than these (same count, other documents)."""
+    from .data import _texts_hash
+
+    start = 0
+    for source in reader.sources:
+        rows = source.get("rows")
+        if rows is None:  # a loose .npy file records no texts to check
+            rows = np.load(source["path"], mmap_mode="r").shape[0]
+        recorded = source.get("source_hash")
+        if recorded and _texts_hash(texts[start : start + int(rows)]) != recorded:
+            raise CLIError(
+                f"--embeddings {source['path']} were made from other texts than these {len(texts):,} "
+                "documents "
+                "(its manifest records another text hash); embed these documents: bertopic-sae embed SOURCE "
+                "--out FOLDER with the same --limit, --sample and --text-column."
+            )
+        start += int(rows)
+
+
 def fit_sae_tm(args: argparse.Namespace) -> int:
     """``fit --model sae-tm``: bertopic_sae.BERTopic with SAEAtomMerger; saves the model and topic table."""
     from ._io import check_target, register
@@ -280,6 +302,7 @@ def fit_sae_tm(args: argparse.Namespace) -> int:
                 "pass --embedding-model "
                 f"{reader.model} (its word vectors and the SAE must match the embeddings)."
             )
+        _check_texts_hash(reader, texts)
         embeddings = reader[0 : reader.shape[0]]
     else:
         _log(args, f"embedding {len(texts):,} documents with {args.embedding_model} (cached on disk)")
@@ -555,6 +578,33 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _check_device(device: str | None) -> None:
+    if device is None or not device.startswith("cuda"):
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise CLIError(f"--device {device}: no CUDA GPU is available here (torch {torch.__version__}); "
+                       "pass --device cpu, or leave --device out to pick one.")
+
+
+def _silence_libraries() -> None:
+    """-q: no progress bars from the libraries either (transformers' "Loading weights", Hub downloads)."""
+    import logging
+
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    os.environ["TRANSFORMERS_VERBOSITY"] = "error"
+    try:
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+        transformers_logging.set_verbosity_error()
+    except ImportError:  # pragma: no cover - transformers comes with sentence-transformers
+        pass
+    for name in ("sentence_transformers", "BERTopic", "bertopic_sae"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``bertopic-sae``; returns the exit code (0 ok, 1 runtime error, 2 usage error)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -564,7 +614,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    if getattr(args, "quiet", False):
+        _silence_libraries()
     try:
+        _check_device(getattr(args, "device", None))
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:
         print("bertopic-sae: interrupted; rerun the same command to resume.", file=sys.stderr)
@@ -573,6 +626,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "debug", False):
             raise
         message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        message = message.replace("overwrite=True", "--overwrite")  # the option's name on the command line
         kind = "" if isinstance(err, (CLIError, DataError)) else f"{type(err).__name__}: "
         print(
             f"bertopic-sae {args.command}: error: {kind}{message} (--debug shows the traceback)",

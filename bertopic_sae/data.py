@@ -255,12 +255,39 @@ def embed(
 
 
 def _open_text(path: Path):
-    """Open a possibly compressed text file (``.gz`` / ``.xz``) for reading."""
+    """Open a possibly compressed text file (``.gz`` / ``.xz``) for reading, after checking it is UTF-8."""
+    _check_utf8(path)
     if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
+        return gzip.open(path, "rt", encoding="utf-8")
     if path.suffix == ".xz":
-        return lzma.open(path, "rt", encoding="utf-8", errors="replace")
-    return open(path, encoding="utf-8", errors="replace")
+        return lzma.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+NEWLINE = b"\n"
+
+
+def _check_utf8(path: Path) -> None:
+    """Refuse a file that is not UTF-8, naming the line, instead of reading U+FFFD into the documents."""
+    import codecs
+
+    opener = gzip.open if path.suffix == ".gz" else lzma.open if path.suffix == ".xz" else open
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line, offset = 1, 0
+    with opener(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            pending = len(decoder.getstate()[0])
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as err:
+                at = max(err.start - pending, 0)
+                where = f"line {line + chunk.count(NEWLINE, 0, at)}, byte {offset + at}"
+                raise DataError(
+                    f"{path} is not valid UTF-8 ({where}); "
+                    f"convert it first, e.g. `iconv -f latin1 -t utf-8 {path} > utf8-{path.name}`."
+                ) from None
+            line += chunk.count(NEWLINE)
+            offset += len(chunk)
 
 
 def read_texts(
@@ -316,6 +343,7 @@ def read_texts(
         import pandas as pd
 
         column = text_column or "text"
+        _check_utf8(path)
         frame = pd.read_csv(
             path,
             sep="\t" if kind == ".tsv" else ",",
@@ -471,7 +499,9 @@ def embed_to_shards(
         total=len(texts), initial=done_rows, disable=not verbose, desc="embed", unit="doc", smoothing=0.05
     )
     started = time.perf_counter()
-    step = 1024  # encode in slices so the progress bar moves; each slice is still sorted by length
+    # Encode in slices so the progress bar moves (every 256 documents at the default batch size); each
+    # slice is still sorted by length inside sentence-transformers.
+    step = min(1024, 4 * batch_size)
     for index in todo:
         start = index * shard_size
         pieces = []
@@ -544,6 +574,7 @@ class ShardedEmbeddings:
                         "source": manifest.get("source", ""),
                         "rows": manifest.get("n_rows"),
                         "model": manifest.get("model"),
+                        "source_hash": manifest.get("source_hash"),
                     }
                 )
             elif path.suffix == ".npy" and path.exists():

@@ -271,7 +271,7 @@ def test_bad_inputs_raise_clear_errors(data, em):
         EmissionModel().fit(nan, counts)
     with pytest.raises(ValueError, match="empty vocabulary"):
         EmissionModel().fit(theta, sp.csr_matrix((theta.shape[0], 0)))
-    with pytest.raises(ValueError, match="no weighted tokens"):
+    with pytest.raises(ValueError, match="no words to learn topic words from"):
         EmissionModel().fit(theta, sp.csr_matrix(counts.shape))
     with pytest.raises(ValueError, match="background_weight"):
         EmissionModel(background_weight=0).fit(theta, counts)
@@ -293,7 +293,7 @@ def test_default_vectorizer_configuration():
     assert isinstance(vectorizer, CountVectorizer)
     params = vectorizer.get_params()
     assert params["stop_words"] == "english" and params["lowercase"] is True
-    assert params["token_pattern"] == r"(?u)\b[a-zA-Z]{3,}\b"
+    assert params["token_pattern"] == r"(?u)\b[^\W\d_]{3,}\b"  # letters of any script (issue 14)
     assert params["min_df"] == 5 and params["max_features"] == 5000
     assert default_vectorizer(min_df=2, max_features=None).get_params()["min_df"] == 2
 

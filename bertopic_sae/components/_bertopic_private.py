@@ -37,6 +37,11 @@ OVERRIDDEN: dict[str, tuple[tuple[str, ...], str]] = {
         "BERTopic refits the vectorizer on per-topic concatenations; topic words must come from the emission "
         "model over the vocabulary it was fitted on, with the atoms' and documents' topics.",
     ),
+    "_reduce_dimensionality": (
+        ("embeddings", "y", "partial_fit"),
+        "SAEEncoder needs the embedding model's name to find a shipped SAE (BERTopic's fit passes none), and "
+        "the merger's centroid assignment needs the embeddings themselves, not only the codes.",
+    ),
     "_save_representative_docs": (
         ("documents",),
         "Representative documents are those the topic's atoms explain best (one sparse product), not a "

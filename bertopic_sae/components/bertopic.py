@@ -26,12 +26,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from bertopic import BERTopic as _BERTopic
+from bertopic.backend import BaseEmbedder
 from bertopic.dimensionality import BaseDimensionalityReduction
 
 from .. import _io
@@ -53,6 +56,24 @@ MERGER_TENSORS = "sae_merger.safetensors"
 MERGER_CONFIG = "sae_merger.json"
 
 _WORD_VECTOR_CACHE: dict[str, np.ndarray] = {}
+
+
+def _check_documents(documents) -> None:
+    """Refuse an empty corpus and documents that are not strings, naming the first bad one."""
+    if isinstance(documents, str):
+        raise TypeError("documents must be a list of strings, got one string; wrap it: [text].")
+    if len(documents) == 0:
+        raise ValueError("No documents: pass a non-empty list of strings.")
+    for index, document in enumerate(documents):
+        if not isinstance(document, str):
+            raise TypeError(f"Document {index} is {type(document).__name__} ({document!r:.40}), not a "
+                            "string; pass every document as text ('' for an empty one).")
+
+
+def _check_count(documents, embeddings) -> None:
+    if embeddings is not None and np.shape(embeddings)[0] != len(documents):
+        raise ValueError(f"Got {len(documents)} documents but {np.shape(embeddings)[0]} embeddings; pass one "
+                         "embedding per document, in the same order.")
 
 
 class BERTopic(_BERTopic):
@@ -103,6 +124,12 @@ class BERTopic(_BERTopic):
             )
         clustering = clustering_model if clustering_model is not None else hdbscan_model
         if isinstance(clustering, SAEAtomMerger):
+            if vectorizer_model is None and language != "english":
+                raise ValueError(
+                    f"language={language!r}: the default vocabulary removes English stop words only. Pass "
+                    "vectorizer_model=default_vectorizer(stop_words=[...your language's stop words...]) (or "
+                    "stop_words=None), and an embedding_model for the language."
+                )
             umap_model = umap_model if umap_model is not None else BaseDimensionalityReduction()
             ctfidf_model = ctfidf_model if ctfidf_model is not None else EmissionTopicWords()
             if vectorizer_model is None:
@@ -199,7 +226,9 @@ class BERTopic(_BERTopic):
     def fit_transform(self, documents, embeddings=None, images=None, y=None):
         merger = self._sae_merger()
         if merger is not None and documents is not None:
+            _check_documents(documents)
             check_documents_type(documents)
+            _check_count(documents, embeddings)
             if embeddings is None and self.embedding_model is None:
                 raise ValueError(
                     "No embeddings and no embedding_model: pass embeddings=... or "
@@ -210,13 +239,37 @@ class BERTopic(_BERTopic):
                 check_embeddings(embeddings)
         return super().fit_transform(documents, embeddings=embeddings, images=images, y=y)
 
+    def _reduce_dimensionality(self, embeddings, y=None, partial_fit=False):
+        self._raw_embeddings = embeddings if self._sae_merger() is not None else None
+        if isinstance(self.umap_model, SAEEncoder) and not partial_fit:
+            self.umap_model.fit(embeddings, embedding_model_name=self._embedding_model_name())
+            return self.umap_model.transform(embeddings)
+        return super()._reduce_dimensionality(embeddings, y=y, partial_fit=partial_fit)
+
+    def _clean_text(self, documents) -> list[str]:
+        """BERTopic's text cleaning, but an empty document stays empty (BERTopic writes "emptydoc", which
+        would become a topic word)."""
+        cleaned = self._preprocess_text(documents)
+        pairs = zip(documents, cleaned, strict=True)
+        return ["" if not str(original).strip() else text for original, text in pairs]
+
     def _cluster_embeddings(self, umap_embeddings, documents, partial_fit=False, y=None):
         merger = self._sae_merger()
         if merger is None or partial_fit:
             return super()._cluster_embeddings(umap_embeddings, documents, partial_fit=partial_fit, y=y)
         bow, word_vectors = None, None
         if documents.Document.values[0] is not None:  # text, not images only
-            bow = self.vectorizer_model.fit_transform(self._preprocess_text(documents.Document.values))
+            try:
+                bow = self.vectorizer_model.fit_transform(self._clean_text(documents.Document.values))
+            except ValueError as err:
+                if "empty vocabulary" not in str(err):
+                    raise
+                raise ValueError(
+                    "The vectorizer found no words in these documents (the default vocabulary keeps words of "
+                    "3+ letters of any script, minus English stop words, in at least min_df documents). Pass "
+                    "vectorizer_model=CountVectorizer(...) with a token_pattern or tokenizer that fits this "
+                    "text (e.g. a word segmenter for Chinese or Japanese)."
+                ) from None
             if merger.merge != "decoder":
                 word_vectors = self._word_vectors(self.vectorizer_model.get_feature_names_out())
         guided_y = None if self.seed_topic_list is not None else y
@@ -234,7 +287,10 @@ class BERTopic(_BERTopic):
             random_state=merger.random_state,
             verbose=merger.verbose,
         )
-        merger.fit(umap_embeddings, y=guided_y, stages=stages, word_vectors=word_vectors)
+        raw = getattr(self, "_raw_embeddings", None)
+        self._raw_embeddings = None
+        merger.fit(umap_embeddings, y=guided_y, stages=stages, word_vectors=word_vectors,
+                   embeddings=raw if sp.issparse(umap_embeddings) else None)
         self.sae_stages_ = stages
         self.hdbscan_model = AlreadyFitted(merger)
         try:
@@ -255,7 +311,7 @@ class BERTopic(_BERTopic):
             return self.ctfidf_model.topic_rows(
                 emission, atom_topic, topics, self._training_documents()
             ), words
-        counts = self.vectorizer_model.transform(self._preprocess_text(documents_per_topic.Document.values))
+        counts = self.vectorizer_model.transform(self._clean_text(documents_per_topic.Document.values))
         return self.ctfidf_model.slice_rows(emission, counts, atom_topic, topics), words
 
     def _training_documents(self) -> tuple | None:
@@ -291,6 +347,8 @@ class BERTopic(_BERTopic):
             if topic < 0 or topic >= mapped.shape[1]:
                 representative[int(topic)] = list(texts[members[:3]])
                 continue
+            written = members[[bool(str(text).strip()) for text in texts[members]]]
+            members = written if written.size else members  # a blank document says nothing about a topic
             best = members[np.argsort(-mapped[members, topic], kind="stable")[:3]]
             representative[int(topic)] = list(texts[best])
         self.representative_docs_ = representative
@@ -304,8 +362,9 @@ class BERTopic(_BERTopic):
         check_is_fitted(self)
         if isinstance(documents, str) or documents is None:
             documents = [documents]
+        _check_count(documents, embeddings)
         if embeddings is None:
-            if self.embedding_model is None:
+            if self.embedding_model is None or type(self.embedding_model) is BaseEmbedder:
                 raise ValueError(
                     "No embedding model to embed the documents: pass embeddings=..., or "
                     "BERTopic.load(path, embedding_model=...)."
@@ -315,8 +374,27 @@ class BERTopic(_BERTopic):
             )
         check_embeddings(embeddings)
         reduced = self.umap_model.transform(embeddings)
-        labels, probabilities = merger.assign(reduced)
+        labels, probabilities = merger.assign(reduced, embeddings)
         return self._map_predictions(labels), self._map_probabilities(probabilities, original_topics=True)
+
+    def get_document_info(self, docs, df=None, metadata=None):
+        """BERTopic's table, where ``Probability`` is the probability of the document's own topic.
+
+        With an :class:`SAEAtomMerger` a document's topic is the nearest topic centroid while
+        ``probabilities_`` is its topic mixture (the share of its SAE activation on each topic's atoms), so
+        for some documents the largest mixture entry is another topic; ``Top_Mixture_Topic`` shows it.
+        """
+        info = super().get_document_info(docs, df=df, metadata=metadata)
+        probabilities = getattr(self, "probabilities_", None)
+        if self._sae_merger() is None or probabilities is None or np.ndim(probabilities) != 2 or \
+                len(probabilities) != len(info):
+            return info
+        topics = info["Topic"].to_numpy()
+        inside = (topics >= 0) & (topics < probabilities.shape[1])
+        own = probabilities[np.arange(len(topics)), np.clip(topics, 0, probabilities.shape[1] - 1)]
+        info["Probability"] = np.where(inside, own, 0.0)
+        info["Top_Mixture_Topic"] = probabilities.argmax(axis=1)
+        return info
 
     def set_n_topics(self, docs: list[str], n_topics: int, embeddings=None, images=None) -> BERTopic:
         """Re-merge the SAE atoms into ``n_topics`` topics (more or fewer), as the paper does.
@@ -479,17 +557,47 @@ class BERTopic(_BERTopic):
                 _save_sae_parts(self, staging)
 
     @classmethod
-    def load(cls, path: str, embedding_model=None) -> BERTopic:
-        """Load a model saved by :meth:`save` (or by stock BERTopic) and re-attach the SAE parts."""
+    def load(cls, path: str | os.PathLike, embedding_model=None) -> BERTopic:
+        """Load a model saved by :meth:`save` (or by stock BERTopic) and re-attach the SAE parts.
+
+        Raises:
+            FileNotFoundError: ``path`` does not exist, or the folder lacks a part of the model.
+        """
         _io.recover(path)  # a save killed between its two renames left only the aside copy
-        model = _BERTopic.load(path, embedding_model=embedding_model)
         folder = Path(path)
+        hub_id = not folder.exists() and not folder.is_absolute() and str(path).count("/") == 1 and \
+            not folder.parent.exists()
+        if not folder.exists() and not hub_id:
+            raise FileNotFoundError(f"No model at {path}: the path does not exist. Pass the folder "
+                                    "(safetensors/pytorch) or the file (pickle) that save() wrote.")
+        if folder.is_dir():
+            _check_model_folder(folder)
+        model = _BERTopic.load(str(path), embedding_model=embedding_model)
         if folder.is_dir() and (folder / MERGER_CONFIG).exists():
             model.__class__ = cls  # BERTopic.load builds its own class; see _bertopic_private
             _load_sae_parts(model, folder)
         elif not isinstance(model, cls):
             model.__class__ = cls
         return model
+
+
+def _check_model_folder(folder: Path) -> None:
+    """Refuse a model folder with a part missing, naming it (instead of a plain BERTopic or a late crash)."""
+    missing = [name for name in ("topics.json", "config.json") if not (folder / name).exists()]
+    ours = [name for name in (MERGER_CONFIG, MERGER_TENSORS) if (folder / name).exists()]
+    if ours or (folder / SAE_DIR).exists():
+        missing += [name for name in (MERGER_CONFIG, MERGER_TENSORS) if name not in ours]
+    if MERGER_CONFIG in ours:
+        config = json.loads((folder / MERGER_CONFIG).read_text())
+        state = config.get("merger_state", {})
+        needs_sae = config.get("encoder") == "sae" or state.get("input") == "embeddings"
+        if needs_sae and not (folder / SAE_DIR / "cfg.json").exists():
+            missing.append(f"{SAE_DIR}/ (the SAE)")
+    if missing:
+        raise FileNotFoundError(
+            f"{folder} is not a complete model: {', '.join(missing)} missing. Save the model again with "
+            "save(path, serialization='safetensors'), or copy the whole folder."
+        )
 
 
 LEGACY_MODEL_ENTRIES = (
@@ -549,6 +657,7 @@ def _load_sae_parts(model: BERTopic, folder: Path) -> None:
                              "it cannot encode new documents. Refit and save it again.")
         encoder = SAEEncoder(sae=sae)
         encoder.sae_, encoder.n_features_in_ = sae, sae.d_in
+        encoder.float16_grid_ = stages.float16_grid
         model.umap_model = encoder
     if config["ctfidf"] is not None:
         # Saved before share_prior / weight_documents existed: keep the words the model was saved with.

@@ -47,14 +47,19 @@ class SAEEncoder(BaseEstimator, TransformerMixin):
         self.batch_size = batch_size
         self.verbose = verbose
 
-    def fit(self, X: Embeddings, y: Labels | None = None) -> SAEEncoder:
+    def fit(
+        self, X: Embeddings, y: Labels | None = None, *, embedding_model_name: str | None = None
+    ) -> SAEEncoder:
+        """Resolve (or train) the SAE; ``embedding_model_name`` lets ``sae="auto"`` find a shipped SAE."""
         X = check_embeddings(X)
         self.sae_ = resolve_sae(
-            self.sae, X, sae_config=self.sae_config, train_config=self.train_config, verbose=self.verbose
+            self.sae, X, sae_config=self.sae_config, train_config=self.train_config,
+            embedding_model_name=embedding_model_name, verbose=self.verbose,
         )
         if self.sae_.d_in != X.shape[1]:
             check_embeddings(X, self.sae_.d_in)
         self.n_features_in_ = X.shape[1]
+        self.float16_grid_ = True  # read embeddings at float16 precision, as the merger does
         return self
 
     def partial_fit(self, X: Embeddings, y: Labels | None = None) -> SAEEncoder:
@@ -67,7 +72,8 @@ class SAEEncoder(BaseEstimator, TransformerMixin):
         """SAE activations ``(n, d_sae)`` as a scipy CSR matrix."""
         if not hasattr(self, "sae_"):
             raise ValueError("This SAEEncoder is not fitted yet; call fit(embeddings) first.")
-        return self.sae_.encode_csr(X, batch_size=self.batch_size, verbose=self.verbose)
+        grid = getattr(self, "float16_grid_", False)  # pickled by 0.1.0: full precision
+        return self.sae_.encode_csr(X, batch_size=self.batch_size, verbose=self.verbose, float16_grid=grid)
 
     def fit_transform(self, X: Embeddings, y: Labels | None = None, **fit_params) -> sp.csr_matrix:
         return self.fit(X, y).transform(X)

@@ -71,7 +71,10 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
 
     Attributes:
         labels_: topic of every training document, ``0..n_topics-1``.
-        probabilities_: ``(n_docs, n_topics)`` topic distribution of every training document.
+        probabilities_: ``(n_docs, n_topics)`` topic mixture of every training document: the share of
+            its SAE activation on each topic's atoms. With ``assignment="centroid"`` the label is the
+            nearest topic centroid instead, so for some documents the largest entry
+            is another topic; :meth:`bertopic_sae.BERTopic.get_document_info` shows both.
         atom_topic_: topic of every atom (``-1`` for atoms that never fire).
         atom_weights_: θ̄, the mean normalised activation of every atom (sums to 1).
         timings_: seconds spent in ``fit`` on the earlier stages (when the merger ran them) and the merge.
@@ -115,7 +118,8 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
 
     # ------------------------------------------------------------------ fitting
     def _check_params(self, n_docs: int) -> None:
-        if not isinstance(self.n_topics, (int, np.integer)) or self.n_topics < 1:
+        n_topics = self.n_topics
+        if isinstance(n_topics, bool) or not isinstance(n_topics, (int, np.integer)) or n_topics < 1:
             raise ValueError(f"n_topics must be a positive integer, got {self.n_topics!r}.")
         if n_docs < self.n_topics:
             raise ValueError(
@@ -140,6 +144,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
         word_vectors: Embeddings | None = None,
         bow: Counts | None = None,
         embedding_model_name: str | None = None,
+        embeddings=None,
     ) -> SAEAtomMerger:
         """Merge atoms into topics and assign the documents.
 
@@ -153,6 +158,8 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
             bow: bag-of-words counts ``(n, V)`` of the documents (only without ``stages``).
             embedding_model_name: name of the embedding model, to pick a shipped SAE (only without
             ``stages``).
+            embeddings: when ``X`` holds SAE codes, the documents' embeddings, for the centroid assignment
+                (else the SAE reconstructions stand in for them).
         """
         n_docs = X.shape[0]
         self._check_params(n_docs)
@@ -200,7 +207,9 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
             decoder=decoder,
             top_p=self.top_p,
         )
-        self._assign_atoms(self.n_topics, None if sp.issparse(X) else X)
+        if embeddings is not None:
+            embeddings = check_embeddings(embeddings, self.sae_.d_in if self.sae_ is not None else None)
+        self._assign_atoms(self.n_topics, embeddings if sp.issparse(X) else X)
         self.timings_["merge"] = time.perf_counter() - timer
         return self
 
@@ -272,7 +281,8 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
         return self.assignment == "centroid" and self.sae_ is not None
 
     def _points(self, codes: sp.csr_matrix, embeddings=None):
-        return unit_points(codes, self.sae_.decode_numpy if self.sae_ is not None else None, embeddings)
+        return unit_points(codes, self.sae_.decode_numpy if self.sae_ is not None else None, embeddings,
+                           self.stages_.float16_grid)
 
     def _set_atom_topics(self, atom_topic: np.ndarray, n_topics: int) -> None:
         self.atom_topic_ = np.asarray(atom_topic, dtype=np.int64)
@@ -287,9 +297,10 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
         training ``embeddings`` for the centroid assignment to use them (else SAE reconstructions).
         """
         self._check_fitted()
-        if n_topics < 1 or n_topics > self.codes_.shape[0]:
+        if isinstance(n_topics, bool) or not isinstance(n_topics, (int, np.integer)) or \
+                not 1 <= n_topics <= self.codes_.shape[0]:
             raise ValueError(
-                f"n_topics must be in 1..{self.codes_.shape[0]} (the documents), got {n_topics}."
+                f"n_topics must be an integer in 1..{self.codes_.shape[0]} (the documents), got {n_topics!r}."
             )
         if embeddings is not None:
             embeddings = check_embeddings(embeddings, self.sae_.d_in if self.sae_ is not None else None)
@@ -298,8 +309,24 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
                     f"embeddings has {embeddings.shape[0]} rows; the merger was fit on "
                     f"{self.codes_.shape[0]} documents."
                 )
+            self._check_same_documents(embeddings)
         self._assign_atoms(int(n_topics), embeddings)
         return self
+
+    def _check_same_documents(self, embeddings) -> None:
+        """Refuse embeddings of other documents: their codes must fire the atoms the training codes fire."""
+        if self.sae_ is None:
+            return
+        rows = np.unique(np.linspace(0, self.codes_.shape[0] - 1, min(256, self.codes_.shape[0])).astype(int))
+        fresh = self.sae_.encode_csr(np.asarray(embeddings[rows], dtype=np.float32), float16_grid=True) > 0
+        stored = self.codes_[rows] > 0
+        overlap = np.asarray(fresh.multiply(stored).sum(axis=1)).ravel()
+        union = np.asarray((fresh + stored).astype(bool).sum(axis=1)).ravel()
+        if np.mean(overlap / np.maximum(union, 1)) < 0.5:  # the same documents give ~1
+            raise ValueError(
+                "These embeddings are not the documents the model was fitted on (their SAE codes differ); "
+                "pass the training documents' embeddings in the same order, or embeddings=None."
+            )
 
     # ------------------------------------------------------------------ assignment
     def _mixture(self, codes: sp.csr_matrix) -> np.ndarray:
@@ -340,11 +367,14 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
             raise ValueError(
                 "This merger was fit on SAE codes; pass codes (from SAEEncoder), not embeddings."
             )
-        return self.sae_.encode_csr(X)
+        return self.sae_.encode_csr(X, float16_grid=self.stages_.float16_grid)
 
-    def assign(self, X: Embeddings | Codes) -> tuple[np.ndarray, np.ndarray]:
-        """``(labels, probabilities)`` of new documents (embeddings or SAE codes) in one pass."""
-        dense = None if sp.issparse(X) else X
+    def assign(
+        self, X: Embeddings | Codes, embeddings: Embeddings | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(labels, probabilities)`` of new documents (embeddings or SAE codes) in one pass; with codes,
+        their ``embeddings`` serve the centroid assignment."""
+        dense = embeddings if sp.issparse(X) else X
         return self._assign(self.transform_codes(X), dense)
 
     def predict_proba(self, X: Embeddings | Codes) -> np.ndarray:
@@ -407,6 +437,7 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
                 counts=state.pop("counts_", None),
                 emission=state.pop("emission_model_", None),
                 input=state.pop("_input", "embeddings"),
+                float16_grid=False,
             )
         super().__setstate__(state)
 

@@ -14,6 +14,8 @@ likelihood uses, which is also what a reloaded model keeps in ``_idf_diag``.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 from bertopic.vectorizers import ClassTfidfTransformer
@@ -85,8 +87,24 @@ class EmissionTopicWords(ClassTfidfTransformer):
         self.idf_ranking = idf_ranking
         self.slice_iterations = slice_iterations
 
+    def fit(self, X: sp.csr_matrix, multiplier: np.ndarray | None = None) -> EmissionTopicWords:
+        """BERTopic's c-TF-IDF fit, reached only where no emission matrix applies; warns of the fallback."""
+        warnings.warn(
+            "EmissionTopicWords is ranking these topic words by c-TF-IDF, not by the emission matrix: that "
+            "needs bertopic_sae.BERTopic with a fitted SAEAtomMerger and the vocabulary the emission model "
+            "was learned on (not stock BERTopic, partial_fit, or a new vectorizer without refitting the "
+            "emission).",
+            UserWarning, stacklevel=2,
+        )
+        return super().fit(X, multiplier)
+
     def fit_emission(self, emission_model, multiplier: np.ndarray | None = None) -> EmissionTopicWords:
         """Keep the emission model's IDF weights (times any seed-word multiplier) as ``_idf_diag``."""
+        if self.bm25_weighting:
+            raise ValueError(
+                "bm25_weighting is a c-TF-IDF option that EmissionTopicWords does not use; drop it, or pass "
+                "ctfidf_model=ClassTfidfTransformer(bm25_weighting=True) for c-TF-IDF words."
+            )
         weights = np.asarray(emission_model.idf_, dtype=np.float64)
         if multiplier is not None:
             weights = weights * multiplier

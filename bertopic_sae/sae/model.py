@@ -28,7 +28,7 @@ from .checkpoint import (
 )
 from .config import SAEConfig
 
-__all__ = ["SparseAutoencoder", "EncoderOutput", "ForwardOutput", "check_embeddings"]
+__all__ = ["SparseAutoencoder", "EncoderOutput", "ForwardOutput", "check_embeddings", "round_to_float16"]
 
 
 class EncoderOutput(NamedTuple):
@@ -80,15 +80,30 @@ def check_embeddings(X: Embeddings, d_in: int | None = None, *, name: str = "emb
         )
     if not np.issubdtype(X.dtype, np.floating):
         X = X.astype(np.float32)
-    if not isinstance(X, np.memmap):  # a memmap is checked batch by batch where it is read
-        bad = ~np.isfinite(X).all(axis=1)
-        if bad.any():
-            rows = np.flatnonzero(bad)[:5].tolist()
-            raise ValueError(
-                f"{name} contain NaN or infinite values in {int(bad.sum())} rows (first: {rows}); "
-                "re-embed those documents or drop them."
-            )
+    # A memmap is read block by block, so the check never holds more than one block in memory.
+    blocks = range(0, X.shape[0], 65_536)
+    bad = np.concatenate([~np.isfinite(X[start : start + 65_536]).all(axis=1) for start in blocks])
+    if bad.any():
+        rows = np.flatnonzero(bad)[:5].tolist()
+        raise ValueError(
+            f"{name} contain NaN or infinite values in {int(bad.sum())} rows (first: {rows}); "
+            "re-embed those documents or drop them."
+        )
     return X if X.dtype == np.float32 or isinstance(X, np.memmap) else X.astype(np.float32)
+
+
+def round_to_float16(X: np.ndarray) -> np.ndarray:
+    """``X`` (float32) rounded to float16 precision, unless that would overflow (|x| > 60,000).
+
+    Rounding is idempotent, so embeddings stored as float16 (the CLI's default) and the float32 originals
+    round to the same values. The topic pipeline reads embeddings this way because its later steps
+    (EM over the emission matrix, k-means over atoms and documents) amplify code differences of 1e-4 into
+    different topics (``benchmarks/results/stability.md``).
+    """
+    X = np.asarray(X, dtype=np.float32)
+    if X.size and np.abs(X).max() > 6e4:
+        return X
+    return X.astype(np.float16).astype(np.float32)
 
 
 class SparseAutoencoder(nn.Module):
@@ -232,9 +247,13 @@ class SparseAutoencoder(nn.Module):
     # ------------------------------------------------------------------ numpy / scipy helpers
     @torch.no_grad()
     def encode_csr(
-        self, X: Embeddings, *, batch_size: int = 4096, verbose: bool = False
+        self, X: Embeddings, *, batch_size: int = 4096, verbose: bool = False, float16_grid: bool = False
     ) -> sp.csr_matrix:
-        """Encode an array (or memmap) of embeddings into a scipy CSR matrix ``(n, d_sae)`` (float32)."""
+        """Encode an array (or memmap) of embeddings into a scipy CSR matrix ``(n, d_sae)`` (float32).
+
+        With ``float16_grid`` the embeddings are first rounded to float16 precision (see
+        :func:`round_to_float16`), so float32 embeddings and their float16-stored copy give the same codes.
+        """
         from tqdm.auto import tqdm
 
         X = check_embeddings(X, self.d_in)
@@ -244,10 +263,12 @@ class SparseAutoencoder(nn.Module):
         use_bf16 = self.device.type == "cuda"
         for start in tqdm(range(0, X.shape[0], batch_size), disable=not verbose, desc="SAE encode"):
             batch = np.asarray(X[start : start + batch_size], dtype=np.float32)
-            if not np.isfinite(batch).all():
-                raise ValueError(
-                    f"embeddings contain NaN or infinite values near row {start}; re-embed or drop them."
-                )
+            batch = round_to_float16(batch) if float16_grid else batch
+            bad = ~np.isfinite(batch).all(axis=1)
+            if bad.any():
+                rows = (start + np.flatnonzero(bad)[:5]).tolist()
+                raise ValueError(f"embeddings contain NaN or infinite values in rows {rows}; re-embed or "
+                                 "drop them.")
             tensor = torch.from_numpy(batch).to(self.device, self.dtype)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
                 acts = self.encode(tensor).acts

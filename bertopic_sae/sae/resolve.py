@@ -9,6 +9,7 @@ embedding models (to find the SAE shipped for one).
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -133,6 +134,17 @@ def resolve_sae(
 
     X = check_embeddings(X)
     cfg = sae_config or SAEConfig(d_in=X.shape[1], d_sae=_default_atoms(X.shape[0], X.shape[1]))
+    if sae == "auto":
+        from .pretrained import PRETRAINED
+
+        warnings.warn(
+            f"No shipped SAE for the embedding model {embedding_model_name or '(name unknown)'} with "
+            f"{X.shape[1]}-d embeddings (shipped: {', '.join(sorted(PRETRAINED))}); training a "
+            f"{cfg.d_sae}-atom "
+            f"SAE on these {X.shape[0]} documents. Pass sae=<checkpoint> (see `bertopic-sae pretrain`) for a "
+            "bigger SAE, or sae='train' to silence this.",
+            UserWarning, stacklevel=3,
+        )
     train_cfg = train_config or TrainConfig(verbose=verbose, steps=_default_steps(X.shape[0]), seed=seed or 0)
     return train_sae(X, cfg, train_cfg).sae
 

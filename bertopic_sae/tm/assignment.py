@@ -16,6 +16,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
+from ..sae.model import round_to_float16
+
 __all__ = ["one_hot", "membership", "mixture", "unit_points", "fit_centroids", "realign_atoms",
            "give_every_topic_a_document"]
 
@@ -49,12 +51,13 @@ def mixture(codes: sp.csr_matrix, members: sp.csr_matrix, topic_weights: np.ndar
 
 
 def unit_points(codes: sp.csr_matrix, decode: Callable[[sp.csr_matrix], np.ndarray] | None,
-                embeddings=None) -> Iterator[tuple[int, np.ndarray]]:
+                embeddings=None, float16_grid: bool = True) -> Iterator[tuple[int, np.ndarray]]:
     """Unit-norm document vectors in blocks: the embeddings when given, else the SAE reconstructions of the
     codes (``decode``; less exact, most of all for an SAE trained on other data)."""
     for start in range(0, codes.shape[0], BLOCK):
         if embeddings is not None:
             block = np.asarray(embeddings[start : start + BLOCK], dtype=np.float32)
+            block = round_to_float16(block) if float16_grid else block  # as the codes read them
         elif decode is not None:
             block = decode(codes[start : start + BLOCK])
         else:

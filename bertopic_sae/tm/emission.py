@@ -212,8 +212,9 @@ class EmissionModel(BaseEstimator):
         wn = counts.data * weights[counts.indices]
         if not wn.sum() > 0:
             raise ValueError(
-                "counts has no weighted tokens: every document is empty, or (with idf_weighting) every word "
-                "occurs in every document. Pass more varied documents or set idf_weighting=False."
+                "The documents have no words to learn topic words from: every document is empty, or every "
+                "vocabulary word occurs in every document (IDF weight 0). Pass more varied documents (words "
+                "that occur in some documents only)."
             )
         column_mass = np.asarray(theta.sum(axis=0)).ravel()
         total = column_mass.sum()

@@ -44,6 +44,9 @@ class FittedStages:
     """The emission model fitted on ``codes`` and ``counts`` (None without words)."""
     input: str = "embeddings"
     """What the documents came as: ``"embeddings"`` or ``"codes"``."""
+    float16_grid: bool = True
+    """Whether embeddings are read at float16 precision (:func:`bertopic_sae.sae.model.round_to_float16`), so
+    float16-stored and float32 embeddings give the same topics; False for models saved by 0.1.0."""
 
 
 def fit_emission(
@@ -109,7 +112,7 @@ def fit_stages(
         model = resolve_sae(sae, X, sae_config=sae_config, train_config=train_config,
                             embedding_model_name=embedding_model_name, seed=random_state, verbose=verbose)
         check_embeddings(X, model.d_in)
-        stages = FittedStages(sae=model, codes=model.encode_csr(X, verbose=verbose))
+        stages = FittedStages(sae=model, codes=model.encode_csr(X, verbose=verbose, float16_grid=True))
     if bow is not None:
         stages = fit_emission(stages, bow, background_weight=background_weight, random_state=random_state,
                               verbose=verbose)
@@ -125,7 +128,7 @@ def stages_to_arrays(stages: FittedStages) -> tuple[dict[str, np.ndarray], dict]
         "codes_indptr": codes.indptr.astype(np.int64),
         "codes_shape": np.array(codes.shape, dtype=np.int64),
     }
-    config: dict = {"input": stages.input}
+    config: dict = {"input": stages.input, "float16_grid": stages.float16_grid}
     if stages.emission is not None:
         model = stages.emission
         arrays.update(emission=model.emission_, background=model.background_, idf=model.idf_,
@@ -165,4 +168,5 @@ def stages_from_arrays(
         counts=counts,
         emission=emission,
         input=config.get("input", "embeddings"),
+        float16_grid=bool(config.get("float16_grid", False)),  # saved by 0.1.0: full precision
     )

@@ -1,9 +1,10 @@
 """The project's shared bag-of-words vocabulary and the IDF weights of the SAE-TM emission model.
 
 SAE-TM (Girrbach & Akata) learns its word-emission matrix against a 5,000-word vocabulary of
-alphabetic tokens of three or more letters, English stop words removed, kept when they occur in at
-least 5 documents. :func:`default_vectorizer` returns a scikit-learn ``CountVectorizer`` with that
-configuration, so every model and benchmark in the project counts words the same way.
+alphabetic tokens of three or more letters (here letters of any script, not only a-z), English stop
+words removed, kept when they occur in at least 5 documents. :func:`default_vectorizer` returns a
+scikit-learn ``CountVectorizer`` with that configuration, so every model and benchmark in the project
+counts words the same way.
 
 Usage:
 
@@ -29,7 +30,8 @@ __all__ = ["DEFAULT_VECTORIZER_PARAMS", "default_vectorizer", "auto_min_df", "id
 
 DEFAULT_VECTORIZER_PARAMS: dict[str, Any] = {
     "stop_words": "english",
-    "token_pattern": r"(?u)\b[a-zA-Z]{3,}\b",
+    # Letters of any script (no digits, no underscores): "müde", "Übelkeit" and "кошка" are words too.
+    "token_pattern": r"(?u)\b[^\W\d_]{3,}\b",
     "lowercase": True,
     "min_df": 5,
     "max_features": 5000,
@@ -147,7 +149,8 @@ class _LemmaAnalyzer:
 def default_vectorizer(*, lemmatize: bool = False, **overrides: Any) -> CountVectorizer:
     """A ``CountVectorizer`` configured like SAE-TM's vocabulary (see :data:`DEFAULT_VECTORIZER_PARAMS`).
 
-    The defaults are ``stop_words="english"``, ``token_pattern=r"(?u)\\b[a-zA-Z]{3,}\\b"``,
+    The defaults are ``stop_words="english"``, ``token_pattern=r"(?u)\\b[^\\W\\d_]{3,}\\b"`` (words of three
+    or more letters of any script; scripts written without spaces, such as Chinese, need a tokenizer),
     ``lowercase=True``, ``min_df=5`` and ``max_features=5000``. For tiny corpora (fewer than about
     200 documents) ``min_df=5`` leaves few or no words: pass a smaller ``min_df``, or
     ``min_df="auto"`` to pick ``min(5, max(1, n_docs // 100))`` when the vectorizer is fitted
