@@ -32,7 +32,7 @@ N_TOPICS = 8
 N_EMPTY = 6
 
 
-# ---------------------------------------------------------------------------------------------- fixtures
+# ---------------------------------------- fixtures
 @pytest.fixture(scope="module")
 def corpus(embedding_model):
     """600 health-news tweets, the last six replaced by empty strings, with their embeddings."""
@@ -72,7 +72,7 @@ def _hidden_leftovers(parent: Path) -> list[str]:
     return sorted(p.name for p in parent.iterdir() if p.name.startswith("."))
 
 
-# ---------------------------------------------------------------------------------------------- data loss
+# ---------------------------------------- data loss
 def test_save_refuses_a_folder_with_the_users_files(fitted, tmp_path):
     model, _, _ = fitted
     target = tmp_path / "project"
@@ -198,7 +198,7 @@ def test_sae_encoder_with_auto_sae_saves_and_reloads(corpus, embedding_model, tm
     assert adjusted_rand_score(plain_topics, topics) > 0.9
 
 
-# ---------------------------------------------------------------------------------------------- silent wrong results
+# ---------------------------------------- silent wrong results
 def test_nan_row_in_memmap_refused_naming_the_row(corpus, embedding_model, tmp_path):
     texts, embeddings = corpus
     path = tmp_path / "emb.npy"
@@ -365,7 +365,7 @@ def test_set_n_topics_refuses_non_integer_and_foreign_embeddings(fitted, corpus)
     assert len(set(model.topics_)) == 5
 
 
-# ---------------------------------------------------------------------------------------------- cryptic errors
+# ---------------------------------------- cryptic errors
 @pytest.mark.parametrize(
     "documents, pattern",
     [
@@ -421,7 +421,7 @@ def test_emission_error_advice_is_reachable(embedding_model):
     assert "documents" in str(error.value)
 
 
-# ---------------------------------------------------------------------------------------------- already handled well
+# ---------------------------------------- already handled well
 def test_nan_in_memory_refused(corpus, embedding_model):
     texts, embeddings = corpus
     bad = embeddings.copy()

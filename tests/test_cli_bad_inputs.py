@@ -208,7 +208,8 @@ def test_both_cli_routes_give_the_same_topics(lee_file, tmp_path, capfd, one_thr
     shards = tmp_path / "emb16"
     assert main(["embed", str(lee_file), "--out", str(shards), "-q"]) == 0  # float16, the default
     common = ["--sae", "minilm-l6-v2", "--n-topics", "5", "-q", "--threads", "1"]
-    assert main(["fit", str(lee_file), "--embeddings", str(shards), "--out", str(tmp_path / "a"), *common]) == 0
+    out_a = str(tmp_path / "a")
+    assert main(["fit", str(lee_file), "--embeddings", str(shards), "--out", out_a, *common]) == 0
     assert main(["fit", str(lee_file), "--out", str(tmp_path / "b"), *common]) == 0
     capfd.readouterr()
     assert (tmp_path / "a" / "topics.csv").read_text() == (tmp_path / "b" / "topics.csv").read_text()
