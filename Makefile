@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 TORCH ?= torch==2.13.0
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bertopic-suite bench clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ demo: install
 
 test: install
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
+
+# BERTopic v0.17.4's own test suite, unmodified, run against the plugin's models (tests/bertopic_suite/).
+BERTOPIC_SUITE ?= ../shared/external/bertopic-v0.17.4-tests/tests
+bertopic-suite: install
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -p tests.bertopic_suite.plugin --noconftest --import-mode=importlib \
+		-p no:cacheprovider --rootdir=$(BERTOPIC_SUITE) -q $(BERTOPIC_SUITE)
 
 clean:
 	rm -rf $(VENV)
