@@ -1,4 +1,5 @@
-# The two commands of the README: `make demo` and `make test`. Each installs what it needs first.
+# The two commands of the README: `make demo` and `make test` (lint and type check, then the tests).
+# Each installs what it needs first.
 # torch is pinned and installed first: an unpinned torch (or a package that pulls a newer one)
 # brings gigabytes of CUDA wheels. OCTIS and FASTopic go last, without their declared dependencies,
 # whose old pins conflict with numpy 2 / scikit-learn >= 1.4 (see benchmarks/README.md).
@@ -8,7 +9,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 TORCH ?= torch==2.13.0
 
-.PHONY: install demo test bertopic-suite bench clean
+.PHONY: install demo lint test bertopic-suite bench clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +24,12 @@ install: $(VENV)/.installed
 demo: install
 	HF_HUB_OFFLINE=1 $(PY) -m bertopic_sae.demo
 
-test: install
+# ruff (E, F, I, B, UP at line length 110; see pyproject.toml) and mypy on the public API.
+lint: install
+	$(PY) -m ruff check bertopic_sae tests benchmarks
+	$(PY) -m mypy
+
+test: lint
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
 
 # BERTopic v0.17.4's own test suite, unmodified, run against the plugin's models (tests/bertopic_suite/).

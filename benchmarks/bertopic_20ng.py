@@ -44,13 +44,18 @@ def machine() -> str:
 
 def header(title: str, notes: list[str]) -> list[str]:
     now = datetime.datetime.now(datetime.timezone.utc)
-    return [f"# {title}", "", f"* Date: {now:%Y-%m-%d %H:%M} UTC. Machine: {machine()}.",
-            "* Data: 20 Newsgroups (`text_clean`, 18,331 non-empty posts), all-MiniLM-L6-v2 embeddings (cached).",
-            *[f"* {note}" for note in notes], ""]
+    return [
+        f"# {title}",
+        "",
+        f"* Date: {now:%Y-%m-%d %H:%M} UTC. Machine: {machine()}.",
+        "* Data: 20 Newsgroups (`text_clean`, 18,331 non-empty posts), all-MiniLM-L6-v2 embeddings (cached).",
+        *[f"* {note}" for note in notes],
+        "",
+    ]
 
 
 def load():
-    from bertopic_sae.datasets import default_embedding_model, embed, load_corpus
+    from bertopic_sae.data import default_embedding_model, embed, load_corpus
 
     corpus = load_corpus("20newsgroups")
     model = default_embedding_model()
@@ -89,16 +94,30 @@ def part_assignment(corpus, model, E) -> list[str]:
             print(rows[-3:], flush=True)
         from umap import UMAP
 
-        tm = StockBERTopic(umap_model=UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine",
-                                           random_state=0), nr_topics=K + 1, embedding_model=model)
+        tm = StockBERTopic(
+            umap_model=UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=0),
+            nr_topics=K + 1,
+            embedding_model=model,
+        )
         topics = np.array(tm.fit_transform(corpus.texts, E)[0])
         outliers = (topics == -1).mean()
-        rows.append((f"default BERTopic (outliers {outliers:.0%} as one cluster)", K, 0, nmi(y, topics),
-                     share(topics, K)))
-    lines = header("Document assignment: NMI and topic balance", [
-        "SAE merger: `BERTopic(clustering_model=SAEAtomMerger(K, random_state=seed))` with the shipped pretrained SAE.",
-        "Max share = documents in the largest topic / (documents / K); 1.0 is perfectly even.",
-    ])
+        rows.append(
+            (
+                f"default BERTopic (outliers {outliers:.0%} as one cluster)",
+                K,
+                0,
+                nmi(y, topics),
+                share(topics, K),
+            )
+        )
+    lines = header(
+        "Document assignment: NMI and topic balance",
+        [
+            "SAE merger: `BERTopic(clustering_model=SAEAtomMerger(K, random_state=seed))` with the shipped "
+            "pretrained SAE.",
+            "Max share = documents in the largest topic / (documents / K); 1.0 is perfectly even.",
+        ],
+    )
     lines += ["| model | K | NMI (mean ± sd over seeds) | max share (mean) |", "|---|---|---|---|"]
     import pandas as pd
 
@@ -129,6 +148,7 @@ def part_speed(corpus, model, E) -> list[str]:
                     return _original(*args, **kwargs)
                 finally:
                     stage["t"] += time.perf_counter() - started
+
             setattr(topic_model, name, wrapper)
         return stage
 
@@ -151,10 +171,16 @@ def part_speed(corpus, model, E) -> list[str]:
         started = time.perf_counter()
         ours.transform(new_docs, new_E)
         ours_transform = time.perf_counter() - started
-        results[round_] = dict(default_stage=stage["t"], default_fit=default_fit, default_transform=default_transform,
-                               ours_stage=timings["encode"] + timings["merge"], ours_emission=timings["emission"],
-                               ours_fit=ours_fit, ours_transform=ours_transform,
-                               n_default_topics=len(default.get_topic_info()))
+        results[round_] = dict(
+            default_stage=stage["t"],
+            default_fit=default_fit,
+            default_transform=default_transform,
+            ours_stage=timings["encode"] + timings["merge"],
+            ours_emission=timings["emission"],
+            ours_fit=ours_fit,
+            ours_transform=ours_transform,
+            n_default_topics=len(default.get_topic_info()),
+        )
         print(round_, results[round_], flush=True)
 
     started = time.perf_counter()
@@ -165,25 +191,36 @@ def part_speed(corpus, model, E) -> list[str]:
     in_domain_fit = time.perf_counter() - started
 
     r = results[1]
-    lines = header("Speed: SAE-TM in BERTopic vs default BERTopic, side by side", [
-        "Embeddings given to both. Two alternating rounds in one process; the second is reported (the first pays "
-        f"numba JIT and file caches). Default BERTopic found {r['n_default_topics'] - 1} topics + outliers; ours: 50.",
-        "Ours: `BERTopic(clustering_model=SAEAtomMerger(n_topics=50))` with the shipped pretrained SAE "
-        "(1,536 atoms) and MiniLM word vectors (cached on disk after the first fit).",
-    ])
+    lines = header(
+        "Speed: SAE-TM in BERTopic vs default BERTopic, side by side",
+        [
+            "Embeddings given to both. Two alternating rounds in one process; the second is reported (the "
+            "first pays "
+            f"numba JIT and file caches). Default BERTopic found {r['n_default_topics'] - 1} topics + "
+            "outliers; ours: 50.",
+            "Ours: `BERTopic(clustering_model=SAEAtomMerger(n_topics=50))` with the shipped pretrained SAE "
+            "(1,536 atoms) and MiniLM word vectors (cached on disk after the first fit).",
+        ],
+    )
     lines += [
-        "| measurement | default BERTopic (s) | bertopic-sae (s) | speed-up |", "|---|---|---|---|",
-        f"| replaced stage: UMAP + HDBSCAN vs SAE encoding + merge | {r['default_stage']:.2f} | {r['ours_stage']:.2f} | "
+        "| measurement | default BERTopic (s) | bertopic-sae (s) | speed-up |",
+        "|---|---|---|---|",
+        f"| replaced stage: UMAP + HDBSCAN vs SAE encoding + merge | {r['default_stage']:.2f} | "
+        f"{r['ours_stage']:.2f} | "
         f"{r['default_stage'] / r['ours_stage']:.0f}× |",
-        f"| whole `fit_transform` (vectorising and topic words included) | {r['default_fit']:.2f} | {r['ours_fit']:.2f} | "
+        f"| whole `fit_transform` (vectorising and topic words included) | {r['default_fit']:.2f} | "
+        f"{r['ours_fit']:.2f} | "
         f"{r['default_fit'] / r['ours_fit']:.1f}× |",
         f"| `transform` of 10,000 documents | {r['default_transform']:.2f} | {r['ours_transform']:.3f} | "
         f"{r['default_transform'] / r['ours_transform']:.0f}× |",
         "",
         f"* Of our fit, the emission model (stage 2, replacing c-TF-IDF) took {r['ours_emission']:.2f} s.",
-        f"* First round (cold): default fit {results[0]['default_fit']:.1f} s, ours {results[0]['ours_fit']:.1f} s.",
-        f"* SAE trained on the corpus itself (1,536 atoms, λ 0.25, 3,000 steps of 1,000): training {train_seconds:.0f} s "
-        f"(L0 {trained.l0:.1f}, FVU {trained.fvu:.2f}, {trained.dead} dead atoms), then fit_transform {in_domain_fit:.1f} s.",
+        f"* First round (cold): default fit {results[0]['default_fit']:.1f} s, ours "
+        f"{results[0]['ours_fit']:.1f} s.",
+        "* SAE trained on the corpus itself (1,536 atoms, λ 0.25, 3,000 steps of 1,000): training "
+        f"{train_seconds:.0f} s "
+        f"(L0 {trained.l0:.1f}, FVU {trained.fvu:.2f}, {trained.dead} dead atoms), then fit_transform "
+        f"{in_domain_fit:.1f} s.",
     ]
     return lines
 
@@ -214,10 +251,12 @@ def part_words(corpus, model, E) -> list[str]:
         # BERTopic pads short topics with "" words; gensim needs words it knows.
         topics = [[w for w in t if w in dictionary.token2id] for t in topics]
         topics = [t for t in topics if len(t) >= 2]
-        npmi = CoherenceModel(topics=topics, texts=tokens, dictionary=dictionary, coherence="c_npmi", topn=10,
-                              processes=1).get_coherence()
-        cv = CoherenceModel(topics=topics, texts=tokens, dictionary=dictionary, coherence="c_v", topn=10,
-                            processes=1).get_coherence()
+        npmi = CoherenceModel(
+            topics=topics, texts=tokens, dictionary=dictionary, coherence="c_npmi", topn=10, processes=1
+        ).get_coherence()
+        cv = CoherenceModel(
+            topics=topics, texts=tokens, dictionary=dictionary, coherence="c_v", topn=10, processes=1
+        ).get_coherence()
         words = [w for t in topics for w in t[:10]]
         return npmi, cv, len(set(words)) / len(words)
 
@@ -228,7 +267,10 @@ def part_words(corpus, model, E) -> list[str]:
         counts = shared_vectorizer().fit_transform(docs)
         import scipy.sparse as sp
 
-        per_topic = sp.csr_matrix((np.ones(len(labels)), (labels, np.arange(len(labels)))), shape=(k, len(labels))) @ counts
+        per_topic = (
+            sp.csr_matrix((np.ones(len(labels)), (labels, np.arange(len(labels)))), shape=(k, len(labels)))
+            @ counts
+        )
         weights = ClassTfidfTransformer().fit(per_topic).transform(per_topic).toarray()
         return [[vocab[i] for i in np.argsort(-row)[:10]] for row in weights]
 
@@ -240,22 +282,39 @@ def part_words(corpus, model, E) -> list[str]:
         labels = np.array(ours.fit_transform(corpus.texts, E)[0])
         fit = time.perf_counter() - started
         rows.append(("SAE-TM: emission words (ours)", K, *score(words_of(ours, K)), fit))
-        rows.append(("c-TF-IDF words of the same SAE clusters", K, *score(ctfidf_words(labels, K)), float("nan")))
-        rows.append(("default BERTopic (UMAP + HDBSCAN, reduced to K)", K,
-                     *score(stock_topics(default, docs, K, dictionary.token2id)[1]), float("nan")))
+        rows.append(
+            ("c-TF-IDF words of the same SAE clusters", K, *score(ctfidf_words(labels, K)), float("nan"))
+        )
+        rows.append(
+            (
+                "default BERTopic (UMAP + HDBSCAN, reduced to K)",
+                K,
+                *score(stock_topics(default, docs, K, dictionary.token2id)[1]),
+                float("nan"),
+            )
+        )
         km = KMeans(K, n_init="auto", random_state=0).fit(E).labels_
         rows.append(("k-means(K) on raw embeddings + c-TF-IDF", K, *score(ctfidf_words(km, K)), float("nan")))
         print(rows[-4:], flush=True)
-    lines = header("Topic words: emission vs c-TF-IDF, default BERTopic and k-means", [
-        f"One vocabulary for all: the SAE model's default vectorizer ({len(vocab):,} words; English stop words, "
-        "alphabetic tokens of 3+ letters, min_df 5, top 5,000). Reference corpus = every post's tokens in it.",
-        "gensim `CoherenceModel` c_npmi and c_v, top 10 words, processes=1; TD = unique share of all top-10 words.",
-        "SAE-TM uses the shipped pretrained SAE; default BERTopic is fitted once (UMAP random_state 0) and reduced "
-        "to K topics + outliers with `reduce_topics`.",
-    ])
+    lines = header(
+        "Topic words: emission vs c-TF-IDF, default BERTopic and k-means",
+        [
+            f"One vocabulary for all: the SAE model's default vectorizer ({len(vocab):,} words; English stop "
+            "words, "
+            "alphabetic tokens of 3+ letters, min_df 5, top 5,000). Reference corpus = every post's tokens "
+            "in it.",
+            "gensim `CoherenceModel` c_npmi and c_v, top 10 words, processes=1; TD = unique share of all "
+            "top-10 words.",
+            "SAE-TM uses the shipped pretrained SAE; default BERTopic is fitted once (UMAP random_state 0) "
+            "and reduced "
+            "to K topics + outliers with `reduce_topics`.",
+        ],
+    )
     lines += ["| model | K | NPMI | C_V | TD | fit s |", "|---|---|---|---|---|---|"]
-    lines += [f"| {m} | {K} | {a:.3f} | {b:.3f} | {c:.2f} | {'' if np.isnan(f) else f'{f:.1f}'} |"
-              for m, K, a, b, c, f in rows]
+    lines += [
+        f"| {m} | {K} | {a:.3f} | {b:.3f} | {c:.2f} | {'' if np.isnan(f) else f'{f:.1f}'} |"
+        for m, K, a, b, c, f in rows
+    ]
     return lines
 
 

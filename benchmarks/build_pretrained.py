@@ -2,7 +2,7 @@
 
 Reads an SAE written by ``bertopic-sae pretrain`` and the embedding folders it was trained on, measures
 L0, FVU and dead atoms on the training embeddings and on held-out benchmark corpora (embeddings from the
-``bertopic_sae.datasets.embed`` cache; these corpora were never trained on), then writes
+``bertopic_sae.data.embed`` cache; these corpora were never trained on), then writes
 ``cfg.json`` + ``sae_weights.safetensors`` (float16, ~half the bytes; loaded back as float32) + ``README.md``
 into the target folder, each file atomically.
 
@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import platform
 import sys
 import tempfile
@@ -31,7 +30,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bertopic_sae import SparseAutoencoder  # noqa: E402
-from bertopic_sae.cli import ShardedEmbeddings, _publish  # noqa: E402
+from bertopic_sae._io import publish as _publish  # noqa: E402
+from bertopic_sae.data import ShardedEmbeddings  # noqa: E402
 
 
 @torch.no_grad()
@@ -73,7 +73,9 @@ def _atomic_text(path: Path, text: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sae", required=True, help="SAE folder from `bertopic-sae pretrain`")
-    parser.add_argument("--embeddings", nargs="+", required=True, help="the embedding folders it was trained on")
+    parser.add_argument(
+        "--embeddings", nargs="+", required=True, help="the embedding folders it was trained on"
+    )
     parser.add_argument("--target", type=Path, required=True)
     parser.add_argument("--command", required=True, help="the pretrain command, for the model card")
     parser.add_argument("--embed-command", default="", help="the embed commands, for the model card")
@@ -84,7 +86,7 @@ def main() -> None:
 
     from safetensors.torch import load_file, save_file
 
-    from bertopic_sae.sae import CFG_FILE, WEIGHTS_FILE
+    from bertopic_sae.sae.checkpoint import CFG_FILE, WEIGHTS_FILE
 
     sae = SparseAutoencoder.from_pretrained(args.sae)
     train = ShardedEmbeddings(*args.embeddings)
@@ -106,7 +108,7 @@ def main() -> None:
         "l0_fp16": float((a16 > 0).sum(1).float().mean()),
     }
 
-    from bertopic_sae.datasets import cache_dir, default_embedding_model, embed, load_corpus
+    from bertopic_sae.data import cache_dir, load_corpus
 
     for name in args.heldout:  # only from the embedding cache: never spend an hour embedding here
         texts = load_corpus(name).texts
@@ -130,11 +132,13 @@ def main() -> None:
     target.mkdir(parents=True, exist_ok=True)
     cfg = json.loads((Path(args.sae) / CFG_FILE).read_text())
     cfg["dtype"] = "float16"
-    cfg["metadata"].update({
-        "embedding_model": "sentence-transformers/all-MiniLM-L6-v2",
-        "stored_dtype": "float16",
-        "measured": stats,
-    })
+    cfg["metadata"].update(
+        {
+            "embedding_model": "sentence-transformers/all-MiniLM-L6-v2",
+            "stored_dtype": "float16",
+            "measured": stats,
+        }
+    )
     with tempfile.NamedTemporaryFile(dir=target, prefix=".w.", suffix=".safetensors", delete=False) as handle:
         pass
     save_file({k: v.contiguous() for k, v in half.items()}, handle.name)
@@ -146,16 +150,18 @@ def main() -> None:
 
     meta = cfg["metadata"]
     sources = "\n".join(
-        f"| {Path(s['path']).name} | {s.get('source', '')} | {s.get('rows', 0):,} |" for s in meta["train_sources"]
+        f"| {Path(s['path']).name} | {s.get('source', '')} | {s.get('rows', 0):,} |"
+        for s in meta["train_sources"]
     )
     held = "\n".join(
         f"| {key[8:]} | {v['docs']:,} | {v['l0']} | {v['fvu']} | {v['silent_docs']} | {v['dead_atoms']} |"
-        for key, v in stats.items() if key.startswith("heldout_")
+        for key, v in stats.items()
+        if key.startswith("heldout_")
     )
     t = stats["train"]
     card = f"""# minilm-l6-v2: a sparse autoencoder for all-MiniLM-L6-v2 document embeddings
 
-Shipped with `bertopic-sae`; `bertopic_sae.pretrained.load_pretrained("minilm-l6-v2")`, or automatically by
+Shipped with `bertopic-sae`; `bertopic_sae.sae.pretrained.load_pretrained("minilm-l6-v2")`, or automatically by
 `SAEAtomMerger()` when the embedding model is all-MiniLM-L6-v2. Stage 1 of SAE-TM (Girrbach & Akata):
 a ReLU + L1 sparse autoencoder whose decoder rows are topic atoms.
 
@@ -164,18 +170,18 @@ a ReLU + L1 sparse autoencoder whose decoder rows are topic atoms.
 | embedding model | sentence-transformers/all-MiniLM-L6-v2 (384-d, L2-normalised, max 256 tokens) |
 | architecture | {sae.cfg.architecture} (SAELens `standard`), d_in {sae.d_in}, d_sae {sae.d_sae} |
 | L1 coefficient λ | {sae.cfg.l1_coefficient} |
-| training | {meta.get('train_steps')} steps × batch {meta.get('train_batch_size')}, Adam lr {meta.get('train_lr')}, seed {meta.get('train_seed')}, 10% warm-up of lr and λ |
+| training | {meta.get("train_steps")} steps × batch {meta.get("train_batch_size")}, Adam lr {meta.get("train_lr")}, seed {meta.get("train_seed")}, 10% warm-up of lr and λ |
 | training embeddings | {train.shape[0]:,} documents |
-| L0 (active atoms / doc, training data) | {t['l0']} |
-| FVU (training data) | {t['fvu']} |
-| dead atoms (never fire on the training data) | {t['dead_atoms']} of {sae.d_sae} |
-| documents with no active atom | {t['silent_docs']} |
-| atoms firing on ≥ 1% of documents | {t['atoms_used_by_1pct_docs']} |
-| storage | float16 safetensors (loaded as float32); rounding changes the support of {stats['float16_check']['support_changed_share']:.2e} of codes, max code change {stats['float16_check']['max_abs_code_diff']:.1e} |
+| L0 (active atoms / doc, training data) | {t["l0"]} |
+| FVU (training data) | {t["fvu"]} |
+| dead atoms (never fire on the training data) | {t["dead_atoms"]} of {sae.d_sae} |
+| documents with no active atom | {t["silent_docs"]} |
+| atoms firing on ≥ 1% of documents | {t["atoms_used_by_1pct_docs"]} |
+| storage | float16 safetensors (loaded as float32); rounding changes the support of {stats["float16_check"]["support_changed_share"]:.2e} of codes, max code change {stats["float16_check"]["max_abs_code_diff"]:.1e} |
 | training time | {f"{args.train_seconds / 60:.0f} min" if args.train_seconds else "n/a"} on {platform.machine()}, 2 shared CPU cores, 1 torch thread |
 | embedding time | {f"{args.embed_seconds / 60:.0f} min" if args.embed_seconds else "n/a"} (same machine) |
 | date | {dt.date.today().isoformat()} |
-| bertopic-sae | {meta.get('bertopic_sae_version')} |
+| bertopic-sae | {meta.get("bertopic_sae_version")} |
 
 ## Training data
 

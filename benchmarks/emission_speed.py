@@ -84,9 +84,9 @@ def main() -> None:
     import torch
 
     from bertopic_sae import SAEConfig, SparseAutoencoder, TrainConfig, train_sae
-    from bertopic_sae.datasets import cache_dir, embed, load_corpus
-    from bertopic_sae.emission import EmissionModel
-    from bertopic_sae.vocabulary import default_vectorizer
+    from bertopic_sae.data import cache_dir, embed, load_corpus
+    from bertopic_sae.tm.emission import EmissionModel
+    from bertopic_sae.tm.vocabulary import default_vectorizer
 
     started = dt.datetime.now(dt.timezone.utc)
     loads = [load_average()]
@@ -199,7 +199,7 @@ def main() -> None:
             ),
         )
     for name, params in held:
-        model, seconds = timed(lambda: EmissionModel(**params).fit(theta_train, counts_train))
+        model, seconds = timed(lambda params=params: EmissionModel(**params).fit(theta_train, counts_train))
         row = {
             "part": "held-out", "model": name, "docs": train.size, "seconds": seconds,
             "iterations": model.n_iter_,

@@ -1,8 +1,8 @@
 """OCTIS benchmark grid: datasets x K x models x seeds, resumable, one CSV row per finished cell.
 
 Every model sees the same OCTIS Dataset (one vocabulary, one tokenisation) and, if it uses embeddings, the
-same cached all-MiniLM-L6-v2 embeddings of the raw text (``bertopic_sae.octis.load_octis_corpus``). Scores
-come from ``bertopic_sae.octis.OctisEvaluator`` (OCTIS / gensim / sklearn). Each row records the fit wall
+same cached all-MiniLM-L6-v2 embeddings of the raw text (``bertopic_sae.eval.load_octis_corpus``). Scores
+come from ``bertopic_sae.eval.OctisEvaluator`` (OCTIS / gensim / sklearn). Each row records the fit wall
 time, the peak process RSS during the fit (psutil, sampled every 50 ms), the 1-minute load average at the
 start (the machine is shared: a high load inflates fit_seconds), the machine and the code version (the commit,
 ``+dirty`` when ``bertopic_sae/`` had uncommitted changes; empty for rows written before this column existed).
@@ -48,9 +48,9 @@ import time
 import traceback
 from pathlib import Path
 
-from benchmarks._machine import cpu_cores, cpu_model
-
 import psutil
+
+from benchmarks._machine import cpu_cores, cpu_model
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -126,7 +126,7 @@ _LEGACY_COLUMNS = COLUMNS[:-1]
 
 def make_model(name: str, num_topics: int, seed: int, embeddings, config: dict, verbose: bool = False):
     """The OCTIS model of grid name ``name`` (see :data:`MODELS`)."""
-    from bertopic_sae import octis as adapters
+    from bertopic_sae import eval as adapters
 
     classes = {
         "sae": adapters.SAETopicModel,
@@ -307,7 +307,7 @@ def run_grid(
         return 0
 
     code = code_version()  # before the package is imported (and frozen in this process)
-    from bertopic_sae.octis import OctisEvaluator, load_octis_corpus
+    from bertopic_sae.eval import OctisEvaluator, load_octis_corpus
 
     missing = {m: why for m in {cell[3] for cell in todo} if (why := unavailable(m))}
     for model_name, why in missing.items():
@@ -417,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
 
     datasets, ks, n_docs, out = args.datasets, args.ks, args.n_docs, args.out
     if args.quick:
-        from bertopic_sae.datasets import cache_dir
+        from bertopic_sae.data import cache_dir
 
         explicit = {a.split("=")[0] for a in (argv if argv is not None else sys.argv[1:])}
         datasets = datasets if "--datasets" in explicit else [QUICK_DATASET]

@@ -87,7 +87,8 @@ def comparison_table(frame: pd.DataFrame, model: str = "sae") -> str:
     lines = [
         f"## {model} against the best other model (means over seeds)",
         "",
-        f"| dataset | K | models | {model} NPMI | best other NPMI | rank | {model} C_V | best other C_V | rank "
+        f"| dataset | K | models | {model} NPMI | best other NPMI | rank | {model} C_V | best other C_V | "
+        "rank "
         f"| {model} TD |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -143,7 +144,7 @@ def plot_dataset(frame: pd.DataFrame, dataset: str, path: Path) -> None:
     group = frame[frame.dataset == dataset]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     models = sorted(group.model.unique(), key=lambda m: (MODEL_ORDER.index(m) if m in MODEL_ORDER else 99, m))
-    for ax, metric, title in zip(axes, ("npmi", "c_v"), ("NPMI", "C_V")):
+    for ax, metric, title in zip(axes, ("npmi", "c_v"), ("NPMI", "C_V"), strict=True):
         for model in models:
             stats = (
                 group[group.model == model].groupby("num_topics")[metric].agg(["mean", "std"]).sort_index()
@@ -184,12 +185,17 @@ def main(argv: list[str] | None = None) -> int:
     header = [
         "# OCTIS benchmark grid",
         "",
-        f"Source: `{args.csv.name}` ({len(frame)} cells; {frame.date.min()} to {frame.date.max()}; {machines}).",
+        f"Source: `{args.csv.name}` ({len(frame)} cells; {frame.date.min()} to {frame.date.max()}; "
+        f"{machines}).",
         (
-            "Mean ± sd over seeds (n = seeds). Metrics: top-10 words; NPMI / C_V = OCTIS Coherence on the dataset's "
-            "own token lists; TD = OCTIS TopicDiversity; IRBO = OCTIS InvertedRBO; we_coherence = mean pairwise "
-            "GloVe-50d cosine; intrusion = automatic word intrusion on GloVe (chance 1/6); purity / NMI of the argmax "
-            "topic against the labels (BERTopic outliers = one cluster). fit_seconds = wall clock on a shared "
+            "Mean ± sd over seeds (n = seeds). Metrics: top-10 words; NPMI / C_V = OCTIS Coherence on the "
+            "dataset's "
+            "own token lists; TD = OCTIS TopicDiversity; IRBO = OCTIS InvertedRBO; we_coherence = mean "
+            "pairwise "
+            "GloVe-50d cosine; intrusion = automatic word intrusion on GloVe (chance 1/6); purity / NMI of "
+            "the argmax "
+            "topic against the labels (BERTopic outliers = one cluster). fit_seconds = wall clock on a "
+            "shared "
             "machine (see load1 in the CSV); peak_rss_mb = process peak during the fit."
         ),
         "",

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
 import statistics
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ import torch
 
 from benchmarks._machine import cpu_cores, cpu_model
 from bertopic_sae import SAEConfig, SparseAutoencoder
-from bertopic_sae.train import pick_device
+from bertopic_sae.sae.train import pick_device
 
 SHAPES = [(1000, 384, 1536), (4096, 384, 3072), (4096, 768, 3072)]
 
@@ -99,21 +98,29 @@ def main(argv=None) -> None:
         peak = flops_mm / mm
         achieved = 6 * flops_mm / step
         rows.append((batch, d_in, d_sae, batch / step, achieved / 1e9, peak / 1e9, achieved / peak))
-        print(f"batch {batch} d_in {d_in} d_sae {d_sae}: {batch / step:,.0f} embeddings/s, "
-              f"{achieved / 1e9:.1f} GFLOP/s = {100 * achieved / peak:.0f}% of fp32 matmul ({peak / 1e9:.1f} GFLOP/s)")
+        print(
+            f"batch {batch} d_in {d_in} d_sae {d_sae}: {batch / step:,.0f} embeddings/s, "
+            f"{achieved / 1e9:.1f} GFLOP/s = {100 * achieved / peak:.0f}% of fp32 matmul ({peak / 1e9:.1f} "
+            "GFLOP/s)"
+        )
     lines = [
         "# SAE training throughput vs a plain fp32 matmul",
         "",
-        f"* Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC. Device: {device.type} ({name}).",
-        f"* Precision: {'bf16 autocast + TF32' if bf16 else 'fp32'}. Medians of {args.rounds} alternating rounds.",
-        "* A relu-l1 step counts 6 matmuls (12·batch·d_in·d_sae FLOPs); the reference is one `torch.mm` of the same",
+        f"* Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC. Device: {device.type} "
+        f"({name}).",
+        f"* Precision: {'bf16 autocast + TF32' if bf16 else 'fp32'}. Medians of {args.rounds} alternating "
+        "rounds.",
+        "* A relu-l1 step counts 6 matmuls (12·batch·d_in·d_sae FLOPs); the reference is one `torch.mm` of "
+        "the same",
         "  shape in fp32, timed in the same rounds.",
         "",
         "| batch | d_in | d_sae | embeddings/s | achieved GFLOP/s | fp32 matmul GFLOP/s | % of matmul |",
         "|---|---|---|---|---|---|---|",
     ]
-    lines += [f"| {b} | {d} | {k} | {eps:,.0f} | {ach:.1f} | {peak:.1f} | {100 * ratio:.0f}% |"
-              for b, d, k, eps, ach, peak, ratio in rows]
+    lines += [
+        f"| {b} | {d} | {k} | {eps:,.0f} | {ach:.1f} | {peak:.1f} | {100 * ratio:.0f}% |"
+        for b, d, k, eps, ach, peak, ratio in rows
+    ]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     previous = out.read_text() if out.exists() else ""

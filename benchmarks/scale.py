@@ -54,7 +54,7 @@ def peak_rss_mb() -> float:
 def build_data(real: list[str], path: Path, n: int, seed: int = 0) -> dict:
     """Write ``n`` float16 rows to the .npy ``path``: all real rows, then perturbed copies (in blocks)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from bertopic_sae.cli import ShardedEmbeddings
+    from bertopic_sae.data import ShardedEmbeddings
 
     source = ShardedEmbeddings(*real)
     n_real = min(source.shape[0], n)
@@ -149,11 +149,14 @@ def report_lines(rows: list[dict], meta: dict, train_steps: int) -> list[str]:
     lines = [
         f"# Scale: embeddings on disk → SAE codes → {rows[0]['n_topics']} topics",
         "",
-        f"{meta['date']}, {meta['machine']}, torch threads {rows[0]['threads']}; SAE {Path(meta['sae']).name} "
+        f"{meta['date']}, {meta['machine']}, torch threads {rows[0]['threads']}; SAE "
+        f"{Path(meta['sae']).name} "
         f"(d_sae {rows[0]['d_sae']}); SAEAtomMerger(merge='decoder', {meta['merger_params'] or 'defaults'}).",
-        f"Data: float16 .npy memmap of {data['n']:,} rows: {data['n_real']:,} real all-MiniLM-L6-v2 embeddings "
+        f"Data: float16 .npy memmap of {data['n']:,} rows: {data['n_real']:,} real all-MiniLM-L6-v2 "
+        "embeddings "
         "(tweets, Reuters, IMDB subsets), the rest perturbed copies of them (cosine ≈ 0.97 to their source), "
-        "so beyond the real rows they add volume, not new topics. No words: the c-TF-IDF / emission part of a "
+        "so beyond the real rows they add volume, not new topics. No words: the c-TF-IDF / emission part of "
+        "a "
         "BERTopic fit is not included. Each size runs in a fresh process; peak RSS = VmHWM. The machine is "
         "shared (load average at the start of each size in the JSON).",
         "",
@@ -162,11 +165,15 @@ def report_lines(rows: list[dict], meta: dict, train_steps: int) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['n_docs']:,} | {r['n_real']:,} | {r['encode_s']} | {r['merge_s']} | {r['total_s']} | "
-                     f"{r['peak_rss_mb']:,.0f} | {r['mean_l0']} | {r['largest_topic_share']:.1%} | "
-                     f"{r.get('train_s', '')} | {r.get('train_peak_rss_mb', '')} |")
+        lines.append(
+            f"| {r['n_docs']:,} | {r['n_real']:,} | {r['encode_s']} | {r['merge_s']} | {r['total_s']} | "
+            f"{r['peak_rss_mb']:,.0f} | {r['mean_l0']} | {r['largest_topic_share']:.1%} | "
+            f"{r.get('train_s', '')} | {r.get('train_peak_rss_mb', '')} |"
+        )
     if train_steps:
-        lines.append(f"\ntrain = {train_steps} steps of batch 1000 streamed from the memmap (an SAE of the same shape).")
+        lines.append(
+            f"\ntrain = {train_steps} steps of batch 1000 streamed from the memmap (an SAE of that shape)."
+        )
     return lines
 
 
@@ -178,8 +185,11 @@ def plot(rows: list[dict], path: Path) -> None:
 
     n = [r["n_docs"] for r in rows]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    for key, label in (("encode_s", "SAE encode (memmap → CSR)"), ("merge_s", "merge + assign"),
-                       ("total_s", "total")):
+    for key, label in (
+        ("encode_s", "SAE encode (memmap → CSR)"),
+        ("merge_s", "merge + assign"),
+        ("total_s", "total"),
+    ):
         left.loglog(n, [r[key] for r in rows], "o-", label=label)
     left.axhline(600, color="grey", ls="--", lw=1, label="10 min goal")
     left.set_xlabel("documents")
@@ -188,7 +198,9 @@ def plot(rows: list[dict], path: Path) -> None:
     left.set_title("Time")
     right.semilogx(n, [r["peak_rss_mb"] / 1024 for r in rows], "o-", label="encode + merge")
     if "train_peak_rss_mb" in rows[0]:
-        left.loglog(n, [r["train_s"] for r in rows], "s--", label=f"SAE training ({rows[0]['train_steps']} steps)")
+        left.loglog(
+            n, [r["train_s"] for r in rows], "s--", label=f"SAE training ({rows[0]['train_steps']} steps)"
+        )
         left.legend()
         right.semilogx(n, [r["train_peak_rss_mb"] / 1024 for r in rows], "s--", label="SAE training")
     right.axhline(4, color="grey", ls="--", lw=1, label="4 GB goal")
@@ -196,8 +208,10 @@ def plot(rows: list[dict], path: Path) -> None:
     right.set_ylabel("peak RSS (GB)")
     right.legend()
     right.set_title("Memory")
-    fig.suptitle(f"embeddings → SAE codes → {rows[0]['n_topics']} topics, {rows[0]['threads']} CPU thread(s), "
-                 f"merger {rows[0]['merger_params']}")
+    fig.suptitle(
+        f"embeddings → SAE codes → {rows[0]['n_topics']} topics, {rows[0]['threads']} CPU thread(s), "
+        f"merger {rows[0]['merger_params']}"
+    )
     fig.tight_layout()
     tmp = path.with_suffix(".tmp.png")
     fig.savefig(tmp, dpi=110)
@@ -207,23 +221,39 @@ def plot(rows: list[dict], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--real", nargs="+", help="embedding folders from `bertopic-sae embed` (real rows)")
-    parser.add_argument("--data", type=Path, required=True, help=".npy file of the padded embeddings (built once)")
+    parser.add_argument(
+        "--data", type=Path, required=True, help=".npy file of the padded embeddings (built once)"
+    )
     parser.add_argument("--sae", default=None, help="SAE folder (default: the shipped minilm-l6-v2)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--n-topics", type=int, default=50)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--merger-params", type=json.loads, default={},
-                        help='extra SAEAtomMerger arguments as JSON, e.g. \'{"assignment": "sum"}\'')
-    parser.add_argument("--train-steps", type=int, default=0,
-                        help="also time streaming SAE training (batch 1000) on the memmap for this many steps")
+    parser.add_argument(
+        "--merger-params",
+        type=json.loads,
+        default={},
+        help='extra SAEAtomMerger arguments as JSON, e.g. \'{"assignment": "sum"}\'',
+    )
+    parser.add_argument(
+        "--train-steps",
+        type=int,
+        default=0,
+        help="also time streaming SAE training (batch 1000) on the memmap for this many steps",
+    )
     parser.add_argument("--report-only", action="store_true", help="rewrite the .md and .png from the .json")
     parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)  # child process
     parser.add_argument("--one-train", type=int, default=None, help=argparse.SUPPRESS)  # child process
     parser.add_argument("--out", type=Path, default=RESULTS / "scale")
     args = parser.parse_args()
-    sae_path = args.sae or str(Path(__file__).resolve().parents[1] / "bertopic_sae" / "pretrained" / "minilm-l6-v2")
+    sae_path = args.sae or str(
+        Path(__file__).resolve().parents[1] / "bertopic_sae" / "pretrained" / "minilm-l6-v2"
+    )
     if args.one is not None:
-        print(json.dumps(run_one(args.data, args.one, sae_path, args.n_topics, args.threads, args.merger_params)))
+        print(
+            json.dumps(
+                run_one(args.data, args.one, sae_path, args.n_topics, args.threads, args.merger_params)
+            )
+        )
         return
     if args.one_train is not None:
         print(json.dumps(run_train(args.data, args.one_train, sae_path, args.train_steps, args.threads)))
@@ -232,7 +262,9 @@ def main() -> None:
     if args.report_only:
         saved = json.loads(args.out.with_suffix(".json").read_text())
         steps = saved["rows"][0].get("train_steps", 0)
-        args.out.with_suffix(".md").write_text("\n".join(report_lines(saved["rows"], saved["meta"], steps)) + "\n")
+        args.out.with_suffix(".md").write_text(
+            "\n".join(report_lines(saved["rows"], saved["meta"], steps)) + "\n"
+        )
         plot(saved["rows"], args.out.with_suffix(".png"))
         return
 
@@ -242,9 +274,22 @@ def main() -> None:
     print(json.dumps(info), flush=True)
     rows = []
     for n in sorted(args.sizes):
-        cmd = [sys.executable, __file__, "--data", str(args.data), "--sae", sae_path, "--one", str(n),
-               "--n-topics", str(args.n_topics), "--threads", str(args.threads),
-               "--merger-params", json.dumps(args.merger_params)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--data",
+            str(args.data),
+            "--sae",
+            sae_path,
+            "--one",
+            str(n),
+            "--n-topics",
+            str(args.n_topics),
+            "--threads",
+            str(args.threads),
+            "--merger-params",
+            json.dumps(args.merger_params),
+        ]
         load = os.getloadavg()[0]
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode:
@@ -253,8 +298,9 @@ def main() -> None:
         row["n_real"] = min(n, info["n_real"])
         if args.train_steps:
             cmd[cmd.index("--one")] = "--one-train"
-            result = subprocess.run(cmd + ["--train-steps", str(args.train_steps)], capture_output=True, text=True,
-                                    check=True)
+            result = subprocess.run(
+                cmd + ["--train-steps", str(args.train_steps)], capture_output=True, text=True, check=True
+            )
             row.update(json.loads(result.stdout.strip().splitlines()[-1]))
         row["load1_at_start"] = round(load, 2)
         rows.append(row)
@@ -264,7 +310,7 @@ def main() -> None:
     meta = {
         "date": dt.datetime.now().isoformat(timespec="seconds"),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs (shared), "
-                   f"{platform.python_version()}",
+        f"{platform.python_version()}",
         "sae": sae_path,
         "merger_params": args.merger_params,
         "data": info,

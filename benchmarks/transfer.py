@@ -4,7 +4,7 @@ For each benchmark corpus (20 Newsgroups, BBC News; never part of the shipped SA
 each K, fit ``bertopic_sae.BERTopic`` + ``SAEAtomMerger`` twice on the same embeddings, vocabulary and
 seed, once with ``sae=<shipped minilm-l6-v2>`` and once with ``sae="train"`` (the merger trains an SAE on
 the corpus with its default size and schedule; that training is part of the fit time). Scores come from
-``bertopic_sae.octis.OctisEvaluator`` (OCTIS / gensim ``CoherenceModel``: NPMI and C_V on the top-10
+``bertopic_sae.eval.OctisEvaluator`` (OCTIS / gensim ``CoherenceModel``: NPMI and C_V on the top-10
 words with the corpus as reference, topic diversity TD, NMI against the labels).
 
 Resumable: a finished cell (corpus, K, sae, seed) in the CSV is skipped.
@@ -41,20 +41,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpora", nargs="+", default=["20newsgroups", "bbc_news"])
     parser.add_argument("--ks", type=int, nargs="+", default=[20, 50])
-    parser.add_argument("--saes", nargs="+", default=["shipped", "in-domain"], choices=["shipped", "in-domain"])
+    parser.add_argument(
+        "--saes", nargs="+", default=["shipped", "in-domain"], choices=["shipped", "in-domain"]
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--out", type=Path, default=RESULTS / "transfer.csv")
     args = parser.parse_args()
 
-    import numpy as np
     import torch
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    from bertopic_sae.datasets import default_embedding_model
-    from bertopic_sae.octis import OctisEvaluator, SAETopicModel, load_octis_corpus, seed_everything
-    from bertopic_sae.pretrained import load_pretrained
+    from bertopic_sae.data import default_embedding_model
+    from bertopic_sae.eval import OctisEvaluator, SAETopicModel, load_octis_corpus, seed_everything
+    from bertopic_sae.sae.pretrained import load_pretrained
 
     done = set()
     if args.out.exists():
@@ -73,8 +74,13 @@ def main() -> None:
                         continue
                     seed_everything(seed)
                     sae = load_pretrained() if which == "shipped" else "train"
-                    topic_model = SAETopicModel(num_topics=k, embeddings=embeddings, seed=seed,
-                                                embedding_model=model, merger_params={"sae": sae})
+                    topic_model = SAETopicModel(
+                        num_topics=k,
+                        embeddings=embeddings,
+                        seed=seed,
+                        embedding_model=model,
+                        merger_params={"sae": sae},
+                    )
                     load = os.getloadavg()[0]
                     started = time.perf_counter()
                     output = topic_model.train_model(corpus.dataset)
@@ -83,12 +89,21 @@ def main() -> None:
                     fitted_sae = topic_model.model_.clustering_model.sae_
                     codes = topic_model.model_.clustering_model.codes_
                     row = {
-                        "corpus": name, "n_docs": len(corpus), "k": k, "sae": which, "seed": seed,
-                        "npmi": round(scores["npmi"], 4), "c_v": round(scores["c_v"], 4),
-                        "td": round(scores["td"], 4), "nmi": round(scores.get("nmi", float("nan")), 4),
-                        "topics_found": len(output["topics"]), "fit_seconds": round(seconds, 1),
-                        "sae_d_sae": fitted_sae.d_sae, "sae_l0": round(codes.nnz / codes.shape[0], 1),
-                        "load1": round(load, 2), "date": dt.datetime.now().isoformat(timespec="seconds"),
+                        "corpus": name,
+                        "n_docs": len(corpus),
+                        "k": k,
+                        "sae": which,
+                        "seed": seed,
+                        "npmi": round(scores["npmi"], 4),
+                        "c_v": round(scores["c_v"], 4),
+                        "td": round(scores["td"], 4),
+                        "nmi": round(scores.get("nmi", float("nan")), 4),
+                        "topics_found": len(output["topics"]),
+                        "fit_seconds": round(seconds, 1),
+                        "sae_d_sae": fitted_sae.d_sae,
+                        "sae_l0": round(codes.nnz / codes.shape[0], 1),
+                        "load1": round(load, 2),
+                        "date": dt.datetime.now().isoformat(timespec="seconds"),
                         "machine": machine,
                         "top_words_sample": " | ".join(" ".join(t[:6]) for t in output["topics"][:3]),
                     }

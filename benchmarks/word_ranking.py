@@ -70,7 +70,7 @@ DEFAULT_BERTOPIC = "default BERTopic (UMAP + HDBSCAN, reduced to K if it found m
 def load(name: str):
     """(texts, embeddings) of a corpus; Reuters keeps its first 12,000 documents of >= 5 words,
     health_news_tweets (short headlines, the development corpus for titles) 8,000 random ones of >= 4."""
-    from bertopic_sae.datasets import default_embedding_model, embed, load_corpus
+    from bertopic_sae.data import default_embedding_model, embed, load_corpus
 
     model = default_embedding_model()
     if name == "reuters":
@@ -81,7 +81,7 @@ def load(name: str):
     elif name == "20newsgroups":
         texts = list(load_corpus("20newsgroups").texts)
     else:
-        from bertopic_sae.octis import load_octis_corpus
+        from bertopic_sae.eval import load_octis_corpus
 
         corpus = load_octis_corpus(name)
         return corpus.texts, corpus.embeddings(), model
@@ -204,21 +204,32 @@ def main(argv=None) -> None:
             if args.default_bertopic:
                 if seed not in stock:
                     stock[seed] = default_bertopic(texts, E, model, vocab, seed)
-                found[seed], tables[DEFAULT_BERTOPIC] = stock_topics(stock[seed], texts, K, dictionary.token2id)
+                ids = dictionary.token2id
+                found[seed], tables[DEFAULT_BERTOPIC] = stock_topics(stock[seed], texts, K, ids)
             for variant, topics in tables.items():
-                npmi = CoherenceModel(topics=topics, texts=tokens, dictionary=dictionary, coherence="c_npmi",
-                                      topn=10, processes=1).get_coherence()
-                cv = CoherenceModel(topics=topics, texts=tokens, dictionary=dictionary, coherence="c_v",
-                                    topn=10, processes=1).get_coherence()
+                npmi = CoherenceModel(
+                    topics=topics,
+                    texts=tokens,
+                    dictionary=dictionary,
+                    coherence="c_npmi",
+                    topn=10,
+                    processes=1,
+                ).get_coherence()
+                cv = CoherenceModel(
+                    topics=topics, texts=tokens, dictionary=dictionary, coherence="c_v", topn=10, processes=1
+                ).get_coherence()
                 words = [w for t in topics for w in t]
                 rows.append((variant, K, seed, npmi, cv, len(set(words)) / len(words)))
-                print(f"K={K} seed={seed} {variant:32s} NPMI {npmi:.3f} C_V {cv:.3f} TD {rows[-1][-1]:.2f}",
-                      flush=True)
+                print(
+                    f"K={K} seed={seed} {variant:32s} NPMI {npmi:.3f} C_V {cv:.3f} TD {rows[-1][-1]:.2f}",
+                    flush=True,
+                )
             print(f"K={K} seed={seed} fit {fit:.1f}s", flush=True)
     now = datetime.datetime.now(datetime.timezone.utc)
     load1 = os.getloadavg()[0]
     lines = [
-        f"# Topic-word variants on {name} (same clusters, shipped SAE)", "",
+        f"# Topic-word variants on {name} (same clusters, shipped SAE)",
+        "",
         f"* Date: {now:%Y-%m-%d %H:%M} UTC. Machine: {cpu_model()}, {cpu_cores()} cores, no GPU; "
         f"load {load1:.1f}.",
         f"* {len(texts):,} documents, all-MiniLM-L6-v2 embeddings; "
@@ -228,9 +239,11 @@ def main(argv=None) -> None:
         "TD = unique share.",
     ]
     if found:
-        lines.append("* Default BERTopic: same vocabulary, UMAP random_state = the seed; HDBSCAN found "
-                     + ", ".join(f"{n} topics (seed {seed})" for seed, n in found.items())
-                     + "; reduced to K with `reduce_topics` where it found more, else scored as found.")
+        lines.append(
+            "* Default BERTopic: same vocabulary, UMAP random_state = the seed; HDBSCAN found "
+            + ", ".join(f"{n} topics (seed {seed})" for seed, n in found.items())
+            + "; reduced to K with `reduce_topics` where it found more, else scored as found."
+        )
     if len(args.seeds) == 1:
         lines += ["", "| variant | K | NPMI | C_V | TD |", "|---|---|---|---|---|"]
         lines += [f"| {n} | {K} | {a:.3f} | {b:.3f} | {c:.2f} |" for n, K, _, a, b, c in rows]
@@ -252,17 +265,21 @@ def seed_table(rows: list[tuple], seeds: list[int]) -> list[str]:
         f"* Merger random_state {', '.join(map(str, seeds))}: mean ± std over the seeds; "
         "Δ = variant − c-TF-IDF on the same clusters, paired by seed "
         "(none for default BERTopic: other clusters).",
-        "", "| variant | K | NPMI | C_V | TD | Δ NPMI | Δ C_V |", "|---|---|---|---|---|---|---|",
+        "",
+        "| variant | K | NPMI | C_V | TD | Δ NPMI | Δ C_V |",
+        "|---|---|---|---|---|---|---|",
     ]
     names = list(dict.fromkeys(n for n, *_ in rows))
     for K in dict.fromkeys(K for _, K, *_ in rows):
         for n in names:
             values = np.array([by[(n, K, seed)] for seed in seeds])
             mean, std = values.mean(0), values.std(0, ddof=1)
-            cells = [f"{m:.3f} ± {s:.3f}" for m, s in zip(mean[:2], std[:2])] + [f"{mean[2]:.2f}"]
+            cells = [f"{m:.3f} ± {s:.3f}" for m, s in zip(mean[:2], std[:2], strict=True)]
+            cells += [f"{mean[2]:.2f}"]
             if n not in (reference, DEFAULT_BERTOPIC) and all((reference, K, seed) in by for seed in seeds):
                 delta = values[:, :2] - np.array([by[(reference, K, seed)][:2] for seed in seeds])
-                cells += [f"{m:+.3f} ± {s:.3f}" for m, s in zip(delta.mean(0), delta.std(0, ddof=1))]
+                spread = zip(delta.mean(0), delta.std(0, ddof=1), strict=True)
+                cells += [f"{m:+.3f} ± {s:.3f}" for m, s in spread]
             else:
                 cells += ["", ""]
             lines.append(f"| {n} | {K} | " + " | ".join(cells) + " |")

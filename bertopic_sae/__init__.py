@@ -1,35 +1,38 @@
 """bertopic-sae: topic modeling with sparse autoencoders, as components for BERTopic.
 
-The SAE-TM pipeline in three stages, one module each:
+The package, as folders:
 
-1. atoms: :class:`SparseAutoencoder` (``sae.py``), trained by :func:`train_sae` (``train.py``) and
-   applied by :class:`SAEEncoder` (``encoder.py``, BERTopic's ``umap_model`` slot);
-2. emission: :class:`EmissionModel` (``emission.py``) learns which words each atom emits, and
-   :class:`EmissionTopicWords` (BERTopic's ``ctfidf_model`` slot) shows them as topic words;
-3. merge: :class:`SAEAtomMerger` (``merge.py``, BERTopic's ``hdbscan_model`` slot) groups atoms
-   into any number of topics.
-
-:class:`BERTopic` is the real ``bertopic.BERTopic`` with a ``clustering_model=`` argument and
-persistence of the SAE parts.
+* ``sae/``: the sparse autoencoder shared by every topic model (config, model, checkpoint layouts,
+  trainer, SAE resolution, shipped SAEs);
+* ``tm/``: SAE-TM, one stage per module (vocabulary, emission model, topic words, merge, assignment);
+* ``components/``: the BERTopic glue, one slot per module: :class:`SAEEncoder` (``umap_model``),
+  :class:`SAEAtomMerger` (``hdbscan_model``), :class:`EmissionTopicWords` (``ctfidf_model``) and
+  :class:`BERTopic`, which composes the stages and saves them;
+* ``eval/``: OCTIS adapters (ours and each peer), benchmark corpora and metrics;
+* ``data.py``: corpora, the on-disk embedding cache and embedding shards; ``_io.py``: the atomic writer;
+  ``cli.py``: the command line.
 """
 
 from importlib import import_module
 
-from .config import SAEConfig, TrainConfig
-from .sae import EncoderOutput, ForwardOutput, SparseAutoencoder
-from .train import TrainResult, train_sae
+from . import _compat
+from .sae.config import SAEConfig, TrainConfig
+from .sae.model import EncoderOutput, ForwardOutput, SparseAutoencoder
+from .sae.train import TrainResult, train_sae
 
 __version__ = "0.1.0"
 
+_compat.install()
+
 # Components that import BERTopic (slow to import) load on first use.
 _LAZY = {
-    "SAEEncoder": ".encoder",
-    "SAEAtomMerger": ".merge",
-    "EmissionModel": ".emission",
-    "EmissionTopicWords": ".representation",
-    "BERTopic": "._bertopic",
-    "default_vectorizer": ".vocabulary",
-    "load_pretrained": ".pretrained",
+    "SAEEncoder": ".components.encoder",
+    "SAEAtomMerger": ".components.merger",
+    "EmissionModel": ".tm.emission",
+    "EmissionTopicWords": ".components.representation",
+    "BERTopic": ".components.bertopic",
+    "default_vectorizer": ".tm.vocabulary",
+    "load_pretrained": ".sae.pretrained",
 }
 
 __all__ = [

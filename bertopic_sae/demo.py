@@ -18,7 +18,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bertopic_sae.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", default="bbc_news", help="corpus name (see bertopic_sae.datasets.CORPORA)")
+    parser.add_argument("--corpus", default="bbc_news", help="corpus name (see bertopic_sae.data.CORPORA)")
     parser.add_argument("--n-topics", type=int, default=10, help="number of topics")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N documents")
     args = parser.parse_args(argv)
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     from sklearn.metrics import normalized_mutual_info_score
 
     from bertopic_sae import BERTopic, SAEAtomMerger
-    from bertopic_sae.datasets import default_embedding_model, embed, load_corpus
+    from bertopic_sae.data import default_embedding_model, embed, load_corpus
 
     corpus = load_corpus(args.corpus, limit=args.limit)
     print(f"{args.corpus}: {len(corpus.texts):,} documents")
@@ -38,13 +38,16 @@ def main(argv: list[str] | None = None) -> int:
     topic_model = BERTopic(clustering_model=SAEAtomMerger(n_topics=args.n_topics), embedding_model=model)
     topics, _ = topic_model.fit_transform(corpus.texts, embeddings)
     seconds = time.perf_counter() - started
-    from bertopic_sae.pretrained import pretrained_for
+    from bertopic_sae.sae.pretrained import pretrained_for
+    from bertopic_sae.sae.resolve import embedding_model_name
 
     sae = topic_model.hdbscan_model.sae_
-    shipped = pretrained_for(sae.d_in, topic_model._embedding_model_name())
+    shipped = pretrained_for(sae.d_in, embedding_model_name(model))
     source = f"the shipped pretrained SAE {shipped!r}" if shipped else "an SAE trained on this corpus"
-    print(f"fit_transform: {seconds:.1f} s (embeddings given; the first run also embeds the vocabulary words); "
-          f"{source}, {sae.d_sae} atoms")
+    print(
+        f"fit_transform: {seconds:.1f} s (embeddings given; the first run also embeds the vocabulary words); "
+        f"{source}, {sae.d_sae} atoms"
+    )
 
     info = topic_model.get_topic_info()
     with pd.option_context("display.max_colwidth", 90, "display.width", 140):

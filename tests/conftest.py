@@ -27,7 +27,7 @@ def planted_ctm(n: int, d: int, k: int, *, per_doc: int, noise: float, seed: int
 
 @pytest.fixture(scope="session")
 def embedding_model():
-    from bertopic_sae.datasets import default_embedding_model
+    from bertopic_sae.data import default_embedding_model
 
     return default_embedding_model(device="cpu")
 
@@ -35,7 +35,7 @@ def embedding_model():
 @pytest.fixture(scope="session")
 def bbc(embedding_model):
     """BBC News (raw text, 5 labels), first 600 articles, with MiniLM embeddings (cached on disk)."""
-    from bertopic_sae.datasets import embed, load_corpus
+    from bertopic_sae.data import embed, load_corpus
 
     corpus = load_corpus("bbc_news")
     rng = np.random.default_rng(0)
@@ -59,7 +59,7 @@ def small_sae(bbc):
 @pytest.fixture(scope="session")
 def tweets(embedding_model):
     """600 dated health-news tweets from 6 sources, with embeddings."""
-    from bertopic_sae.datasets import embed, load_corpus
+    from bertopic_sae.data import embed, load_corpus
 
     corpus = load_corpus("health_news_tweets")
     rng = np.random.default_rng(0)

@@ -19,7 +19,9 @@ N_TOPICS = 8
 @pytest.fixture(scope="module")
 def fitted(bbc, small_sae, embedding_model):
     texts, labels, embeddings = bbc
-    model = BERTopic(clustering_model=SAEAtomMerger(n_topics=N_TOPICS, sae=small_sae), embedding_model=embedding_model)
+    model = BERTopic(
+        clustering_model=SAEAtomMerger(n_topics=N_TOPICS, sae=small_sae), embedding_model=embedding_model
+    )
     topics, probs = model.fit_transform(texts, embeddings)
     return model, topics, probs
 
@@ -53,8 +55,9 @@ def test_topic_words_come_from_the_emission_matrix(fitted):
     atom_topic = model._current_atom_topics()
     # The default reads a topic's words off its documents: the tokens its own atoms emit there.
     assert model.ctfidf_model.words_from == "documents"
-    p_c = merger.emission_model_.document_topic_word(merger.codes_, merger.counts_, atom_topic,
-                                                      np.asarray(model.topics_), N_TOPICS)
+    p_c = merger.emission_model_.document_topic_word(
+        merger.codes_, merger.counts_, atom_topic, np.asarray(model.topics_), N_TOPICS
+    )
     words = model.vectorizer_model.get_feature_names_out()
     for topic in range(N_TOPICS):
         expected = [words[i] for i in np.argsort(-p_c[topic])[:10]]
@@ -63,44 +66,76 @@ def test_topic_words_come_from_the_emission_matrix(fitted):
 
 def test_paper_atom_average_words_on_request(bbc, small_sae, embedding_model):
     texts, _, embeddings = bbc
-    model = BERTopic(clustering_model=SAEAtomMerger(n_topics=5, sae=small_sae), embedding_model=embedding_model,
-                     ctfidf_model=EmissionTopicWords(words_from="atoms"))
+    model = BERTopic(
+        clustering_model=SAEAtomMerger(n_topics=5, sae=small_sae),
+        embedding_model=embedding_model,
+        ctfidf_model=EmissionTopicWords(words_from="atoms"),
+    )
     model.fit_transform(texts, embeddings)
     p_c = model.hdbscan_model.emission_model_.topic_word(model._current_atom_topics(), 5)
     words = model.vectorizer_model.get_feature_names_out()
     for topic in range(5):
         assert [w for w, _ in model.get_topic(topic)] == [words[i] for i in np.argsort(-p_c[topic])[:10]]
-    raw = BERTopic(clustering_model=SAEAtomMerger(n_topics=5, sae=small_sae), embedding_model=embedding_model,
-                   ctfidf_model=EmissionTopicWords(binary=False, idf_weighted=False, share_prior=0,
-                                                   weight_documents=False))
+    raw = BERTopic(
+        clustering_model=SAEAtomMerger(n_topics=5, sae=small_sae),
+        embedding_model=embedding_model,
+        ctfidf_model=EmissionTopicWords(
+            binary=False, idf_weighted=False, share_prior=0, weight_documents=False
+        ),
+    )
     raw.fit_transform(texts, embeddings)
     merger = raw.hdbscan_model
-    table = merger.emission_model_.document_topic_word(merger.codes_, merger.counts_, raw._current_atom_topics(),
-                                                      np.asarray(raw.topics_), 5, binary=False, idf_weighted=False,
-                                                      share_prior=0, weight_documents=False)
+    table = merger.emission_model_.document_topic_word(
+        merger.codes_,
+        merger.counts_,
+        raw._current_atom_topics(),
+        np.asarray(raw.topics_),
+        5,
+        binary=False,
+        idf_weighted=False,
+        share_prior=0,
+        weight_documents=False,
+    )
     for topic in range(5):
         assert [w for w, _ in raw.get_topic(topic)] == [words[i] for i in np.argsort(-table[topic])[:10]]
-    generic = BERTopic(clustering_model=SAEAtomMerger(n_topics=5, sae=small_sae), embedding_model=embedding_model,
-                       ctfidf_model=EmissionTopicWords(background_tokens=0.5))
+    generic = BERTopic(
+        clustering_model=SAEAtomMerger(n_topics=5, sae=small_sae),
+        embedding_model=embedding_model,
+        ctfidf_model=EmissionTopicWords(background_tokens=0.5),
+    )
     generic.fit_transform(texts, embeddings)
     merger = generic.hdbscan_model
-    table = merger.emission_model_.document_topic_word(merger.codes_, merger.counts_, generic._current_atom_topics(),
-                                                      np.asarray(generic.topics_), 5, background_tokens=0.5)
+    table = merger.emission_model_.document_topic_word(
+        merger.codes_,
+        merger.counts_,
+        generic._current_atom_topics(),
+        np.asarray(generic.topics_),
+        5,
+        background_tokens=0.5,
+    )
     for topic in range(5):
         assert [w for w, _ in generic.get_topic(topic)] == [words[i] for i in np.argsort(-table[topic])[:10]]
     with pytest.raises(ValueError, match="words_from"):
-        BERTopic(clustering_model=SAEAtomMerger(n_topics=5, sae=small_sae), embedding_model=embedding_model,
-                 ctfidf_model=EmissionTopicWords(words_from="bogus")).fit_transform(texts, embeddings)
+        BERTopic(
+            clustering_model=SAEAtomMerger(n_topics=5, sae=small_sae),
+            embedding_model=embedding_model,
+            ctfidf_model=EmissionTopicWords(words_from="bogus"),
+        ).fit_transform(texts, embeddings)
 
 
 def test_c_tf_idf_words_on_the_sae_clusters_on_request(bbc, small_sae, embedding_model):
     # The README's advice for titles that want frequent words: keep the SAE clusters, rank by c-TF-IDF.
     texts, _, embeddings = bbc
-    model = BERTopic(clustering_model=SAEAtomMerger(n_topics=5, sae=small_sae), embedding_model=embedding_model,
-                     ctfidf_model=ClassTfidfTransformer())
+    model = BERTopic(
+        clustering_model=SAEAtomMerger(n_topics=5, sae=small_sae),
+        embedding_model=embedding_model,
+        ctfidf_model=ClassTfidfTransformer(),
+    )
     topics, _ = model.fit_transform(texts, embeddings)
     counts = model.vectorizer_model.transform(texts)
-    per_topic = sp.csr_matrix(np.vstack([np.asarray(counts[np.asarray(topics) == t].sum(axis=0)) for t in range(5)]))
+    per_topic = sp.csr_matrix(
+        np.vstack([np.asarray(counts[np.asarray(topics) == t].sum(axis=0)) for t in range(5)])
+    )
     expected = ClassTfidfTransformer().fit(per_topic).transform(per_topic).toarray()
     words = model.vectorizer_model.get_feature_names_out()
     assert type(model.ctfidf_model) is ClassTfidfTransformer
@@ -165,7 +200,7 @@ def test_load_keeps_the_word_options_a_model_was_saved_with(fitted, embedding_mo
 
 
 def test_save_never_corrupts_an_earlier_save(fitted, tmp_path, monkeypatch):
-    import bertopic_sae._bertopic as module
+    import bertopic_sae.components.bertopic as module
 
     model, _, _ = fitted
     model.save(tmp_path / "m", serialization="safetensors", save_embedding_model=False)
@@ -182,10 +217,34 @@ def test_save_never_corrupts_an_earlier_save(fitted, tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["m"]
 
 
+def test_save_keeps_a_users_files_and_checks_options_first(fitted, tmp_path):
+    import stat
+
+    model, _, _ = fitted
+    folder = tmp_path / "m"
+    (folder / "data").mkdir(parents=True)
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="notes.txt.*overwrite=True"):
+        model.save(folder, serialization="safetensors", save_embedding_model=False)
+    assert sorted(p.name for p in folder.iterdir()) == ["data", "notes.txt"]
+    model.save(tmp_path / "ok", serialization="safetensors", save_embedding_model=False)
+    before = sorted(p.name for p in (tmp_path / "ok").iterdir())
+    with pytest.raises(ValueError, match="serialization"):
+        model.save(tmp_path / "ok", serialization="safetensor", save_embedding_model=False)  # a typo
+    assert sorted(p.name for p in (tmp_path / "ok").iterdir()) == before
+    model.save(tmp_path / "ok", serialization="safetensors", save_embedding_model=False)  # ours: replaced
+    assert stat.S_IMODE((tmp_path / "ok").stat().st_mode) & 0o055 == 0o055  # readable by others
+    assert stat.S_IMODE((tmp_path / "ok" / "sae_merger.safetensors").stat().st_mode) & 0o044 == 0o044
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m", "ok"]
+
+
 def test_stock_bertopic_with_sae_encoder_and_merger(bbc, small_sae, embedding_model):
     texts, _, embeddings = bbc
-    model = StockBERTopic(umap_model=SAEEncoder(sae=small_sae), hdbscan_model=SAEAtomMerger(n_topics=5, sae=small_sae),
-                          embedding_model=embedding_model)
+    model = StockBERTopic(
+        umap_model=SAEEncoder(sae=small_sae),
+        hdbscan_model=SAEAtomMerger(n_topics=5, sae=small_sae),
+        embedding_model=embedding_model,
+    )
     topics, probs = model.fit_transform(texts, embeddings)
     assert sorted(set(topics)) == list(range(5))
     assert probs.shape == (len(texts), 5)
@@ -247,8 +306,11 @@ def test_topics_over_time_and_per_class(tweets, small_sae, embedding_model):
     texts, sources, dates, embeddings = tweets
     from bertopic_sae import SAEConfig, TrainConfig, train_sae
 
-    sae = train_sae(embeddings, SAEConfig(d_in=384, d_sae=128, l1_coefficient=0.2),
-                    TrainConfig(steps=300, batch_size=200, lr=3e-3, verbose=False)).sae
+    sae = train_sae(
+        embeddings,
+        SAEConfig(d_in=384, d_sae=128, l1_coefficient=0.2),
+        TrainConfig(steps=300, batch_size=200, lr=3e-3, verbose=False),
+    ).sae
     model = BERTopic(clustering_model=SAEAtomMerger(n_topics=6, sae=sae), embedding_model=embedding_model)
     model.fit_transform(texts, embeddings)
     over_time = model.topics_over_time(texts, dates, nr_bins=5)
@@ -264,7 +326,9 @@ def test_topics_over_time_and_per_class(tweets, small_sae, embedding_model):
 
 def test_reduce_merge_and_set_n_topics(bbc, small_sae, embedding_model):
     texts, _, embeddings = bbc
-    model = BERTopic(clustering_model=SAEAtomMerger(n_topics=N_TOPICS, sae=small_sae), embedding_model=embedding_model)
+    model = BERTopic(
+        clustering_model=SAEAtomMerger(n_topics=N_TOPICS, sae=small_sae), embedding_model=embedding_model
+    )
     model.fit_transform(texts, embeddings)
     model.merge_topics(texts, [0, 1])
     assert len(model.get_topic_info()) == N_TOPICS - 1
@@ -283,8 +347,11 @@ def test_reduce_merge_and_set_n_topics(bbc, small_sae, embedding_model):
 
 def test_nr_topics_at_construction(bbc, small_sae, embedding_model):
     texts, _, embeddings = bbc
-    model = BERTopic(clustering_model=SAEAtomMerger(n_topics=N_TOPICS, sae=small_sae), nr_topics=5,
-                     embedding_model=embedding_model)
+    model = BERTopic(
+        clustering_model=SAEAtomMerger(n_topics=N_TOPICS, sae=small_sae),
+        nr_topics=5,
+        embedding_model=embedding_model,
+    )
     topics, _ = model.fit_transform(texts, embeddings)
     assert len(set(topics)) == 5
 
@@ -293,13 +360,17 @@ def test_update_topics_keeps_emission_words_and_can_change_vocabulary(bbc, small
     from sklearn.feature_extraction.text import CountVectorizer
 
     texts, _, embeddings = bbc
-    model = BERTopic(clustering_model=SAEAtomMerger(n_topics=N_TOPICS, sae=small_sae), embedding_model=embedding_model)
+    model = BERTopic(
+        clustering_model=SAEAtomMerger(n_topics=N_TOPICS, sae=small_sae), embedding_model=embedding_model
+    )
     model.fit_transform(texts, embeddings)
     before = model.get_topic(0)
     model.update_topics(texts, top_n_words=5)
     assert isinstance(model.ctfidf_model, EmissionTopicWords)
     assert model.get_topic(0)[:5] == before[:5]
-    model.update_topics(texts, vectorizer_model=CountVectorizer(stop_words="english", ngram_range=(1, 2), min_df=3))
+    model.update_topics(
+        texts, vectorizer_model=CountVectorizer(stop_words="english", ngram_range=(1, 2), min_df=3)
+    )
     assert any(" " in word for word in model.vectorizer_model.get_feature_names_out())
     assert model.hdbscan_model.emission_model_.emission_.shape[1] == len(model.vectorizer_model.vocabulary_)
     np.testing.assert_allclose(np.asarray(model.c_tf_idf_.sum(axis=1)).ravel(), 1, atol=1e-5)
@@ -308,16 +379,22 @@ def test_update_topics_keeps_emission_words_and_can_change_vocabulary(bbc, small
 @pytest.mark.parametrize("representation", [KeyBERTInspired(), MaximalMarginalRelevance(diversity=0.3)])
 def test_representation_models_run_on_emission_words(bbc, small_sae, embedding_model, representation):
     texts, _, embeddings = bbc
-    model = BERTopic(clustering_model=SAEAtomMerger(n_topics=5, sae=small_sae), embedding_model=embedding_model,
-                     representation_model=representation)
+    model = BERTopic(
+        clustering_model=SAEAtomMerger(n_topics=5, sae=small_sae),
+        embedding_model=embedding_model,
+        representation_model=representation,
+    )
     model.fit_transform(texts, embeddings)
     assert all(len(model.get_topic(t)) > 0 for t in range(5))
 
 
 def test_partial_fit(bbc, small_sae, embedding_model):
     texts, _, embeddings = bbc
-    model = BERTopic(clustering_model=SAEAtomMerger(n_topics=5, sae=small_sae), embedding_model=embedding_model,
-                     vectorizer_model=OnlineCountVectorizer(stop_words="english"))
+    model = BERTopic(
+        clustering_model=SAEAtomMerger(n_topics=5, sae=small_sae),
+        embedding_model=embedding_model,
+        vectorizer_model=OnlineCountVectorizer(stop_words="english"),
+    )
     for start in range(0, 300, 100):
         model.partial_fit(texts[start : start + 100], embeddings[start : start + 100])
     assert set(model.topics_) <= set(range(5))
@@ -325,11 +402,16 @@ def test_partial_fit(bbc, small_sae, embedding_model):
 
 def test_guided_topics_work_and_supervised_labels_fail_clearly(bbc, small_sae, embedding_model):
     texts, labels, embeddings = bbc
-    guided = BERTopic(clustering_model=SAEAtomMerger(n_topics=5, sae=small_sae), embedding_model=embedding_model,
-                      seed_topic_list=[["football", "match", "goal"], ["film", "actor", "award"]])
+    guided = BERTopic(
+        clustering_model=SAEAtomMerger(n_topics=5, sae=small_sae),
+        embedding_model=embedding_model,
+        seed_topic_list=[["football", "match", "goal"], ["film", "actor", "award"]],
+    )
     topics, _ = guided.fit_transform(texts, embeddings)
     assert len(set(topics)) == 5
-    supervised = BERTopic(clustering_model=SAEAtomMerger(n_topics=5, sae=small_sae), embedding_model=embedding_model)
+    supervised = BERTopic(
+        clustering_model=SAEAtomMerger(n_topics=5, sae=small_sae), embedding_model=embedding_model
+    )
     y = pd.factorize(pd.Series(labels))[0]
     with pytest.raises(ValueError, match="full set of labels"):
         supervised.fit_transform(texts, embeddings, y=y)
@@ -338,10 +420,13 @@ def test_guided_topics_work_and_supervised_labels_fail_clearly(bbc, small_sae, e
 def test_bad_inputs_give_clear_errors(bbc, small_sae, embedding_model):
     texts, _, embeddings = bbc
     with pytest.raises(ValueError, match="n_topics=50"):
-        BERTopic(clustering_model=SAEAtomMerger(n_topics=50, sae=small_sae)).fit_transform(texts[:10], embeddings[:10])
+        BERTopic(clustering_model=SAEAtomMerger(n_topics=50, sae=small_sae)).fit_transform(
+            texts[:10], embeddings[:10]
+        )
     with pytest.raises(ValueError, match="d_in=384"):
         BERTopic(clustering_model=SAEAtomMerger(n_topics=3, sae=small_sae)).fit_transform(
-            texts[:50], embeddings[:50, :100])
+            texts[:50], embeddings[:50, :100]
+        )
     bad = embeddings[:50].copy()
     bad[3, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
@@ -352,7 +437,10 @@ def test_empty_documents_get_a_topic(bbc, small_sae, embedding_model):
     texts, _, embeddings = bbc
     docs = list(texts[:100]) + ["", "   "]
     extra = embedding_model.encode(["", "   "], normalize_embeddings=True)
-    model = BERTopic(clustering_model=SAEAtomMerger(n_topics=4, sae=small_sae), embedding_model=embedding_model,
-                     vectorizer_model=__import__("bertopic_sae").default_vectorizer(min_df=1))
+    model = BERTopic(
+        clustering_model=SAEAtomMerger(n_topics=4, sae=small_sae),
+        embedding_model=embedding_model,
+        vectorizer_model=__import__("bertopic_sae").default_vectorizer(min_df=1),
+    )
     topics, _ = model.fit_transform(docs, np.vstack([embeddings[:100], extra]))
     assert len(topics) == 102 and min(topics) >= 0

@@ -12,8 +12,8 @@ import scipy.sparse as sp  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.feature_extraction.text import CountVectorizer  # noqa: E402
 
-from bertopic_sae.emission import EmissionModel  # noqa: E402
-from bertopic_sae.vocabulary import auto_min_df, default_vectorizer, idf_weights  # noqa: E402
+from bertopic_sae.tm.emission import EmissionModel  # noqa: E402
+from bertopic_sae.tm.vocabulary import auto_min_df, default_vectorizer, idf_weights  # noqa: E402
 
 PI = 0.3
 
@@ -163,12 +163,16 @@ def test_document_topic_word_matches_hand_computation():
     q = (1 - PI) * mix @ B + PI * P0
     n = counts.toarray()
     # P(c|d): the share of a document's activation on its own topic's atoms.
-    p_doc = np.array([mix[d, atom_topic == doc_topic[d]].sum() if doc_topic[d] >= 0 else 0.0 for d in range(300)])
+    p_doc = np.array(
+        [mix[d, atom_topic == doc_topic[d]].sum() if doc_topic[d] >= 0 else 0.0 for d in range(300)]
+    )
 
     def by_hand(binary=True, idf=True, prior_docs=10.0, background=0.0, weighted=True):
         # Each document of topic c counts with weight v_d (P(c|d), or 1): in P(c|k) and in the words.
         v = p_doc if weighted else (doc_topic >= 0).astype(float)
-        mass = np.stack([(v[:, None] * mix)[doc_topic == c].sum(axis=0) for c in range(3)], axis=1)  # (atoms, c)
+        mass = np.stack(
+            [(v[:, None] * mix)[doc_topic == c].sum(axis=0) for c in range(3)], axis=1
+        )  # (atoms, c)
         sizes = np.array([v[doc_topic == c].sum() for c in range(3)])
         prior = prior_docs * sizes / sizes.sum()
         share = (mass + prior) / np.maximum(mass.sum(axis=1, keepdims=True) + prior_docs, 1e-300)  # P(c|k)
@@ -188,11 +192,19 @@ def test_document_topic_word_matches_hand_computation():
     check(by_hand(weighted=False))
     for weighted in (False, True):  # every option, with documents counted fully and by P(c|d)
         check(by_hand(binary=False, weighted=weighted), binary=False, weight_documents=weighted)
-        check(by_hand(binary=False, idf=False, weighted=weighted), binary=False, idf_weighted=False,
-              weight_documents=weighted)
+        check(
+            by_hand(binary=False, idf=False, weighted=weighted),
+            binary=False,
+            idf_weighted=False,
+            weight_documents=weighted,
+        )
         check(by_hand(prior_docs=0.0, weighted=weighted), share_prior=0, weight_documents=weighted)
-        check(by_hand(prior_docs=0.0, background=0.4, weighted=weighted), share_prior=0, background_tokens=0.4,
-              weight_documents=weighted)
+        check(
+            by_hand(prior_docs=0.0, background=0.4, weighted=weighted),
+            share_prior=0,
+            background_tokens=0.4,
+            weight_documents=weighted,
+        )
     check(by_hand(), weight_documents=True)
     assert not np.allclose(by_hand(), by_hand(weighted=False))  # the weighting does change the words
     with pytest.raises(ValueError, match="share_prior must be >= 0"):

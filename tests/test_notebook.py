@@ -1,6 +1,5 @@
 """The quickstart notebook runs end to end (on a 400-article subset, to stay fast)."""
 
-import os
 from pathlib import Path
 
 import nbformat

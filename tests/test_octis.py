@@ -17,7 +17,7 @@ except ModuleNotFoundError as error:
         raise
     pytest.skip("octis is not installed (pip install --no-deps octis==1.14.0)", allow_module_level=True)
 
-from bertopic_sae import octis as adapters
+from bertopic_sae import eval as adapters  # noqa: E402 (after the skip when octis is missing)
 
 K = 5
 N_DOCS = 300
@@ -32,7 +32,10 @@ def quick():
 
 
 def test_import_bertopic_sae_does_not_need_octis():
-    code = "import sys, bertopic_sae; assert 'octis' not in sys.modules and 'bertopic_sae.octis' not in sys.modules"
+    code = (
+        "import sys, bertopic_sae; "
+        "assert 'octis' not in sys.modules and 'bertopic_sae.eval' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
@@ -50,12 +53,13 @@ def test_m10_falls_back_to_tokens_for_bad_titles():
     corpus = adapters.load_octis_corpus("m10")
     assert len(corpus) == 8355 and len(corpus.labels) == 8355
     joined = [" ".join(t) for t in corpus.token_lists]
-    fallback = sum(a == b for a, b in zip(corpus.texts, joined))
+    fallback = sum(a == b for a, b in zip(corpus.texts, joined, strict=True))
     assert 100 <= fallback <= 200  # ~117 titles with align_containment < 0.5, plus a few exact matches
 
 
 MODELS = [
-    # decoder merge: skips embedding the 2,800 vocabulary words (~1 min on 2 cores); the adapter contract is the same
+    # decoder merge: skips embedding the 2,800 vocabulary words (~1 min on 2 cores); the adapter contract is
+    # the same
     ("sae", adapters.SAETopicModel, {"merger_params": {"merge": "decoder", "train_config": {"steps": 50}}}),
     ("kmeans", adapters.KMeansBERTopicModel, {}),
     ("bertopic", adapters.BERTopicModel, {}),
@@ -162,7 +166,12 @@ def test_grid_upgrades_a_csv_without_the_code_column(tmp_path):
         sys.path.remove(str(ROOT))
     out = tmp_path / "old.csv"
     legacy = [c for c in octis_grid.COLUMNS if c != "code"]
-    row = dict.fromkeys(legacy, "") | {"model": "kmeans", "dataset": "bbc_news", "num_topics": "20", "seed": "0"}
+    row = dict.fromkeys(legacy, "") | {
+        "model": "kmeans",
+        "dataset": "bbc_news",
+        "num_topics": "20",
+        "seed": "0",
+    }
     with open(out, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=legacy)
         writer.writeheader()

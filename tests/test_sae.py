@@ -3,10 +3,10 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import planted_ctm
 from safetensors.torch import save_file
 
 from bertopic_sae import SAEConfig, SparseAutoencoder, TrainConfig, train_sae
-from conftest import planted_ctm
 
 
 def best_cosines(sae: SparseAutoencoder, planted: np.ndarray) -> np.ndarray:
@@ -103,16 +103,23 @@ def test_loads_saelens_standard_layout(tmp_path):
 
 
 def test_loads_sparsify_layout(tmp_path):
-    """EleutherAI sparsify: cfg.json + sae.safetensors with encoder.weight (n_latents, d_in), per hookpoint."""
+    """EleutherAI sparsify: cfg.json + sae.safetensors, encoder.weight (n_latents, d_in), per hookpoint."""
     d_in, n = 16, 40
     g = torch.Generator().manual_seed(1)
-    tensors = {"encoder.weight": torch.randn(n, d_in, generator=g), "encoder.bias": torch.randn(n, generator=g),
-               "W_dec": torch.randn(n, d_in, generator=g), "b_dec": torch.randn(d_in, generator=g)}
+    tensors = {
+        "encoder.weight": torch.randn(n, d_in, generator=g),
+        "encoder.bias": torch.randn(n, generator=g),
+        "W_dec": torch.randn(n, d_in, generator=g),
+        "b_dec": torch.randn(d_in, generator=g),
+    }
     hook = tmp_path / "layers.3"
     hook.mkdir()
     save_file(tensors, str(hook / "sae.safetensors"))
-    (hook / "cfg.json").write_text(json.dumps({"expansion_factor": 32, "normalize_decoder": True,
-                                               "num_latents": n, "k": 5, "d_in": d_in}))
+    (hook / "cfg.json").write_text(
+        json.dumps(
+            {"expansion_factor": 32, "normalize_decoder": True, "num_latents": n, "k": 5, "d_in": d_in}
+        )
+    )
     with pytest.raises(FileNotFoundError, match="hookpoint"):
         SparseAutoencoder.from_pretrained(tmp_path)
     sae = SparseAutoencoder.from_pretrained(tmp_path, hookpoint="layers.3")
@@ -196,8 +203,12 @@ def test_trains_from_memmap_and_from_batch_iterator(tmp_path):
     mm[:] = X
     mm.flush()
     mm = np.load(tmp_path / "x.npy", mmap_mode="r")
-    from_memmap = train_sae(mm, SAEConfig(d_in=16, d_sae=32), TrainConfig(steps=30, batch_size=100, verbose=False))
-    from_array = train_sae(X, SAEConfig(d_in=16, d_sae=32), TrainConfig(steps=30, batch_size=100, verbose=False))
+    from_memmap = train_sae(
+        mm, SAEConfig(d_in=16, d_sae=32), TrainConfig(steps=30, batch_size=100, verbose=False)
+    )
+    from_array = train_sae(
+        X, SAEConfig(d_in=16, d_sae=32), TrainConfig(steps=30, batch_size=100, verbose=False)
+    )
     assert torch.equal(from_memmap.sae.W_dec, from_array.sae.W_dec)
 
     batches = [X[i : i + 100] for i in range(0, 1000, 100)]
@@ -209,14 +220,17 @@ def test_trains_from_memmap_and_from_batch_iterator(tmp_path):
 
 def test_dead_atoms_are_counted():
     X, _ = planted_ctm(2000, 16, 2, per_doc=1, noise=0.0)
-    result = train_sae(X, SAEConfig(d_in=16, d_sae=64, l1_coefficient=0.3),
-                       TrainConfig(steps=200, batch_size=200, verbose=False))
+    result = train_sae(
+        X,
+        SAEConfig(d_in=16, d_sae=64, l1_coefficient=0.3),
+        TrainConfig(steps=200, batch_size=200, verbose=False),
+    )
     assert 0 < result.dead < 64
     assert result.sae.metadata["dead_atoms"] == result.dead
 
 
 def test_resume_after_a_crash_matches_an_uninterrupted_run(tmp_path, monkeypatch):
-    import bertopic_sae.train as train_module
+    import bertopic_sae.sae.train as train_module
 
     X, _ = planted_ctm(2000, 16, 4, per_doc=2, noise=0.05)
     cfg = SAEConfig(d_in=16, d_sae=32)

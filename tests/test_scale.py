@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
-
 from conftest import planted_ctm
+from safetensors.torch import load_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,12 +50,15 @@ def test_kill_and_resume_gives_the_uninterrupted_weights(data, tmp_path):
     steps, every = 2400, 200
     args = ("--steps", str(steps), "--batch-size", "64", "--checkpoint-every", str(every), "--seed", "5")
     reference = tmp_path / "reference"
-    subprocess.run(_pretrain_cmd(data, reference, *args), check=True, env=_env(), capture_output=True, timeout=120)
+    subprocess.run(
+        _pretrain_cmd(data, reference, *args), check=True, env=_env(), capture_output=True, timeout=120
+    )
 
     out = tmp_path / "killed"
     state = out / "checkpoint" / "trainer_state.pt"
-    process = subprocess.Popen(_pretrain_cmd(data, out, *args), env=_env(), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        _pretrain_cmd(data, out, *args), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 120
     while not state.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -70,10 +72,17 @@ def test_kill_and_resume_gives_the_uninterrupted_weights(data, tmp_path):
     # take the weights stored in the state file, so put foreign weights into sae/.
     shutil.copy(reference / "sae_weights.safetensors", out / "checkpoint" / "sae" / "sae_weights.safetensors")
 
-    other = subprocess.run(_pretrain_cmd(data, out, *args, "--lr", "0.002"), env=_env(), capture_output=True,
-                           text=True, timeout=120)
+    other = subprocess.run(
+        _pretrain_cmd(data, out, *args, "--lr", "0.002"),
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert other.returncode == 1 and "--lr 0.001" in other.stderr  # refuses to mix two runs' settings
-    rerun = subprocess.run(_pretrain_cmd(data, out, *args), env=_env(), capture_output=True, text=True, timeout=120)
+    rerun = subprocess.run(
+        _pretrain_cmd(data, out, *args), env=_env(), capture_output=True, text=True, timeout=120
+    )
     assert rerun.returncode == 0, rerun.stderr
     summary = json.loads(rerun.stdout.strip().splitlines()[-1])
     assert summary["resumed_from"] == saved_step and summary["steps"] == steps  # lost < one interval
@@ -82,12 +91,16 @@ def test_kill_and_resume_gives_the_uninterrupted_weights(data, tmp_path):
         assert torch.equal(ours[name], theirs[name]), name
 
 
-@pytest.mark.skipif(shutil.which("torchrun", path=os.path.dirname(sys.executable)) is None,
-                    reason="torchrun is not installed next to the interpreter")
+@pytest.mark.skipif(
+    shutil.which("torchrun", path=os.path.dirname(sys.executable)) is None,
+    reason="torchrun is not installed next to the interpreter",
+)
 def test_ddp_two_processes_match_one_process_with_the_global_batch(data, tmp_path):
     args = ("--steps", "150", "--batch-size", "128", "--checkpoint-every", "1000", "--seed", "2")
     single = tmp_path / "single"
-    subprocess.run(_pretrain_cmd(data, single, *args), check=True, env=_env(), capture_output=True, timeout=120)
+    subprocess.run(
+        _pretrain_cmd(data, single, *args), check=True, env=_env(), capture_output=True, timeout=120
+    )
     ddp = tmp_path / "ddp"
     torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
     cmd = [torchrun, "--standalone", "--nproc_per_node=2", "-m", *_pretrain_cmd(data, ddp, *args)[2:]]

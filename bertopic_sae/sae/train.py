@@ -23,17 +23,19 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .._io import atomic_file
+from .._types import TrainingData
 from .config import SAEConfig, TrainConfig
-from .sae import SparseAutoencoder, check_embeddings
+from .model import SparseAutoencoder, check_embeddings
 
 __all__ = ["train_sae", "TrainResult", "ArrayBatches", "pick_device"]
 
@@ -99,7 +101,9 @@ class ArrayBatches:
             rows = np.asarray(self.X[start : start + self.chunk_rows], dtype=np.float32)
             if not np.isfinite(rows).all():
                 bad = start + int(np.flatnonzero(~np.isfinite(rows).all(axis=1))[0])
-                raise ValueError(f"Training data has NaN or infinite values at row {bad}; drop or re-embed it.")
+                raise ValueError(
+                    f"Training data has NaN or infinite values at row {bad}; drop or re-embed it."
+                )
             perm = np.random.default_rng([self.seed, epoch, chunk]).permutation(rows.shape[0])
             if len(self._chunk_cache) >= 2:  # bounded memory: keep the current and the next chunk
                 self._chunk_cache.pop(next(iter(self._chunk_cache)))
@@ -128,11 +132,16 @@ class ArrayBatches:
 
 def _is_row_source(data) -> bool:
     """A numpy array, a memmap, or a lazy 2-D row reader (``shape`` and ``X[a:b]``, such as
-    :class:`bertopic_sae.cli.ShardedEmbeddings`): data that :class:`ArrayBatches` can index by step."""
+    :class:`bertopic_sae.data.ShardedEmbeddings`): data that :class:`ArrayBatches` can index by step."""
     if isinstance(data, np.ndarray):
         return True
     shape = getattr(data, "shape", None)
-    return not isinstance(data, torch.Tensor) and shape is not None and len(shape) == 2 and hasattr(data, "__getitem__")
+    return (
+        not isinstance(data, torch.Tensor)
+        and shape is not None
+        and len(shape) == 2
+        and hasattr(data, "__getitem__")
+    )
 
 
 def _iterable_batches(data: Iterable) -> Iterator[np.ndarray]:
@@ -146,7 +155,7 @@ def _iterable_batches(data: Iterable) -> Iterator[np.ndarray]:
 
 
 def train_sae(
-    data,
+    data: TrainingData,
     sae_config: SAEConfig | None = None,
     train_config: TrainConfig | None = None,
     *,
@@ -172,6 +181,7 @@ def train_sae(
     world = torch.distributed.get_world_size() if distributed else 1
 
     expected_d_in = sae.d_in if sae is not None else (sae_config.d_in if sae_config is not None else None)
+    stream: Iterator | None
     if _is_row_source(data):
         if isinstance(data, np.ndarray):
             data = check_embeddings(data, expected_d_in, name="training embeddings")
@@ -229,17 +239,26 @@ def train_sae(
     recent_l0, recent_fvu = [], []
     started = time.perf_counter()
     seen = 0
-    bar = tqdm(range(start_step, cfg.steps), disable=not cfg.verbose or rank != 0, desc="SAE training",
-               initial=start_step, total=cfg.steps)
+    bar = tqdm(
+        range(start_step, cfg.steps),
+        disable=not cfg.verbose or rank != 0,
+        desc="SAE training",
+        initial=start_step,
+        total=cfg.steps,
+    )
     done = start_step
     for step in bar:
         if sampler is not None:
             batch = sampler.batch(step, rank, world)
         else:
-            batch = next(stream, None)
-            if batch is None:  # a one-shot iterator ran out before cfg.steps
+            assert stream is not None  # set whenever there is no sampler
+            try:
+                batch = next(stream)
+            except StopIteration:  # a one-shot iterator ran out before cfg.steps
                 break
-        x = torch.as_tensor(np.asarray(batch, dtype=np.float32) if not isinstance(batch, torch.Tensor) else batch)
+        x = torch.as_tensor(
+            np.asarray(batch, dtype=np.float32) if not isinstance(batch, torch.Tensor) else batch
+        )
         x = x.to(device, torch.float32, non_blocking=True)
         ramp = min(1.0, (step + 1) / warmup)
         for group in optimizer.param_groups:
@@ -272,8 +291,12 @@ def train_sae(
             recent_l0.append(float((out.acts.detach() > 0).float().sum(-1).mean()))
             recent_fvu.append(float(out.fvu.detach()))
             recent_l0, recent_fvu = recent_l0[-20:], recent_fvu[-20:]
-            bar.set_postfix(loss=f"{float(out.loss.detach()):.4f}", l0=f"{recent_l0[-1]:.1f}", fvu=f"{recent_fvu[-1]:.3f}",
-                            dead=int((since_fired >= dead_after).sum()))
+            bar.set_postfix(
+                loss=f"{float(out.loss.detach()):.4f}",
+                l0=f"{recent_l0[-1]:.1f}",
+                fvu=f"{recent_fvu[-1]:.3f}",
+                dead=int((since_fired >= dead_after).sum()),
+            )
         if checkpoint_dir is not None and cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0:
             if rank == 0:
                 _save_checkpoint(checkpoint_dir, sae, optimizer, since_fired, step + 1)
@@ -294,8 +317,15 @@ def train_sae(
         examples_per_second=seen / max(seconds, 1e-9),
     )
     sae.metadata.update(
-        {"train_steps": result.steps, "train_batch_size": cfg.batch_size, "train_lr": cfg.lr,
-         "train_seed": cfg.seed, "l0": round(result.l0, 3), "fvu": round(result.fvu, 4), "dead_atoms": dead}
+        {
+            "train_steps": result.steps,
+            "train_batch_size": cfg.batch_size,
+            "train_lr": cfg.lr,
+            "train_seed": cfg.seed,
+            "l0": round(result.l0, 3),
+            "fvu": round(result.fvu, 4),
+            "dead_atoms": dead,
+        }
     )
     return result
 
@@ -328,9 +358,8 @@ def _save_checkpoint(folder: Path, sae, optimizer, since_fired, step: int) -> No
         "threshold": sae.threshold.cpu(),
         "sae": sae.state_tensors(),
     }
-    with tempfile.NamedTemporaryFile(dir=folder, prefix=".state.", delete=False) as handle:
-        torch.save(state, handle)
-    os.replace(handle.name, folder / STATE_FILE)
+    with atomic_file(folder / STATE_FILE) as temporary:
+        torch.save(state, temporary)
 
 
 def _load_checkpoint(folder: Path, sae, optimizer, since_fired, device) -> int:
@@ -338,7 +367,8 @@ def _load_checkpoint(folder: Path, sae, optimizer, since_fired, device) -> int:
     saved = SparseAutoencoder.from_pretrained(folder / SAE_SUBDIR)
     if (saved.d_in, saved.d_sae) != (sae.d_in, sae.d_sae):
         raise ValueError(
-            f"Checkpoint in {folder} is for d_in={saved.d_in}, d_sae={saved.d_sae}, not {sae.d_in}, {sae.d_sae}; "
+            f"Checkpoint in {folder} is for d_in={saved.d_in}, d_sae={saved.d_sae}, not {sae.d_in}, "
+            f"{sae.d_sae}; "
             "use another checkpoint_dir or resume=False."
         )
     tensors = state.get("sae") or saved.state_tensors()  # older checkpoints kept the weights only in sae/

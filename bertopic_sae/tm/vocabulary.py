@@ -23,6 +23,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 
+from .._types import Counts
+
 __all__ = ["DEFAULT_VECTORIZER_PARAMS", "default_vectorizer", "auto_min_df", "idf_weights"]
 
 DEFAULT_VECTORIZER_PARAMS: dict[str, Any] = {
@@ -180,7 +182,7 @@ def default_vectorizer(*, lemmatize: bool = False, **overrides: Any) -> CountVec
     return CountVectorizer(**params)
 
 
-def idf_weights(counts) -> np.ndarray:
+def idf_weights(counts: Counts) -> np.ndarray:
     """SAE-TM's word weights ``idf_v = log(n_docs / df_v) / max_v log(n_docs / df_v)``.
 
     Weights lie in [0, 1]. A word in no document (``df_v = 0``) gets weight 0; if every word is in
@@ -209,9 +211,9 @@ def idf_weights(counts) -> np.ndarray:
             raise ValueError(f"counts must be a 2-D (n_docs, n_words) matrix, got shape {counts.shape}.")
         n_docs = counts.shape[0]
         df = (counts != 0).sum(axis=0)
-    df = np.asarray(df, dtype=np.float64).ravel()
-    idf = np.zeros(df.shape[0], dtype=np.float64)
-    present = df > 0
-    idf[present] = np.log(n_docs / df[present])
+    frequency = np.asarray(df, dtype=np.float64).ravel()
+    idf = np.zeros(frequency.shape[0], dtype=np.float64)
+    present = frequency > 0
+    idf[present] = np.log(n_docs / frequency[present])
     top = idf.max(initial=0.0)
     return idf / top if top > 0 else idf

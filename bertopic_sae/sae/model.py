@@ -1,16 +1,13 @@
 """The sparse autoencoder: stage 1 of SAE-TM. Its decoder rows are the topic atoms.
 
-Checkpoints use SAELens's layout (``cfg.json`` + ``sae_weights.safetensors`` holding ``W_enc``
-(d_in, d_sae), ``b_enc``, ``W_dec`` (d_sae, d_in), ``b_dec``), so SAEs move between SAELens and this
-package. EleutherAI sparsify checkpoints (``cfg.json`` + ``sae.safetensors``) load too.
+Checkpoints use SAELens's layout, so SAEs move between SAELens and this package; EleutherAI sparsify
+checkpoints load too (:mod:`bertopic_sae.sae.checkpoint`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
@@ -19,18 +16,19 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor, nn
 
+from .._types import Codes, Embeddings
+from .checkpoint import (
+    CFG_FILE,
+    SPARSIFY_WEIGHTS_FILE,
+    TO_SAELENS,
+    WEIGHTS_FILE,
+    _download_from_hub,
+    _read_saelens,
+    _read_sparsify,
+)
 from .config import SAEConfig
 
 __all__ = ["SparseAutoencoder", "EncoderOutput", "ForwardOutput", "check_embeddings"]
-
-CFG_FILE = "cfg.json"
-WEIGHTS_FILE = "sae_weights.safetensors"  # SAELens
-SPARSIFY_WEIGHTS_FILE = "sae.safetensors"  # EleutherAI sparsify
-
-# Our architecture name -> the name SAELens uses in cfg.json. A trained batchtopk SAE is a JumpReLU
-# SAE with one threshold for every atom, which is how SAELens stores it too.
-_TO_SAELENS = {"relu-l1": "standard", "topk": "topk", "batchtopk": "jumprelu"}
-_FROM_SAELENS = {"standard": "relu-l1", "topk": "topk", "jumprelu": "batchtopk", "batchtopk": "batchtopk"}
 
 
 class EncoderOutput(NamedTuple):
@@ -61,7 +59,7 @@ class ForwardOutput(NamedTuple):
     """Fraction of variance unexplained (0 = perfect reconstruction)."""
 
 
-def check_embeddings(X, d_in: int | None = None, *, name: str = "embeddings") -> np.ndarray:
+def check_embeddings(X: Embeddings, d_in: int | None = None, *, name: str = "embeddings") -> np.ndarray:
     """Validate a 2-D float array of embeddings; return it as float32 (no copy when possible).
 
     Raises ``ValueError`` naming the problem and the fix for empty, 1-D, wrong-width or non-finite input.
@@ -234,7 +232,7 @@ class SparseAutoencoder(nn.Module):
     # ------------------------------------------------------------------ numpy / scipy helpers
     @torch.no_grad()
     def encode_csr(
-        self, X, *, batch_size: int = 4096, verbose: bool = False
+        self, X: Embeddings, *, batch_size: int = 4096, verbose: bool = False
     ) -> sp.csr_matrix:
         """Encode an array (or memmap) of embeddings into a scipy CSR matrix ``(n, d_sae)`` (float32)."""
         from tqdm.auto import tqdm
@@ -258,7 +256,7 @@ class SparseAutoencoder(nn.Module):
         return sp.vstack(blocks, format="csr").astype(np.float32, copy=False)
 
     @torch.no_grad()
-    def decode_numpy(self, codes) -> np.ndarray:
+    def decode_numpy(self, codes: Codes) -> np.ndarray:
         """Decode a CSR or dense array of activations back to embeddings (numpy)."""
         if sp.issparse(codes):
             # Sparse x dense costs nnz * d_in instead of n * d_sae * d_in (~100x less at L0 ≈ 15 of 1536),
@@ -288,12 +286,12 @@ class SparseAutoencoder(nn.Module):
         return {name: t.float().cpu().contiguous() for name, t in tensors.items()}
 
     def saelens_config(self) -> dict:
-        from . import __version__
+        from .. import __version__
 
         cfg = {
             "d_in": self.d_in,
             "d_sae": self.d_sae,
-            "architecture": _TO_SAELENS[self.cfg.architecture],
+            "architecture": TO_SAELENS[self.cfg.architecture],
             "dtype": "float32",
             "device": "cpu",
             "apply_b_dec_to_input": True,
@@ -305,25 +303,27 @@ class SparseAutoencoder(nn.Module):
             cfg["k"] = self.cfg.k
         return cfg
 
-    def save_pretrained(self, path: str | os.PathLike) -> list[Path]:
+    def save_pretrained(self, path: str | os.PathLike, *, overwrite: bool = False) -> list[Path]:
         """Write ``cfg.json`` and ``sae_weights.safetensors`` (SAELens layout) into folder ``path``.
 
-        The files are written into a temporary sibling folder first and moved into place, so an
-        interrupted save never leaves a half-written checkpoint. Returns the paths written.
+        The folder is written whole and swapped in (:mod:`bertopic_sae._io`), so an interrupted save
+        never pairs new weights with an old ``cfg.json``; a folder holding other files is refused unless
+        ``overwrite=True`` (a ``checkpoint`` sub-folder of :func:`~bertopic_sae.train_sae` is kept).
+        Returns the paths written.
+
+        Arguments:
+            path: the folder.
+            overwrite: replace a folder that holds files not written by bertopic-sae.
         """
         from safetensors.torch import save_file
 
+        from .._io import atomic_folder
+
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
+        with atomic_folder(target, kind="sae", overwrite=overwrite, legacy=(CFG_FILE, WEIGHTS_FILE),
+                           keep=("checkpoint",)) as staging:
             save_file(self.state_tensors(), str(staging / WEIGHTS_FILE))
             (staging / CFG_FILE).write_text(json.dumps(self.saelens_config(), indent=2))
-            target.mkdir(exist_ok=True)
-            for name in (WEIGHTS_FILE, CFG_FILE):  # os.replace is atomic per file
-                os.replace(staging / name, target / name)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
         return [target / CFG_FILE, target / WEIGHTS_FILE]
 
     @classmethod
@@ -333,7 +333,7 @@ class SparseAutoencoder(nn.Module):
         *,
         hookpoint: str | None = None,
         device: str | torch.device = "cpu",
-    ) -> "SparseAutoencoder":
+    ) -> SparseAutoencoder:
         """Load an SAE saved by this package, SAELens, or EleutherAI sparsify.
 
         Arguments:
@@ -345,19 +345,25 @@ class SparseAutoencoder(nn.Module):
             FileNotFoundError: no checkpoint in the folder (lists what is there).
             ValueError: a corrupt or inconsistent checkpoint; nothing is half-loaded.
         """
+        from .._io import recover
+
         folder = Path(path_or_hub_id)
+        recover(folder)  # a save killed between its two renames left only the aside copy
         if not folder.exists():
             folder = _download_from_hub(str(path_or_hub_id))
         if hookpoint is not None:
             folder = folder / hookpoint
         if not (folder / CFG_FILE).exists():
-            subfolders = sorted(p.name for p in folder.iterdir() if (p / CFG_FILE).exists()) if folder.is_dir() else []
+            children = folder.iterdir() if folder.is_dir() else []
+            subfolders = sorted(p.name for p in children if (p / CFG_FILE).exists())
             hint = f" It has SAEs for hookpoints {subfolders}: pass hookpoint=..." if subfolders else ""
             raise FileNotFoundError(f"No {CFG_FILE} in {folder}.{hint}")
         try:
             raw_cfg = json.loads((folder / CFG_FILE).read_text())
         except json.JSONDecodeError as err:
-            raise ValueError(f"{folder / CFG_FILE} is not valid JSON ({err}); the checkpoint is corrupt.") from err
+            raise ValueError(
+                f"{folder / CFG_FILE} is not valid JSON ({err}); the checkpoint is corrupt."
+            ) from err
         if (folder / WEIGHTS_FILE).exists():
             cfg, tensors = _read_saelens(folder, raw_cfg)
         elif (folder / SPARSIFY_WEIGHTS_FILE).exists():
@@ -391,78 +397,3 @@ class SparseAutoencoder(nn.Module):
                 sae.threshold.copy_(tensors["threshold"].float().reshape(-1))
         sae.metadata = dict(raw_cfg.get("metadata") or {})
         return sae.to(device)
-
-
-def _load_safetensors(path: Path) -> dict[str, Tensor]:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    try:
-        return load_file(str(path))
-    except (SafetensorError, OSError, RuntimeError, ValueError) as err:
-        raise ValueError(f"Cannot read {path}: {err}. The file is corrupt or truncated.") from err
-
-
-def _read_saelens(folder: Path, raw: dict) -> tuple[SAEConfig, dict[str, Tensor]]:
-    ours = raw.get("bertopic_sae") or {}
-    saelens_arch = raw.get("architecture", "standard")
-    if saelens_arch not in _FROM_SAELENS:
-        raise ValueError(
-            f"{folder}: SAELens architecture {saelens_arch!r} is not supported "
-            f"(supported: {sorted(_FROM_SAELENS)})."
-        )
-    if raw.get("apply_b_dec_to_input") is False:
-        raise ValueError(f"{folder}: SAEs with apply_b_dec_to_input=false are not supported.")
-    if raw.get("normalize_activations") not in (None, "none"):
-        raise ValueError(
-            f"{folder}: normalize_activations={raw['normalize_activations']!r} is not supported; "
-            "normalise the embeddings yourself and save the SAE without it."
-        )
-    try:
-        cfg = SAEConfig.from_dict(
-            {
-                **ours,
-                "d_in": int(raw["d_in"]),
-                "d_sae": int(raw["d_sae"]),
-                "architecture": ours.get("architecture", _FROM_SAELENS[saelens_arch]),
-                "k": int(raw.get("k", ours.get("k", 32))),
-            }
-        )
-    except KeyError as err:
-        raise ValueError(f"{folder / CFG_FILE} lacks the field {err}.") from err
-    tensors = _load_safetensors(folder / WEIGHTS_FILE)
-    if saelens_arch == "jumprelu" and "threshold" not in tensors:
-        raise ValueError(f"{folder}: a jumprelu checkpoint needs a 'threshold' tensor.")
-    return cfg, tensors
-
-
-def _read_sparsify(folder: Path, raw: dict) -> tuple[SAEConfig, dict[str, Tensor]]:
-    tensors = _load_safetensors(folder / SPARSIFY_WEIGHTS_FILE)
-    if "encoder.weight" not in tensors:
-        raise ValueError(f"{folder}: sparsify checkpoint lacks 'encoder.weight' (has {sorted(tensors)}).")
-    n_latents, d_in = tensors["encoder.weight"].shape
-    if "d_in" in raw and int(raw["d_in"]) != d_in:
-        raise ValueError(f"{folder}: cfg.json says d_in={raw['d_in']} but encoder.weight has {d_in} columns.")
-    k = int(raw.get("k", 32))
-    cfg = SAEConfig(d_in=int(d_in), d_sae=int(n_latents), architecture="topk", k=min(k, int(n_latents)))
-    converted = {
-        "W_enc": tensors["encoder.weight"].T.contiguous(),
-        "b_enc": tensors.get("encoder.bias", torch.zeros(n_latents)),
-    }
-    if "W_dec" in tensors:
-        converted["W_dec"] = tensors["W_dec"]
-    if "b_dec" in tensors:
-        converted["b_dec"] = tensors["b_dec"]
-    return cfg, converted
-
-
-def _download_from_hub(repo_id: str) -> Path:
-    try:
-        from huggingface_hub import snapshot_download
-
-        return Path(snapshot_download(repo_id))
-    except Exception as err:  # offline, unknown repo, no huggingface_hub
-        raise FileNotFoundError(
-            f"{repo_id!r} is not a local folder and could not be downloaded from the Hugging Face Hub "
-            f"({type(err).__name__}: {err}). Pass a folder that holds cfg.json and sae_weights.safetensors."
-        ) from err

@@ -14,7 +14,8 @@ a mixture with *known* mixing weights, so it is concave in ``(B, P0)`` and EM (m
 updates) climbs to the global optimum. Both steps only touch the non-zeros of the counts and the
 ~25 active atoms of each document, and SQUAREM extrapolation cuts the number of EM steps several
 fold, so the fit takes seconds instead of minutes. ``solver="adamw"`` keeps the paper's optimiser as
-a reference.
+a reference. (Over 400 lines: one estimator, its two solvers and its scoring; the kernels are in
+``_kernels.py``, the word readings in ``topic_words.py``.)
 
 Usage:
 
@@ -34,277 +35,28 @@ model.document_topic_word(theta, counts, atom_topic, doc_topic)   # topic words 
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, cast
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
+from .._types import Codes, Counts, Labels
+from ._kernels import (
+    _as_csr,
+    _fold_in,
+    _Likelihood,
+    _normalize_rows,
+    _row_pairs,
+    _squarem_extrapolate,
+    _squarem_norms,
+)
 from .vocabulary import idf_weights
 
 __all__ = ["EmissionModel"]
 
-
-# ---------------------------------------------------------------------------------------- kernels
-# Shapes: counts and theta are CSR (indptr int64, indices int32); ``wn`` holds w_v * n_dv at the
-# non-zeros of the counts; ``ratio`` is a work array of the same length.
-
-
-@numba.njit(parallel=True, cache=True)
-def _e_step(c_indptr, c_rows, c_data, n_indptr, n_indices, wn, B, P0, pi, order, partial, ratio, doc_ll):
-    """ratio[j] = w n / q at each non-zero of the counts; doc_ll[d] = Σ_v w n log q for document d.
-
-    The mixture Σ_k θ_dk B_kv is accumulated atom by atom (θ in CSC): one row of B stays in cache
-    while the documents of that atom add into contiguous runs of ``partial``. Reading B document by
-    document instead costs one cache miss per (atom, word) pair and is ~4x slower. Each of the
-    ``partial.shape[0]`` tasks owns one row of ``partial``, so there are no write races.
-    """
-    n_tasks = partial.shape[0]
-    n_atoms = B.shape[0]
-    n_docs = n_indptr.shape[0] - 1
-    for task in numba.prange(n_tasks):
-        buffer = partial[task]
-        buffer[:] = 0.0
-        for position in range(task, n_atoms, n_tasks):  # interleaved, so tasks get similar work
-            k = order[position]
-            for i in range(c_indptr[k], c_indptr[k + 1]):
-                d = c_rows[i]
-                weight = c_data[i]
-                for j in range(n_indptr[d], n_indptr[d + 1]):
-                    buffer[j] += weight * B[k, n_indices[j]]
-    for d in numba.prange(n_docs):
-        ll = 0.0
-        for j in range(n_indptr[d], n_indptr[d + 1]):
-            mix = 0.0
-            for task in range(n_tasks):
-                mix += partial[task, j]
-            if wn[j] > 0.0:
-                q = (1.0 - pi) * mix + pi * P0[n_indices[j]]
-                if q > 0.0:
-                    ll += wn[j] * math.log(q)
-                    ratio[j] = wn[j] / q
-                else:
-                    ll = -math.inf
-                    ratio[j] = 0.0
-            else:
-                ratio[j] = 0.0
-        doc_ll[d] = ll
-
-
-@numba.njit(parallel=True, cache=True)
-def _m_step_emission(c_indptr, c_rows, c_data, n_indptr, n_indices, ratio, B, order, n_tasks, out):
-    """out[k] ∝ B[k] * Σ_d θ_dk ratio_d· (θ in CSC). Each task owns whole atoms, so rows are written
-    race-free, and accumulates into one dense row that stays in cache."""
-    n_atoms, n_words = B.shape
-    for task in numba.prange(n_tasks):
-        acc = np.empty(n_words)
-        for position in range(task, n_atoms, n_tasks):  # interleaved, so tasks get similar work
-            k = order[position]
-            acc[:] = 0.0
-            for i in range(c_indptr[k], c_indptr[k + 1]):
-                d = c_rows[i]
-                weight = c_data[i]
-                for j in range(n_indptr[d], n_indptr[d + 1]):
-                    acc[n_indices[j]] += weight * ratio[j]
-            total = 0.0
-            for v in range(n_words):
-                acc[v] *= B[k, v]
-                total += acc[v]
-            if total > 0.0:
-                for v in range(n_words):
-                    out[k, v] = acc[v] / total
-            else:  # atom never active on a weighted word: nothing to learn, keep it
-                for v in range(n_words):
-                    out[k, v] = B[k, v]
-
-
-@numba.njit(parallel=True, cache=True)
-def _squarem_norms(X0, X1, X2):
-    """Squared norms of r = X1 - X0 and v = X2 - 2 X1 + X0, row-parallel."""
-    n_rows, n_cols = X0.shape
-    rr = np.zeros(n_rows)
-    vv = np.zeros(n_rows)
-    for k in numba.prange(n_rows):
-        a = 0.0
-        b = 0.0
-        for v in range(n_cols):
-            r = X1[k, v] - X0[k, v]
-            s = X2[k, v] - X1[k, v] - r
-            a += r * r
-            b += s * s
-        rr[k] = a
-        vv[k] = b
-    return rr.sum(), vv.sum()
-
-
-@numba.njit(parallel=True, cache=True)
-def _squarem_extrapolate(X0, X1, X2, alpha, out):
-    """out = X0 - 2α r + α² v, projected back onto the simplex row by row.
-
-    Entries that overshoot below zero are replaced by a small fraction of the plain EM value X2, which
-    keeps structural zeros at zero and lets the next EM step move them.
-    """
-    n_rows, n_cols = X0.shape
-    for k in numba.prange(n_rows):
-        total = 0.0
-        for v in range(n_cols):
-            r = X1[k, v] - X0[k, v]
-            s = X2[k, v] - X1[k, v] - r
-            x = X0[k, v] - 2.0 * alpha * r + alpha * alpha * s
-            if not x > 0.0:
-                x = 1e-2 * X2[k, v]
-            out[k, v] = x
-            total += x
-        if total > 0.0:
-            for v in range(n_cols):
-                out[k, v] /= total
-
-
-@numba.njit(parallel=True, cache=True)
-def _fold_in(n_indptr, n_indices, wn, B, P0, pi, prior, n_iter, out):
-    """EM over θ_d (support = rows of B) with B and P0 fixed; one document per task."""
-    n_docs = n_indptr.shape[0] - 1
-    n_atoms = B.shape[0]
-    for d in numba.prange(n_docs):
-        start, stop = n_indptr[d], n_indptr[d + 1]
-        mass = 0.0
-        for j in range(start, stop):
-            mass += wn[j]
-        if mass <= 0.0:
-            continue  # no evidence: the row stays zero, like an SAE code with no active atom
-        theta = prior.copy()
-        mix = np.zeros(stop - start)
-        new = np.zeros(n_atoms)
-        for _ in range(n_iter):
-            mix[:] = 0.0
-            for k in range(n_atoms):
-                if theta[k] > 0.0:
-                    for j in range(start, stop):
-                        mix[j - start] += theta[k] * B[k, n_indices[j]]
-            for j in range(start, stop):
-                q = (1.0 - pi) * mix[j - start] + pi * P0[n_indices[j]]
-                mix[j - start] = wn[j] / q if q > 0.0 else 0.0
-            total = 0.0
-            for k in range(n_atoms):
-                acc = 0.0
-                if theta[k] > 0.0:
-                    for j in range(start, stop):
-                        acc += B[k, n_indices[j]] * mix[j - start]
-                new[k] = theta[k] * acc
-                total += new[k]
-            if total <= 0.0:
-                break
-            for k in range(n_atoms):
-                theta[k] = new[k] / total
-        out[d, :] = theta
-
-
-@numba.njit(parallel=True, cache=True)
-def _topic_explained(
-    t_indptr, t_indices, t_data, n_indptr, n_indices, wn, B, P0, pi, share, background, doc_topic, out
-):
-    """out[j] = wn[j] ((1-π) Σ_k P(c|k) θ_dk B_kv + λ π P0_v) / q_dv at each non-zero j = (d, v) of the
-    counts, c the topic of d: the share of word v in document d (weighted count or presence, ``wn``) that
-    the atoms emit for its topic (E-step responsibility), plus ``λ = background`` times the share the
-    background explains."""
-    n_docs = n_indptr.shape[0] - 1
-    for d in numba.prange(n_docs):
-        topic = doc_topic[d]
-        for j in range(n_indptr[d], n_indptr[d + 1]):
-            v = n_indices[j]
-            full = 0.0
-            own = 0.0
-            for i in range(t_indptr[d], t_indptr[d + 1]):
-                k = t_indices[i]
-                contribution = t_data[i] * B[k, v]
-                full += contribution
-                if topic >= 0:
-                    own += contribution * share[k, topic]
-            q = (1.0 - pi) * full + pi * P0[v]
-            explained = (1.0 - pi) * own + background * pi * P0[v]
-            out[j] = wn[j] * explained / q if (topic >= 0 and q > 0.0) else 0.0
-
-
-# ------------------------------------------------------------------------------------- helpers
-
-
-def _as_csr(matrix, name: str, fix: str) -> sp.csr_matrix:
-    if sp.issparse(matrix):
-        # A copy: canonicalising below must not touch the caller's matrix.
-        matrix = sp.csr_matrix(matrix, dtype=np.float64, copy=True)
-    else:
-        try:
-            array = np.asarray(matrix, dtype=np.float64)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"{name} must be a numeric 2-D matrix; {fix}") from error
-        if array.ndim != 2:
-            raise ValueError(f"{name} must be 2-D, got shape {array.shape}; {fix}")
-        matrix = sp.csr_matrix(array)
-    if not np.isfinite(matrix.data).all():
-        raise ValueError(f"{name} contains NaN or infinite values; {fix}")
-    if matrix.nnz and matrix.data.min() < 0:
-        raise ValueError(f"{name} contains negative values; {fix}")
-    matrix.sum_duplicates()
-    matrix.eliminate_zeros()
-    matrix.indptr = matrix.indptr.astype(np.int64, copy=False)
-    matrix.indices = matrix.indices.astype(np.int32, copy=False)
-    return matrix
-
-
-def _normalize_rows(theta: sp.csr_matrix) -> sp.csr_matrix:
-    sums = np.asarray(theta.sum(axis=1)).ravel()
-    scale = np.divide(1.0, sums, out=np.zeros_like(sums), where=sums > 0)
-    theta = theta.copy()
-    theta.data *= np.repeat(scale, np.diff(theta.indptr))
-    return theta
-
-
-def _row_pairs(a_indptr: np.ndarray, b_indptr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All (i, j) with i a stored entry of row r of A and j one of row r of B, for every row r."""
-    n_a, n_b = np.diff(a_indptr), np.diff(b_indptr)
-    per_row = n_a * n_b
-    row = np.repeat(np.arange(n_a.size), per_row)
-    offset = np.arange(per_row.sum()) - np.repeat(np.cumsum(per_row) - per_row, per_row)
-    width = n_b[row]
-    return a_indptr[row] + offset // width, b_indptr[row] + offset % width
-
-
-class _Likelihood:
-    """One data set laid out for the kernels (θ by atom, counts by document) plus their work arrays."""
-
-    def __init__(self, theta: sp.csr_matrix, counts: sp.csr_matrix, wn: np.ndarray, pi: float):
-        by_atom = theta.tocsc()
-        self.c_indptr = by_atom.indptr.astype(np.int64)
-        self.c_rows = by_atom.indices.astype(np.int32)
-        self.c_data = by_atom.data
-        # Largest atoms first, dealt out round-robin by the kernels, so parallel tasks get similar work.
-        self.order = np.argsort(-np.diff(self.c_indptr), kind="stable").astype(np.int64)
-        self.counts, self.wn, self.pi = counts, wn, pi
-        self.total = float(wn.sum())
-        self.partial = np.empty((min(max(1, numba.get_num_threads()), 8), wn.size))
-        self.ratio = np.empty_like(wn)
-        self.doc_ll = np.empty(counts.shape[0])
-
-    def objective(self, B: np.ndarray, P0: np.ndarray) -> float:
-        """E-step: weighted NLL per weighted token; leaves w n / q in ``ratio`` for the M-step."""
-        _e_step(
-            self.c_indptr, self.c_rows, self.c_data, self.counts.indptr, self.counts.indices, self.wn,
-            B, P0, self.pi, self.order, self.partial, self.ratio, self.doc_ll,
-        )  # fmt: skip
-        return -float(self.doc_ll.sum()) / self.total
-
-    def m_step(self, B: np.ndarray, P0: np.ndarray, out: np.ndarray, ratio=None) -> tuple[np.ndarray, ...]:
-        """M-step from the last E-step (or from ``ratio``): new B written into ``out``, new P0."""
-        ratio = self.ratio if ratio is None else ratio
-        _m_step_emission(
-            self.c_indptr, self.c_rows, self.c_data, self.counts.indptr, self.counts.indices,
-            ratio, B, self.order, self.partial.shape[0], out,
-        )  # fmt: skip
-        background = P0 * np.bincount(self.counts.indices, weights=ratio, minlength=P0.size)
-        return out, background / background.sum()
 
 
 class EmissionModel(BaseEstimator):
@@ -324,23 +76,18 @@ class EmissionModel(BaseEstimator):
             ``"adamw"``: the paper's optimiser (softmax logits, AdamW, mini-batches; torch), kept as
             a reference; minutes.
         max_iter: most EM updates (``solver="em"``).
-        tol: stop EM once an update (a SQUAREM cycle of three EM updates) changes the objective by
-            less than ``tol`` relative to its value. At 1e-5 the top words are settled (on 20
-            Newsgroups, 99.6 % of each atom's top-10 words agree with a fit to 1e-6).
+        tol: stop EM once a SQUAREM cycle (three EM updates) changes the objective by less (relative).
         acceleration: ``"squarem"`` (default) extrapolates two EM steps at a time and falls back to
             plain EM whenever that would not improve the objective; ``None`` runs plain EM.
         epochs: passes over the documents for ``solver="adamw"`` (the paper uses 50-200).
         learning_rate: AdamW learning rate (``solver="adamw"``).
         batch_size: documents per AdamW step (``solver="adamw"``).
-        smoothing: share of probability mass spread uniformly over the vocabulary in every row of
-            ``emission_`` and in ``background_`` after fitting. The maximum-likelihood B gives zero
-            probability to every word never seen with an atom, which makes held-out documents
-            improbable; mixing in a little uniform mass keeps their log-likelihood finite and does
-            not change the order of the words in any row (so neither top words nor merged topics
-            change). On 20 Newsgroups 0.01 lowers held-out perplexity from 2,300 (1e-6) to 1,500 and
-            raises the training objective by 0.007 nats; 0.1 gives 1,330. 0 disables it.
+        smoothing: share of uniform mass mixed into every row of ``emission_`` and into ``background_``.
         random_state: seed for AdamW's initialisation and batch order (EM is deterministic).
         verbose: show a progress bar over iterations (EM) or epochs (AdamW).
+
+    The uniform ``smoothing`` keeps held-out log-likelihoods finite without changing the order of any row's
+    words; it and ``tol`` were chosen on 20 Newsgroups (``benchmarks/README.md``, "Emission fit").
 
     Attributes:
         emission_: ``(n_atoms, n_words)`` float32, row ``k`` is P(word | atom k).
@@ -447,7 +194,7 @@ class EmissionModel(BaseEstimator):
         return _normalize_rows(theta), counts
 
     # ------------------------------------------------------------------------------ fitting
-    def fit(self, theta, counts) -> "EmissionModel":
+    def fit(self, theta: Codes, counts: Counts) -> EmissionModel:
         """Learn the emission matrix and background unigram.
 
         Arguments:
@@ -497,7 +244,7 @@ class EmissionModel(BaseEstimator):
         # where atom k is active (one M-step from B = 1 with ratio = w n). Zeros in B_k are words
         # that never co-occur with atom k; they are zero at the optimum too, so multiplicative updates
         # keeping them at zero lose nothing.
-        P0 = np.bincount(counts.indices, weights=wn, minlength=n_words)
+        P0 = np.asarray(np.bincount(counts.indices, weights=wn, minlength=n_words), dtype=np.float64)
         P0 /= P0.sum()
         # float32 halves the memory of the (n_atoms, n_words) arrays and speeds up the E-step ~25%;
         # sums are accumulated in float64 inside the kernels.
@@ -581,7 +328,8 @@ class EmissionModel(BaseEstimator):
         n_words = counts.shape[1]
         pi = float(self.background_weight)
         seed = self.random_state
-        seed = int(seed if seed is not None else np.random.SeedSequence().entropy % 2**32)
+        entropy = cast(int, np.random.SeedSequence().entropy)  # an int when no entropy is passed in
+        seed = int(seed if seed is not None else entropy % 2**32)
         generator = torch.Generator().manual_seed(seed)
         rng = np.random.default_rng(seed)
         # The paper's parameterisation and initialisation: softmax logits ~ 0.01 N(0, 1), B and P0
@@ -638,7 +386,7 @@ class EmissionModel(BaseEstimator):
         data = _Likelihood(theta, counts, wn, float(self.background_weight))
         return data.objective(self.emission_, self.background_)
 
-    def objective(self, theta, counts) -> float:
+    def objective(self, theta: Codes, counts: Counts) -> float:
         """Weighted negative log-likelihood per weighted token (lower is better).
 
         ``-Σ w_v n_dv log q_dv / Σ w_v n_dv`` with the fitted ``idf_`` weights; the quantity both
@@ -655,11 +403,11 @@ class EmissionModel(BaseEstimator):
             raise ValueError("counts has no weighted tokens; pass documents that contain vocabulary words.")
         return self._objective(theta, counts, wn)
 
-    def score(self, theta, counts) -> float:
+    def score(self, theta: Codes, counts: Counts) -> float:
         """``-objective(theta, counts)``: higher is better (scikit-learn convention)."""
         return -self.objective(theta, counts)
 
-    def perplexity(self, theta, counts) -> float:
+    def perplexity(self, theta: Codes, counts: Counts) -> float:
         """Unweighted per-token perplexity ``exp(-Σ n_dv log q_dv / Σ n_dv)``, e.g. on held-out documents.
 
         Arguments:
@@ -680,174 +428,22 @@ class EmissionModel(BaseEstimator):
         return float(math.exp(nll))
 
     # ------------------------------------------------------------------------------ using B
-    def topic_word(self, atom_topic, n_topics: int | None = None) -> np.ndarray:
-        """Merge atoms into topics: ``P_c(w) = Σ_{k∈c} θ̄_k B_kw / Σ_{k∈c} θ̄_k``.
+    def topic_word(self, atom_topic: Labels, n_topics: int | None = None) -> np.ndarray:
+        """The paper's atom average per topic; see :func:`bertopic_sae.tm.topic_words.topic_word`."""
+        from .topic_words import topic_word
 
-        ``θ̄ = atom_weights_`` is the atom prior. Atoms labelled -1 are ignored. A topic whose atoms
-        all have zero prior weight averages them uniformly; a topic with no atoms gets a zero row.
+        return topic_word(self, atom_topic, n_topics)
 
-        Arguments:
-            atom_topic: ``(n_atoms,)`` integer topic of each atom, or -1.
-            n_topics: number of topics (rows); default ``max(atom_topic) + 1``.
+    def document_topic_word(self, theta: Codes, counts: Counts, atom_topic: Labels, doc_topic: Labels,
+                            n_topics: int | None = None,
+                            **options) -> np.ndarray:
+        """Words the atoms emit in each topic's documents; see
+        :func:`bertopic_sae.tm.topic_words.document_topic_word` (``options``: its keyword arguments)."""
+        from .topic_words import document_topic_word
 
-        Returns:
-            ``(n_topics, n_words)`` array; rows of non-empty topics sum to 1.
+        return document_topic_word(self, theta, counts, atom_topic, doc_topic, n_topics, **options)
 
-        Usage:
-
-        ```python
-        labels = KMeans(50).fit_predict(atom_vectors)   # one label per atom
-        words = model.topic_word(labels)                 # (50, n_words)
-        ```
-        """
-        check_is_fitted(self, "emission_")
-        labels = np.asarray(atom_topic)
-        n_atoms = self.emission_.shape[0]
-        if labels.shape != (n_atoms,) or not np.issubdtype(labels.dtype, np.integer):
-            raise ValueError(
-                f"atom_topic must be an integer array of length {n_atoms} (one topic id per atom, -1 to "
-                f"skip), got dtype {labels.dtype} and shape {labels.shape}."
-            )
-        if labels.size and labels.min() < -1:
-            raise ValueError("atom_topic may only contain topic ids >= 0, or -1 for atoms to ignore.")
-        if n_topics is None:
-            n_topics = int(labels.max()) + 1 if labels.size else 0
-        elif labels.size and labels.max() >= n_topics:
-            raise ValueError(
-                f"atom_topic has topic id {labels.max()} but n_topics={n_topics}; raise n_topics."
-            )
-        keep = labels >= 0
-        weights = self.atom_weights_[keep]
-        topics = labels[keep]
-        mass = np.bincount(topics, weights=weights, minlength=n_topics)
-        size = np.bincount(topics, minlength=n_topics)
-        # Zero-mass topics fall back to a plain average of their atoms.
-        weights = np.where(mass[topics] > 0, weights, 1.0)
-        norm = np.where(mass > 0, mass, size)[topics]
-        merge = sp.csr_matrix((weights / norm, (topics, np.flatnonzero(keep))), shape=(n_topics, n_atoms))
-        return np.asarray(merge @ self.emission_.astype(np.float64))
-
-    def document_topic_word(
-        self,
-        theta,
-        counts,
-        atom_topic,
-        doc_topic,
-        n_topics: int | None = None,
-        *,
-        binary: bool = True,
-        idf_weighted: bool = True,
-        share_prior: float = 10.0,
-        background_tokens: float = 0.0,
-        weight_documents: bool = False,
-    ) -> np.ndarray:
-        """Topic words read off the topic's documents: the tokens its atoms emit there.
-
-        ``P_c(w) ∝ Σ_{d∈c} w_w b_dw (1-π) Σ_k P(c|k) θ_dk B_kw / q_dw``: each document of topic
-        ``c`` that uses word ``w`` (``b_dw = 1``; with ``binary=False`` its count ``n_dw``) contributes
-        the E-step's share of that word that the atoms (not the background) explain, with the fit's IDF
-        weight ``w_w``. Each atom counts with ``P(c|k) = (Σ_{d∈c} θ_dk + β s_c) / (Σ_d θ_dk + β)``, the
-        share of its activation that falls in ``c``'s documents, shrunk towards ``s_c``, ``c``'s share of
-        the documents, with the weight of ``β = share_prior`` documents. Generic atoms, spread
-        over many topics, thus lend each topic little; atoms specific to ``c`` count fully, but only
-        once they carry more than a few documents' worth of activation: an atom active in one or two
-        documents is about as specific to their topic as the rare words it was fitted to, and unshrunk
-        it fills small topics with those words. Unlike :meth:`topic_word` (the paper's atom average)
-        a topic keeps the words its documents actually use, so topics with few atoms are not thin;
-        counting documents rather than tokens keeps one document's repeated name from outweighing
-        words the topic's documents share. A topic whose documents no atom explains falls
-        back to :meth:`topic_word`.
-
-        Arguments:
-            theta: ``(n_docs, n_atoms)`` SAE codes of the documents (rows are L1-normalised here).
-            counts: ``(n_docs, n_words)`` word counts of the same documents.
-            atom_topic: ``(n_atoms,)`` topic of each atom, -1 for none (used for the fallback only).
-            doc_topic: ``(n_docs,)`` topic of each document, -1 for none.
-            n_topics: number of rows; default one more than the largest topic id.
-            binary: count documents that use a word (default) instead of its tokens.
-            idf_weighted: weight words with the fit's IDF weights ``w_w`` (default); ``False``: ``w_w = 1``.
-            share_prior: ``β``, in documents (each document's θ sums to 1). Chosen on the development
-                corpus (Reuters-21578; ``benchmarks/results/word_ranking_reuters*.md``): 10 against 0
-                raises NPMI on 2,225 documents at K = 50/100 from .108/.009 to .139/.064 and changes
-                12,000 documents by under .01. 0 gives the plain activation share.
-            background_tokens: ``λ`` in [0, 1], the weight of the share of each word that the background
-                unigram explains (0: only what the atoms emit; 1: every token of the topic's documents).
-                Brings back frequent, generic words: on ~6-word headlines NPMI rises (K = 20, λ = .5:
-                −.125 → −.054) but topic diversity falls (K = 100: .86 → .56), and on longer texts
-                (Reuters) every λ > 0 lowers coherence (``benchmarks/results/word_ranking_*.md``).
-            weight_documents: count each document with ``P(c|d)`` (in the words and in ``P(c|k)``);
-                default ``False``: every document of the topic fully. Measured over four seeds
-                (``benchmarks/results/word_ranking_*_seeds.md``, ``octis_reading.md``): it raises NPMI on
-                ~6-word headlines (K = 20/50/100: +.038/+.039/+.027) and on M10 titles at K = 20 (+.013),
-                but lowers it on 20 Newsgroups (K = 50: −.013), BBC (K = 100: −.012), Reuters
-                (−.003 to −.005) and DBLP titles (OCTIS grid, K = 50: .039 → .008).
-
-        Returns:
-            ``(n_topics, n_words)`` array; rows of topics with documents or atoms sum to 1.
-
-        Usage:
-
-        ```python
-        words = model.document_topic_word(codes, counts, merger.atom_topic_, merger.labels_)
-        ```
-        """
-        check_is_fitted(self, "emission_")
-        theta, counts = self._check_data(theta, counts, fitting=False)
-        atom_topic = np.asarray(atom_topic, dtype=np.int64)
-        doc_topic = np.asarray(doc_topic, dtype=np.int64)
-        if atom_topic.shape != (theta.shape[1],) or doc_topic.shape != (theta.shape[0],):
-            raise ValueError(
-                f"atom_topic needs one topic per atom ({theta.shape[1]}) and doc_topic one per document "
-                f"({theta.shape[0]}); got shapes {atom_topic.shape} and {doc_topic.shape}."
-            )
-        if n_topics is None:
-            n_topics = int(max(atom_topic.max(initial=-1), doc_topic.max(initial=-1))) + 1
-        elif doc_topic.max(initial=-1) >= n_topics:
-            raise ValueError(
-                f"doc_topic has topic id {doc_topic.max()} but n_topics={n_topics}; raise n_topics."
-            )
-        if not 0 <= background_tokens <= 1:
-            raise ValueError(
-                f"background_tokens must be in [0, 1] (weight of background-explained tokens), got "
-                f"{background_tokens}; 0 keeps only the words the atoms emit."
-            )
-        if not share_prior >= 0:
-            raise ValueError(
-                f"share_prior must be >= 0 (documents), got {share_prior}; 0 disables the shrinkage."
-            )
-        used = doc_topic >= 0
-        if weight_documents:  # P(c|d) = Σ_{k∈c} θ_dk, the share of a document's activation on its topic
-            row_of = np.repeat(np.arange(theta.shape[0]), np.diff(theta.indptr))
-            own = atom_topic[theta.indices] == doc_topic[row_of]
-            weights = np.bincount(row_of[own], theta.data[own], minlength=theta.shape[0])[used]
-        else:
-            weights = np.ones(used.sum())
-        members = sp.csr_matrix(
-            (weights, (doc_topic[used], np.flatnonzero(used))), shape=(n_topics, counts.shape[0])
-        )
-        mass = np.asarray((members @ theta).todense()).T  # (n_atoms, n_topics)
-        sizes = np.asarray(members.sum(axis=1)).ravel()
-        prior = share_prior * sizes / max(sizes.sum(), 1.0)
-        share = (mass + prior) / np.maximum(mass.sum(axis=1, keepdims=True) + prior.sum(), 1e-300)  # P(c | k)
-        wn = np.ones_like(counts.data) if binary else counts.data.copy()
-        if idf_weighted:
-            wn *= self.idf_[counts.indices]
-        explained = np.empty_like(wn)
-        _topic_explained(
-            theta.indptr, theta.indices, theta.data, counts.indptr, counts.indices, wn, self.emission_,
-            self.background_, float(self.background_weight), share, float(background_tokens), doc_topic,
-            explained,
-        )  # fmt: skip
-        explained = sp.csr_matrix((explained, counts.indices, counts.indptr), shape=counts.shape)
-        rows = np.asarray((members @ explained).todense())
-        mass = rows.sum(axis=1, keepdims=True)
-        empty = mass.ravel() <= 0
-        if empty.any():
-            rows[empty] = self.topic_word(np.where(atom_topic < n_topics, atom_topic, -1), n_topics)[empty]
-            mass = rows.sum(axis=1, keepdims=True)
-        return np.divide(rows, mass, out=np.zeros_like(rows), where=mass > 0)
-
-    def fold_in(self, counts, atoms=None, n_iter: int = 50) -> sp.csr_matrix:
+    def fold_in(self, counts: Counts, atoms: Labels | None = None, n_iter: int = 50) -> sp.csr_matrix:
         """Infer atom weights θ for new count rows, with ``emission_`` and ``background_`` fixed.
 
         Runs ``n_iter`` EM steps per row over θ restricted to ``atoms``, maximising the same weighted

@@ -1,6 +1,14 @@
-"""``bertopic_sae.BERTopic``: the real BERTopic with a ``clustering_model=`` argument and SAE persistence.
+"""``bertopic_sae.BERTopic``: the real BERTopic with a ``clustering_model=`` argument; it composes the stages.
 
-Everything is stock BERTopic except where the SAE pipeline needs more than BERTopic's slots give:
+Everything is stock BERTopic except where the SAE pipeline needs more than BERTopic's slots give (every
+private BERTopic method used is listed, with its reason, in ``_bertopic_private.py``):
+
+(Over 400 lines: each method overrides one BERTopic method; keeping them in one class keeps every
+deviation from stock BERTopic in one place.)
+
+* The stages are composed here: the SAE is resolved (or trained) and the emission model fitted on the
+  documents' words (:func:`bertopic_sae.tm.state.fit_stages`); the result, a
+  :class:`~bertopic_sae.tm.state.FittedStages`, is passed explicitly to the merger and the topic words.
 
 * ``clustering_model=`` is an alias of the ``hdbscan_model`` slot. With an :class:`SAEAtomMerger`
   there and no ``umap_model``, UMAP does not run: the merger reads the full embeddings.
@@ -18,25 +26,23 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from bertopic import BERTopic as _BERTopic
-from bertopic._bertopic import TopicMapper
-from bertopic._utils import check_documents_type, check_is_fitted
 from bertopic.dimensionality import BaseDimensionalityReduction
 
+from .. import _io
+from ..sae.model import SparseAutoencoder, check_embeddings
+from ..sae.resolve import embedding_model_name
+from ..tm.state import FittedStages, fit_emission, fit_stages, stages_from_arrays, stages_to_arrays
+from ..tm.vocabulary import default_vectorizer
+from ._bertopic_private import AlreadyFitted, TopicMapper, check_documents_type, check_is_fitted
 from .encoder import SAEEncoder
-from .merge import SAEAtomMerger
+from .merger import SAEAtomMerger
 from .representation import EmissionTopicWords
-from .sae import SparseAutoencoder, check_embeddings
-from .vocabulary import default_vectorizer
 
 __all__ = ["BERTopic"]
 
@@ -47,17 +53,6 @@ MERGER_TENSORS = "sae_merger.safetensors"
 MERGER_CONFIG = "sae_merger.json"
 
 _WORD_VECTOR_CACHE: dict[str, np.ndarray] = {}
-
-
-class _AlreadyFitted:
-    """Stands in for the merger during BERTopic's clustering step, so the merger is not fitted twice."""
-
-    def __init__(self, merger: SAEAtomMerger):
-        self.labels_ = merger.labels_
-        self.probabilities_ = merger.probabilities_
-
-    def fit(self, X, y=None):
-        return self
 
 
 class BERTopic(_BERTopic):
@@ -145,10 +140,17 @@ class BERTopic(_BERTopic):
     def _sae_merger(self) -> SAEAtomMerger | None:
         return self.hdbscan_model if isinstance(self.hdbscan_model, SAEAtomMerger) else None
 
+    def _stages(self) -> FittedStages | None:
+        """The fitted SAE and emission stages (None before fitting or without an SAEAtomMerger)."""
+        stages = getattr(self, "sae_stages_", None)
+        if stages is None and self._sae_merger() is not None:  # a model pickled before stages_ existed
+            stages = getattr(self.hdbscan_model, "stages_", None)
+        return stages
+
     def _emission(self):
-        """The merger's emission model when topic words should come from it, else None."""
-        merger = self._sae_merger()
-        model = getattr(merger, "emission_model_", None)
+        """The emission model when topic words should come from it, else None."""
+        stages = None if self._sae_merger() is None else self._stages()
+        model = None if stages is None else stages.emission
         if model is None or not isinstance(self.ctfidf_model, EmissionTopicWords):
             return None
         vocabulary = getattr(self.vectorizer_model, "vocabulary_", None)
@@ -159,39 +161,34 @@ class BERTopic(_BERTopic):
     def _current_atom_topics(self) -> np.ndarray:
         """Topic id (as BERTopic numbers topics now) of every atom; -1 for unused atoms."""
         mapping = self.topic_mapper_.get_mappings(original_topics=True)
-        raw = self._sae_merger().atom_topic_
+        merger = self._sae_merger()
+        if merger is None:
+            raise ValueError("Atom topics need an SAEAtomMerger as clustering_model.")
+        raw = merger.atom_topic_
         return np.array([mapping.get(int(t), -1) if t >= 0 else -1 for t in raw], dtype=np.int64)
 
     def _embedding_model_name(self) -> str | None:
         """Hub id or local folder of the embedding model, to find a shipped SAE for it."""
-        backend = self.embedding_model
-        model = getattr(backend, "embedding_model", backend)
-        if isinstance(model, str):
-            return model
-        candidates = [getattr(getattr(model, "model_card_data", None), "base_model", None)]
-        try:  # sentence-transformers: the transformer module knows where its weights came from
-            candidates.append(model[0].auto_model.config._name_or_path)
-        except (TypeError, AttributeError, IndexError, KeyError):
-            pass
-        candidates += [getattr(model, attribute, None) for attribute in ("model_name_or_path", "name_or_path")]
-        return next((c for c in candidates if isinstance(c, str) and c), None)
+        return embedding_model_name(self.embedding_model)
 
     def _word_vectors(self, words: list[str]) -> np.ndarray | None:
         """Vectors of the vocabulary words from the embedding model.
 
         Embedding thousands of words takes a while on a CPU, so for sentence-transformers models they
-        are cached on disk (:func:`bertopic_sae.datasets.embed`), and for other backends in memory.
+        are cached on disk (:func:`bertopic_sae.data.embed`), and for other backends in memory.
         """
         if self.embedding_model is None:
             return None
         from sentence_transformers import SentenceTransformer
 
-        from .datasets import embed
+        from ..data import embed
 
         model = getattr(self.embedding_model, "embedding_model", None)
         if isinstance(model, SentenceTransformer):
             return embed(list(words), model, show_progress_bar=self.verbose)
-        key = hashlib.sha1(("\n".join([str(self._embedding_model_name())] + list(words))).encode()).hexdigest()
+        key = hashlib.sha1(
+            ("\n".join([str(self._embedding_model_name())] + list(words))).encode()
+        ).hexdigest()
         if key not in _WORD_VECTOR_CACHE:
             vectors = self._extract_embeddings(list(words), method="word", verbose=False)
             _WORD_VECTOR_CACHE.clear()  # keep one vocabulary: a 5,000-word table is ~8 MB
@@ -205,7 +202,8 @@ class BERTopic(_BERTopic):
             check_documents_type(documents)
             if embeddings is None and self.embedding_model is None:
                 raise ValueError(
-                    "No embeddings and no embedding_model: pass embeddings=... or BERTopic(embedding_model=...). "
+                    "No embeddings and no embedding_model: pass embeddings=... or "
+                    "BERTopic(embedding_model=...). "
                     "(BERTopic's default model is downloaded from the Hugging Face Hub.)"
                 )
             if embeddings is not None:  # BERTopic would silently turn NaN into 0 before clustering
@@ -222,9 +220,23 @@ class BERTopic(_BERTopic):
             if merger.merge != "decoder":
                 word_vectors = self._word_vectors(self.vectorizer_model.get_feature_names_out())
         guided_y = None if self.seed_topic_list is not None else y
-        merger.fit(umap_embeddings, y=guided_y, bow=bow, word_vectors=word_vectors,
-                   embedding_model_name=self._embedding_model_name())
-        self.hdbscan_model = _AlreadyFitted(merger)
+        sae = merger.sae
+        if isinstance(self.umap_model, SAEEncoder) and hasattr(self.umap_model, "sae_"):
+            sae = self.umap_model.sae_  # the codes come from the encoder's SAE: keep it (and save it)
+        stages = fit_stages(
+            umap_embeddings,
+            sae=sae,
+            bow=bow,
+            sae_config=merger.sae_config,
+            train_config=merger.train_config,
+            embedding_model_name=self._embedding_model_name(),
+            background_weight=merger.background_weight,
+            random_state=merger.random_state,
+            verbose=merger.verbose,
+        )
+        merger.fit(umap_embeddings, y=guided_y, stages=stages, word_vectors=word_vectors)
+        self.sae_stages_ = stages
+        self.hdbscan_model = AlreadyFitted(merger)
         try:
             return super()._cluster_embeddings(umap_embeddings, documents, partial_fit=False, y=y)
         finally:
@@ -240,26 +252,29 @@ class BERTopic(_BERTopic):
         atom_topic = self._current_atom_topics()
         if fit:
             self.ctfidf_model.fit_emission(emission, self._seed_multiplier(words))
-            return self.ctfidf_model.topic_rows(emission, atom_topic, topics, self._training_documents()), words
+            return self.ctfidf_model.topic_rows(
+                emission, atom_topic, topics, self._training_documents()
+            ), words
         counts = self.vectorizer_model.transform(self._preprocess_text(documents_per_topic.Document.values))
         return self.ctfidf_model.slice_rows(emission, counts, atom_topic, topics), words
 
     def _training_documents(self) -> tuple | None:
         """(codes, counts, current topic of each document) of the training documents, when known."""
-        merger = self._sae_merger()
-        counts = getattr(merger, "counts_", None)
+        stages = self._stages()
+        counts = None if stages is None else stages.counts
         topics = getattr(self, "topics_", None)
-        if counts is None or topics is None or len(topics) != counts.shape[0]:
+        if stages is None or counts is None or topics is None or len(topics) != counts.shape[0]:
             return None
-        return merger.codes_, counts, np.asarray(topics, dtype=np.int64)
+        return stages.codes, counts, np.asarray(topics, dtype=np.int64)
 
     def _seed_multiplier(self, words) -> np.ndarray | None:
         seeds = set(self.ctfidf_model.seed_words or [])
         guided = {w for topic in (self.seed_topic_list or []) for w in topic}
         if not seeds and not guided:
             return None
-        return np.array([1.2 if w in guided else self.ctfidf_model.seed_multiplier if w in seeds else 1.0
-                         for w in words])
+        return np.array(
+            [1.2 if w in guided else self.ctfidf_model.seed_multiplier if w in seeds else 1.0 for w in words]
+        )
 
     def _save_representative_docs(self, documents: pd.DataFrame) -> None:
         merger = self._sae_merger()
@@ -291,15 +306,19 @@ class BERTopic(_BERTopic):
             documents = [documents]
         if embeddings is None:
             if self.embedding_model is None:
-                raise ValueError("No embedding model to embed the documents: pass embeddings=..., or "
-                                 "BERTopic.load(path, embedding_model=...).")
-            embeddings = self._extract_embeddings(documents, images=images, method="document", verbose=self.verbose)
+                raise ValueError(
+                    "No embedding model to embed the documents: pass embeddings=..., or "
+                    "BERTopic.load(path, embedding_model=...)."
+                )
+            embeddings = self._extract_embeddings(
+                documents, images=images, method="document", verbose=self.verbose
+            )
         check_embeddings(embeddings)
         reduced = self.umap_model.transform(embeddings)
-        labels, probabilities = merger._assign_new(reduced)
+        labels, probabilities = merger.assign(reduced)
         return self._map_predictions(labels), self._map_probabilities(probabilities, original_topics=True)
 
-    def set_n_topics(self, docs: list[str], n_topics: int, embeddings=None, images=None) -> "BERTopic":
+    def set_n_topics(self, docs: list[str], n_topics: int, embeddings=None, images=None) -> BERTopic:
         """Re-merge the SAE atoms into ``n_topics`` topics (more or fewer), as the paper does.
 
         Needs no SAE or emission retraining: k-means over the atoms and a re-assignment of the
@@ -317,7 +336,9 @@ class BERTopic(_BERTopic):
                 f"Pass the {merger.codes_.shape[0]} documents the model was fitted on (got {len(docs)})."
             )
         merger.merge_atoms(n_topics, embeddings)
-        documents = pd.DataFrame({"Document": docs, "ID": range(len(docs)), "Topic": merger.labels_, "Image": images})
+        documents = pd.DataFrame(
+            {"Document": docs, "ID": range(len(docs)), "Topic": merger.labels_, "Image": images}
+        )
         self._update_topic_size(documents)
         self.topic_mapper_ = TopicMapper(self.topics_)
         documents = self._sort_mappings_by_frequency(documents)
@@ -328,109 +349,166 @@ class BERTopic(_BERTopic):
         self.probabilities_ = self._map_probabilities(merger.probabilities_, original_topics=True)
         return self
 
-    def update_topics(self, docs, images=None, topics=None, top_n_words=10, n_gram_range=None,
-                      vectorizer_model=None, ctfidf_model=None, representation_model=None):
+    def update_topics(
+        self,
+        docs,
+        images=None,
+        topics=None,
+        top_n_words=10,
+        n_gram_range=None,
+        vectorizer_model=None,
+        ctfidf_model=None,
+        representation_model=None,
+    ):
         """As in BERTopic, but keeps the emission topic words unless another ``ctfidf_model`` is given.
 
         With a new ``vectorizer_model`` (or ``n_gram_range``) the emission matrix is re-learned on the
         new vocabulary from the stored SAE codes of the training documents.
         """
         merger = self._sae_merger()
-        if merger is None or getattr(merger, "emission_model_", None) is None or ctfidf_model is not None:
+        stages = self._stages() if merger is not None else None
+        if stages is None or stages.emission is None or ctfidf_model is not None:
             return super().update_topics(docs, images, topics, top_n_words, n_gram_range, vectorizer_model,
                                          ctfidf_model, representation_model)
         if vectorizer_model is None and n_gram_range is not None:
             vectorizer_model = default_vectorizer(ngram_range=tuple(n_gram_range), min_df="auto")
         if vectorizer_model is not None:
             bow = vectorizer_model.fit_transform(self._preprocess_text(np.asarray(docs, dtype=object)))
-            merger.refit_emission(bow)
+            stages = fit_emission(
+                stages,
+                bow,
+                background_weight=merger.background_weight,
+                random_state=merger.random_state,
+                verbose=merger.verbose,
+            )
+            merger.set_stages(stages)
+            self.sae_stages_ = stages
         else:
             vectorizer_model = self.vectorizer_model
         return super().update_topics(docs, images, topics, top_n_words, n_gram_range, vectorizer_model,
                                      self.ctfidf_model, representation_model)
 
-    def reduce_outliers(self, documents, topics, images=None, strategy="distributions", probabilities=None,
-                        threshold=0, embeddings=None, distributions_params={}):
+    def reduce_outliers(
+        self,
+        documents,
+        topics,
+        images=None,
+        strategy="distributions",
+        probabilities=None,
+        threshold=0,
+        embeddings=None,
+        distributions_params={},  # noqa: B006 (the stock signature; never mutated)
+    ):
         """Every document already has a topic under an SAEAtomMerger, so there is nothing to reduce."""
         if self._sae_merger() is not None and -1 not in set(topics):
             logger.info("No outliers to reduce: SAEAtomMerger gives every document a topic.")
             return list(topics)
-        return super().reduce_outliers(documents, topics, images, strategy, probabilities, threshold, embeddings,
-                                       distributions_params)
+        return super().reduce_outliers(
+            documents, topics, images, strategy, probabilities, threshold, embeddings, distributions_params
+        )
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path, serialization: Literal["safetensors", "pickle", "pytorch"] = "pickle",
-             save_embedding_model=True, save_ctfidf: bool = False) -> None:
+    def save(
+        self,
+        path,
+        serialization: Literal["safetensors", "pickle", "pytorch"] = "pickle",
+        save_embedding_model: bool | str = True,
+        save_ctfidf: bool = False,
+        *,
+        overwrite: bool = False,
+    ) -> None:
         """Save as BERTopic does; with safetensors/pytorch also the SAE, the merger and the emission model.
 
-        The files are written into a temporary folder (or file) next to ``path`` and moved into place
-        only when complete, so an interrupted save never corrupts an earlier save at ``path``.
+        Every argument is checked before the disk is touched. A folder is written whole into a staging
+        folder beside ``path`` and swapped in (:mod:`bertopic_sae._io`), so an interrupted save never
+        damages an earlier one; a folder holding files this package did not write is refused.
+
+        Arguments:
+            path: a folder (safetensors, pytorch) or a file (pickle).
+            serialization: ``"safetensors"``, ``"pytorch"`` or ``"pickle"``.
+            save_embedding_model: as in BERTopic (a model name to record, or whether to pickle the model).
+            save_ctfidf: also save the c-TF-IDF rows (always done when SAE parts are saved).
+            overwrite: replace a folder that holds files not written by bertopic-sae.
         """
+        if serialization not in ("safetensors", "pickle", "pytorch"):
+            raise ValueError(
+                f"serialization must be 'safetensors', 'pytorch' or 'pickle', got {serialization!r}; "
+                "nothing was written."
+            )
         merger = self._sae_merger()
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
         vocabulary = getattr(self.vectorizer_model, "vocabulary_", None)
         if vocabulary is not None:  # max_features leaves numpy ints, which BERTopic's JSON writer rejects
             self.vectorizer_model.vocabulary_ = {word: int(index) for word, index in vocabulary.items()}
         if serialization == "pickle":
-            handle, staging = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-            os.close(handle)
-            try:
+            if target.is_dir():
+                raise IsADirectoryError(f"{target} is a folder; pickle saves one file: pass a file path.")
+            with _io.atomic_file(target) as staging:
                 super().save(staging, serialization="pickle", save_embedding_model=save_embedding_model)
-                os.replace(staging, target)
-            finally:
-                if os.path.exists(staging):
-                    os.remove(staging)
             return
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
-            sae_parts = merger is not None and hasattr(merger, "atom_topic_")
-            super().save(staging, serialization=serialization, save_embedding_model=save_embedding_model,
-                         save_ctfidf=save_ctfidf or sae_parts)
+        sae_parts = merger is not None and hasattr(merger, "atom_topic_")
+        with _io.atomic_folder(
+            target, kind="bertopic-sae model", overwrite=overwrite, legacy=LEGACY_MODEL_ENTRIES
+        ) as staging:
+            super().save(
+                staging,
+                serialization=serialization,
+                save_embedding_model=save_embedding_model,
+                save_ctfidf=save_ctfidf or sae_parts,
+            )
             if sae_parts:
                 _save_sae_parts(self, staging)
-            _swap_into_place(staging, target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
 
     @classmethod
-    def load(cls, path: str, embedding_model=None) -> "BERTopic":
+    def load(cls, path: str, embedding_model=None) -> BERTopic:
         """Load a model saved by :meth:`save` (or by stock BERTopic) and re-attach the SAE parts."""
+        _io.recover(path)  # a save killed between its two renames left only the aside copy
         model = _BERTopic.load(path, embedding_model=embedding_model)
         folder = Path(path)
         if folder.is_dir() and (folder / MERGER_CONFIG).exists():
-            model.__class__ = cls
+            model.__class__ = cls  # BERTopic.load builds its own class; see _bertopic_private
             _load_sae_parts(model, folder)
         elif not isinstance(model, cls):
             model.__class__ = cls
         return model
 
 
-def _swap_into_place(staging: Path, target: Path) -> None:
-    if target.exists() and not target.is_dir():
-        raise ValueError(f"{target} is a file; pass a folder path for safetensors/pytorch serialization.")
-    backup = None
-    if target.exists():
-        backup = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, backup)
-    os.replace(staging, target)
-    if backup is not None:
-        shutil.rmtree(backup, ignore_errors=True)
+LEGACY_MODEL_ENTRIES = (
+    "config.json",
+    "topics.json",
+    "topic_embeddings.safetensors",
+    "topic_embeddings.bin",
+    "ctfidf.safetensors",
+    "ctfidf.bin",
+    "ctfidf_config.json",
+    SAE_DIR,
+    MERGER_TENSORS,
+    MERGER_CONFIG,
+    "topics.csv",
+)
+"""What a model folder saved by 0.1.0 (before the marker file) holds; such folders count as ours."""
 
 
 def _save_sae_parts(model: BERTopic, folder: Path) -> None:
     from safetensors.numpy import save_file
 
     merger = model.hdbscan_model
-    if merger.sae_ is not None:
-        merger.sae_.save_pretrained(folder / SAE_DIR)
-    tensors = merger.state_arrays()
-    save_file(tensors, str(folder / MERGER_TENSORS))
+    stages = model._stages()
+    if stages is None:
+        raise ValueError("The SAEAtomMerger is fitted but its stages are missing; refit before saving.")
+    if stages.sae is not None:
+        stages.sae.save_pretrained(folder / SAE_DIR)
+    arrays, stage_config = stages_to_arrays(stages)
+    save_file({**arrays, **merger.state_arrays()}, str(folder / MERGER_TENSORS))
     config = {
-        "merger_params": {k: v for k, v in merger.get_params().items() if k not in ("sae", "sae_config", "train_config")},
-        "merger_state": merger.state_config(),
+        "merger_params": {
+            k: v for k, v in merger.get_params().items() if k not in ("sae", "sae_config", "train_config")
+        },
+        "merger_state": {**merger.state_config(), **stage_config},
         "encoder": "sae" if isinstance(model.umap_model, SAEEncoder) else "identity",
-        "ctfidf": model.ctfidf_model.get_params() if isinstance(model.ctfidf_model, EmissionTopicWords) else None,
+        "ctfidf": model.ctfidf_model.get_params()
+        if isinstance(model.ctfidf_model, EmissionTopicWords)
+        else None,
     }
     (folder / MERGER_CONFIG).write_text(json.dumps(config, indent=2))
 
@@ -440,16 +518,22 @@ def _load_sae_parts(model: BERTopic, folder: Path) -> None:
 
     config = json.loads((folder / MERGER_CONFIG).read_text())
     sae = SparseAutoencoder.from_pretrained(folder / SAE_DIR) if (folder / SAE_DIR).exists() else None
+    arrays = load_file(str(folder / MERGER_TENSORS))
+    stages = stages_from_arrays(arrays, config["merger_state"], sae)
     merger = SAEAtomMerger(**config["merger_params"])
-    merger.load_state(load_file(str(folder / MERGER_TENSORS)), config["merger_state"], sae)
+    merger.load_state(arrays, config["merger_state"], stages)
     model.hdbscan_model = merger
+    model.sae_stages_ = stages
     if config["encoder"] == "sae":
+        if sae is None:
+            raise ValueError(f"{folder} was saved with an SAEEncoder but without its SAE (no {SAE_DIR}/); "
+                             "it cannot encode new documents. Refit and save it again.")
         encoder = SAEEncoder(sae=sae)
         encoder.sae_, encoder.n_features_in_ = sae, sae.d_in
         model.umap_model = encoder
     if config["ctfidf"] is not None:
         # Saved before share_prior / weight_documents existed: keep the words the model was saved with.
         ctfidf = EmissionTopicWords(**{"share_prior": 0.0, "weight_documents": False, **config["ctfidf"]})
-        if merger.emission_model_ is not None:
-            ctfidf.fit_emission(merger.emission_model_)
+        if stages.emission is not None:
+            ctfidf.fit_emission(stages.emission)
         model.ctfidf_model = ctfidf

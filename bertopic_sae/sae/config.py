@@ -56,7 +56,7 @@ class SAEConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "SAEConfig":
+    def from_dict(cls, values: dict) -> SAEConfig:
         """Build from a dict, ignoring keys this version does not know (newer files still load)."""
         known = {f.name for f in fields(cls)}
         return cls(**{key: value for key, value in values.items() if key in known})

@@ -7,7 +7,7 @@ embedding model's name and uses the width only as a check.
 Usage:
 
 ```python
-from bertopic_sae.pretrained import load_pretrained, pretrained_for
+from bertopic_sae.sae.pretrained import load_pretrained, pretrained_for
 name = pretrained_for(384, "sentence-transformers/all-MiniLM-L6-v2")   # "minilm-l6-v2"
 sae = load_pretrained(name)
 ```
@@ -19,7 +19,8 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-from ..sae import CFG_FILE, WEIGHTS_FILE, SparseAutoencoder
+from ..checkpoint import CFG_FILE, WEIGHTS_FILE
+from ..model import SparseAutoencoder
 
 __all__ = ["PRETRAINED", "PretrainedSAE", "load_pretrained", "pretrained_for", "pretrained_path"]
 
@@ -30,7 +31,7 @@ class PretrainedSAE(NamedTuple):
     """One shipped SAE."""
 
     folder: str
-    """Sub-folder of ``bertopic_sae/pretrained`` with ``cfg.json`` and ``sae_weights.safetensors``."""
+    """Sub-folder of ``bertopic_sae/sae/pretrained`` with ``cfg.json`` and ``sae_weights.safetensors``."""
     d_in: int
     """Width of the embeddings it reads."""
     embedding_models: tuple[str, ...]

@@ -30,43 +30,28 @@ class EmissionTopicWords(ClassTfidfTransformer):
     on top of the words it ranks.
 
     Arguments:
-        words_from: ``"documents"`` (default): the words of the topic's documents that the atoms
-            emit: each document using a word adds the E-step's share of it that the atoms explain, IDF-
-            weighted, each atom counted with the share of its activation that falls in the topic
-            (:meth:`EmissionModel.document_topic_word`). ``"atoms"``: the paper's ``P_c(w)``, the
-            θ̄-weighted average of the emission rows of the topic's atoms. Chosen on a development
-            corpus (Reuters-21578, 12,000 and 2,225 documents, K = 20/50/100;
-            ``benchmarks/results/word_ranking_reuters*.md``): on 12,000 documents NPMI .233/.231/.202
-            against .131/.124/.092 for the atom average and .149/.191/.173 for c-TF-IDF on the same
-            clusters, with the highest topic diversity of the three.
-        binary: with ``words_from="documents"``, count the documents that use a word (default) rather
-            than its tokens, so one document repeating a name does not outweigh words the topic's
-            documents share (on the development corpus: NPMI +0.02 to +0.03, C_V +0.04).
-        idf_weighted: with ``words_from="documents"``, weight words with the IDF weights of the
-            emission fit (default), as its likelihood does.
-        share_prior: with ``words_from="documents"``, how many documents' worth of activation an atom
-            needs before it counts as specific to a topic (``P(c|k)`` is shrunk towards the topic's
-            share of documents with this weight; :meth:`EmissionModel.document_topic_word`). Keeps
-            atoms active in one or two documents from filling small topics with their rare words.
-        background_tokens: with ``words_from="documents"``, weight (0 to 1) of the tokens the background
-            unigram explains; 0 (default) keeps only what the atoms emit. Raising it brings back frequent,
-            generic words, which scores higher NPMI on very short texts at a cost in topic diversity, and
-            lower coherence on longer texts (:meth:`EmissionModel.document_topic_word`).
-        weight_documents: with ``words_from="documents"``, count each document with the share of its
-            activation on the topic's own atoms, so documents at a topic's border lend it fewer words.
-            Off by default: it raised NPMI on headlines and on M10 titles at K = 20 but lowered it on 20
-            Newsgroups, BBC, Reuters and DBLP (:meth:`EmissionModel.document_topic_word`).
-        idf_ranking: rank words by ``P_c(w) × idf(w)`` instead of ``P_c(w)``: more distinctive words,
-            slightly lower coherence (``P_c(w)`` alone scored best in our 20 Newsgroups runs).
-        slice_iterations: EM steps used to re-estimate a topic's atom mixture on a time slice or class.
+        words_from: ``"documents"`` (default): the words the atoms emit in the topic's documents
+            (:func:`~bertopic_sae.tm.topic_words.document_topic_word`); ``"atoms"``: the paper's atom average.
+        binary: count the documents that use a word (default) rather than its tokens.
+        idf_weighted: weight words with the emission fit's IDF weights (default), as its likelihood does.
+        share_prior: documents' worth of activation before an atom counts as specific to a topic.
+        background_tokens: weight (0 to 1) of the tokens the background explains; 0 (default) drops them.
+        weight_documents: count each document by the share of its activation on the topic's atoms (off).
+        idf_ranking: rank words by ``P_c(w) × idf(w)`` instead of ``P_c(w)``.
+        slice_iterations: EM steps that re-estimate a topic's atom mixture on a time slice or class.
+        bm25_weighting: as in ``ClassTfidfTransformer`` (used only where c-TF-IDF rows are computed).
+        reduce_frequent_words: as in ``ClassTfidfTransformer``.
         seed_words: words to boost in every topic (as in ``ClassTfidfTransformer``).
         seed_multiplier: boost of the seed words.
+
+    How each option was chosen, with the measurements: ``benchmarks/README.md`` ("Topic words").
 
     Usage:
 
     ```python
     from bertopic_sae import BERTopic, SAEAtomMerger, EmissionTopicWords
-    topic_model = BERTopic(clustering_model=SAEAtomMerger(20), ctfidf_model=EmissionTopicWords(idf_ranking=True))
+    topic_model = BERTopic(clustering_model=SAEAtomMerger(20),
+    ctfidf_model=EmissionTopicWords(idf_ranking=True))
     ```
     """
 
@@ -100,7 +85,7 @@ class EmissionTopicWords(ClassTfidfTransformer):
         self.idf_ranking = idf_ranking
         self.slice_iterations = slice_iterations
 
-    def fit_emission(self, emission_model, multiplier: np.ndarray | None = None) -> "EmissionTopicWords":
+    def fit_emission(self, emission_model, multiplier: np.ndarray | None = None) -> EmissionTopicWords:
         """Keep the emission model's IDF weights (times any seed-word multiplier) as ``_idf_diag``."""
         weights = np.asarray(emission_model.idf_, dtype=np.float64)
         if multiplier is not None:
@@ -126,7 +111,7 @@ class EmissionTopicWords(ClassTfidfTransformer):
     def topic_rows(
         self, emission_model, atom_topic: np.ndarray, topics: np.ndarray, documents: tuple | None = None
     ) -> sp.csr_matrix:
-        """Word distribution of each topic id in ``topics`` (``atom_topic`` maps atoms to these ids, -1 = none).
+        """Word distribution of each topic id in ``topics`` (``atom_topic`` maps atoms to these ids, -1 none).
 
         ``documents`` = ``(theta, counts, doc_topic)`` of the training documents, needed by
         ``words_from="documents"``; without it the atom average is used.
@@ -138,9 +123,16 @@ class EmissionTopicWords(ClassTfidfTransformer):
             theta, counts, doc_topic = documents
             n_rows = max(n_rows, int(np.max(doc_topic, initial=-1)) + 1)
             table = emission_model.document_topic_word(
-                theta, counts, atom_topic, doc_topic, n_topics=n_rows, binary=self.binary,
-                idf_weighted=self.idf_weighted, share_prior=self.share_prior,
-                background_tokens=self.background_tokens, weight_documents=self.weight_documents,
+                theta,
+                counts,
+                atom_topic,
+                doc_topic,
+                n_topics=n_rows,
+                binary=self.binary,
+                idf_weighted=self.idf_weighted,
+                share_prior=self.share_prior,
+                background_tokens=self.background_tokens,
+                weight_documents=self.weight_documents,
             )
         else:
             table = emission_model.topic_word(atom_topic, n_topics=n_rows)
@@ -150,7 +142,7 @@ class EmissionTopicWords(ClassTfidfTransformer):
     def slice_rows(
         self, emission_model, counts: sp.csr_matrix, atom_topic: np.ndarray, topics: np.ndarray
     ) -> sp.csr_matrix:
-        """Topic word distributions re-estimated on the words of each row (a time slice or class of a topic)."""
+        """Topic word distributions re-estimated on the words of each row (a time slice or class of one)."""
         emission = emission_model.emission_
         rows = np.zeros((len(topics), emission.shape[1]))
         for topic in np.unique(topics):

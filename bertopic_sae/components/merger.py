@@ -1,0 +1,416 @@
+"""Stage 3: :class:`SAEAtomMerger` merges SAE atoms into topics (BERTopic's ``hdbscan_model`` slot).
+
+The SAE has thousands of atoms; a topic is a group of atoms found by k-means over atom vectors,
+weighted by how much each atom is used (θ̄). Atom vectors come from the words an atom emits (the
+paper's merge: the top-p part of the emission row B_k times word vectors) or, without words, from
+the decoder directions. Changing the number of topics re-runs only this k-means.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClusterMixin
+
+from .._types import Codes, Counts, Embeddings, Labels
+from ..sae.config import SAEConfig, TrainConfig
+from ..sae.model import check_embeddings
+from ..tm.assignment import (
+    fit_centroids,
+    give_every_topic_a_document,
+    membership,
+    mixture,
+    realign_atoms,
+    unit_points,
+)
+from ..tm.merge import atom_prior, atom_vectors, kmeans_atoms
+from ..tm.state import FittedStages, fit_stages
+
+__all__ = ["SAEAtomMerger"]
+
+logger = logging.getLogger(__name__)
+
+
+class SAEAtomMerger(BaseEstimator, ClusterMixin):
+    """Merges SAE atoms into ``n_topics`` topics and assigns every document a topic (no outliers).
+
+    Use it where BERTopic expects ``hdbscan_model``. Inside :class:`bertopic_sae.BERTopic` it only merges:
+    BERTopic resolves the SAE and fits the emission model (:func:`bertopic_sae.tm.state.fit_stages`) and
+    passes the result as ``stages``, with the vocabulary's word vectors, and the merger groups atoms by
+    the words they emit. Used alone (e.g. in stock BERTopic) it accepts raw document embeddings (it runs
+    the same :func:`~bertopic_sae.tm.state.fit_stages` on them, so no UMAP is needed) or the SAE codes an
+    :class:`SAEEncoder` produced.
+
+    Arguments:
+        n_topics: number of topics.
+        sae: the SAE when the merger runs the earlier stages itself: a :class:`SparseAutoencoder`, a
+        checkpoint folder, ``"auto"`` (the SAE shipped for the
+            embedding model when :class:`bertopic_sae.BERTopic` knows it, else one trained on the
+            documents) or ``None`` (train one on the documents).
+        merge: ``"words"`` (atom vectors from emitted words, the paper's merge; needs ``bow`` and
+            ``word_vectors`` in ``fit``), ``"decoder"`` (decoder directions) or ``"auto"`` (words when
+            available).
+        top_p: share of an atom's emission mass whose words make its vector (the paper: 0.9).
+        assignment: how a document picks its topic. ``"centroid"``: the topic whose centroid is most
+            similar to the document's SAE reconstruction; centroids start as the θ-weighted means of
+            the documents and are refined by ``refine_iterations`` k-means steps, then every atom joins
+            the topic of the documents it fires on. A topic thus cannot win documents merely because
+            it owns many atoms. ``"sum"``: the paper's rule, the largest sum of the document's
+            normalised codes over a topic's atoms (big catch-all topics swallow documents).
+        refine_iterations: most k-means steps that refine the topic centroids (``"centroid"`` only);
+            they stop early once fewer than 0.1% of the documents change topic. Each step is one pass
+            of matrix products.
+        background_weight: π, the share of words drawn from the background unigram (paper: 0.3).
+        sae_config: shape of an SAE trained on the documents (when the merger trains one).
+        train_config: how to train it.
+        random_state: seed of k-means.
+        verbose: show progress.
+
+    Attributes:
+        labels_: topic of every training document, ``0..n_topics-1``.
+        probabilities_: ``(n_docs, n_topics)`` topic distribution of every training document.
+        atom_topic_: topic of every atom (``-1`` for atoms that never fire).
+        atom_weights_: θ̄, the mean normalised activation of every atom (sums to 1).
+        timings_: seconds spent in ``fit`` on the earlier stages (when the merger ran them) and the merge.
+        stages_: the :class:`~bertopic_sae.tm.state.FittedStages` it merged (SAE, codes, words, emission).
+        sae_, codes_, emission_model_, counts_: the same as ``stages_.sae`` ... (read-only views).
+
+    Usage:
+
+    ```python
+    from bertopic_sae import BERTopic, SAEAtomMerger
+    topic_model = BERTopic(clustering_model=SAEAtomMerger(n_topics=20), embedding_model=model)
+    topics, probs = topic_model.fit_transform(docs, embeddings)
+    ```
+    """
+
+    def __init__(
+        self,
+        n_topics: int = 50,
+        sae="auto",
+        merge: str = "auto",
+        top_p: float = 0.9,
+        assignment: str = "centroid",
+        refine_iterations: int = 100,
+        background_weight: float = 0.3,
+        sae_config: SAEConfig | None = None,
+        train_config: TrainConfig | None = None,
+        random_state: int | None = 42,
+        verbose: bool = False,
+    ):
+        self.n_topics = n_topics
+        self.sae = sae
+        self.merge = merge
+        self.top_p = top_p
+        self.assignment = assignment
+        self.refine_iterations = refine_iterations
+        self.background_weight = background_weight
+        self.sae_config = sae_config
+        self.train_config = train_config
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fitting
+    def _check_params(self, n_docs: int) -> None:
+        if not isinstance(self.n_topics, (int, np.integer)) or self.n_topics < 1:
+            raise ValueError(f"n_topics must be a positive integer, got {self.n_topics!r}.")
+        if n_docs < self.n_topics:
+            raise ValueError(
+                f"Got {n_docs} documents but n_topics={self.n_topics}: every topic needs at least one "
+                "document. Pass more documents or lower n_topics."
+            )
+        if self.merge not in ("auto", "words", "decoder"):
+            raise ValueError(f"merge must be 'auto', 'words' or 'decoder', got {self.merge!r}.")
+        if self.assignment not in ("centroid", "sum"):
+            raise ValueError(f"assignment must be 'centroid' or 'sum', got {self.assignment!r}.")
+        if self.refine_iterations < 0:
+            raise ValueError(f"refine_iterations must be >= 0, got {self.refine_iterations}.")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}.")
+
+    def fit(
+        self,
+        X: Embeddings | Codes,
+        y: Labels | None = None,
+        *,
+        stages: FittedStages | None = None,
+        word_vectors: Embeddings | None = None,
+        bow: Counts | None = None,
+        embedding_model_name: str | None = None,
+    ) -> SAEAtomMerger:
+        """Merge atoms into topics and assign the documents.
+
+        Arguments:
+            X: document embeddings ``(n, d_in)``, or SAE codes ``(n, d_sae)`` from :class:`SAEEncoder`.
+            y: ignored when it only marks some documents (BERTopic's guided modelling passes it);
+                a full set of labels is rejected, since atoms are merged without supervision.
+            stages: the fitted SAE and emission stages of these documents (from ``fit_stages``); without it
+                the merger runs ``fit_stages`` itself with its ``sae``, ``bow`` and ``embedding_model_name``.
+            word_vectors: ``(V, dim)`` vectors of the vocabulary words, for the word-based merge.
+            bow: bag-of-words counts ``(n, V)`` of the documents (only without ``stages``).
+            embedding_model_name: name of the embedding model, to pick a shipped SAE (only without
+            ``stages``).
+        """
+        n_docs = X.shape[0]
+        self._check_params(n_docs)
+        if y is not None:
+            y = np.asarray(y)
+            if y.size and (y >= 0).all():
+                raise ValueError(
+                    "SAEAtomMerger merges atoms without supervision and cannot use a full set of labels y. "
+                    "For supervised topics use BERTopic's BaseCluster (manual topic modelling); guided topic "
+                    "modelling with seed_topic_list works as is."
+                )
+        timer = time.perf_counter()
+        if stages is None:
+            stages = fit_stages(
+                X,
+                sae=self.sae,
+                bow=bow,
+                sae_config=self.sae_config,
+                train_config=self.train_config,
+                embedding_model_name=embedding_model_name,
+                background_weight=self.background_weight,
+                random_state=self.random_state,
+                verbose=self.verbose,
+            )
+        elif stages.codes.shape[0] != n_docs:
+            raise ValueError(f"stages hold {stages.codes.shape[0]} documents but X has {n_docs} rows.")
+        self.timings_ = {"stages": time.perf_counter() - timer}
+        self.stages_ = stages
+        self.atom_weights_ = atom_prior(stages.codes)
+        active = np.flatnonzero(self.atom_weights_ > 0)
+        if active.size < self.n_topics:
+            raise ValueError(
+                f"Only {active.size} SAE atoms fire on these documents, fewer than n_topics={self.n_topics}. "
+                "Lower n_topics or use an SAE with more atoms / a smaller L1 coefficient."
+            )
+        timer = time.perf_counter()
+        self.merge_ = self._pick_merge(word_vectors)
+        words = self.merge_ == "words" and stages.emission is not None  # _pick_merge checked it
+        emission = stages.emission.emission_ if words and stages.emission is not None else None
+        decoder = self.sae_.atoms() if self.merge_ == "decoder" else None
+        self._atom_vectors = atom_vectors(
+            self.atom_weights_,
+            emission=emission,
+            word_vectors=word_vectors,
+            decoder=decoder,
+            top_p=self.top_p,
+        )
+        self._assign_atoms(self.n_topics, None if sp.issparse(X) else X)
+        self.timings_["merge"] = time.perf_counter() - timer
+        return self
+
+    # The earlier stages' results, as the merger saw them (read-only).
+    sae_ = property(lambda self: self.stages_.sae, doc="The SAE of the stages the merger was fitted with.")
+    codes_ = property(lambda self: self.stages_.codes, doc="SAE codes of the training documents.")
+    emission_model_ = property(lambda self: self.stages_.emission, doc="The fitted emission model, or None.")
+    counts_ = property(
+        lambda self: self.stages_.counts, doc="Bag of words of the training documents, or None."
+    )
+
+    def set_stages(self, stages: FittedStages) -> SAEAtomMerger:
+        """Replace the earlier stages' results (e.g. an emission model re-fitted on a new vocabulary) and
+        keep the merge; the documents and their codes must be the same."""
+        self._check_fitted()
+        if stages.codes.shape != self.codes_.shape:
+            raise ValueError(
+                f"stages hold codes of shape {stages.codes.shape}, the merger {self.codes_.shape}."
+            )
+        self.stages_ = stages
+        return self
+
+    def partial_fit(self, X: Embeddings | Codes, y: Labels | None = None) -> SAEAtomMerger:
+        """Online BERTopic: the first batch fixes the atoms' topics; later batches are only assigned.
+
+        ``labels_`` and ``probabilities_`` then describe the latest batch, as BERTopic expects.
+        """
+        if not hasattr(self, "atom_topic_"):
+            return self.fit(X, y)
+        self.labels_, self.probabilities_ = self.assign(X)
+        return self
+
+    def _pick_merge(self, word_vectors) -> str:
+        has_words = self.emission_model_ is not None and word_vectors is not None
+        if self.merge == "words" and not has_words:
+            raise ValueError(
+                "merge='words' needs the documents' words: use bertopic_sae.BERTopic (it passes them), "
+                "or call fit(X, bow=..., word_vectors=...)."
+            )
+        if self.merge == "decoder" or (self.merge == "auto" and not has_words):
+            if self.sae_ is None:
+                raise ValueError(
+                    "The decoder merge needs the SAE: pass the SAE used by SAEEncoder as "
+                    "SAEAtomMerger(sae=...)."
+                )
+            return "decoder"
+        return "words"
+
+    def _assign_atoms(self, n_topics: int, embeddings=None) -> None:
+        atom_topic = kmeans_atoms(self._atom_vectors, self.atom_weights_, n_topics, self.random_state)
+        self._set_atom_topics(atom_topic, n_topics)
+        self.topic_centroids_ = None
+        if self._uses_centroids():
+            self.topic_centroids_ = fit_centroids(
+                lambda: self._points(self.codes_, embeddings),
+                self._mixture(self.codes_),
+                self.codes_.shape[0],
+                self.sae_.d_in,
+                self.refine_iterations,
+            )
+        self.labels_, self.probabilities_ = self._assign(self.codes_, embeddings, repair_empty=True)
+        if self.topic_centroids_ is not None:
+            self._set_atom_topics(
+                realign_atoms(self.codes_, self.labels_, self.atom_topic_, self.n_topics_), self.n_topics_
+            )
+            self.probabilities_ = self._mixture(self.codes_)
+
+    def _uses_centroids(self) -> bool:
+        return self.assignment == "centroid" and self.sae_ is not None
+
+    def _points(self, codes: sp.csr_matrix, embeddings=None):
+        return unit_points(codes, self.sae_.decode_numpy if self.sae_ is not None else None, embeddings)
+
+    def _set_atom_topics(self, atom_topic: np.ndarray, n_topics: int) -> None:
+        self.atom_topic_ = np.asarray(atom_topic, dtype=np.int64)
+        self.n_topics_ = n_topics
+        self._membership = membership(self.atom_topic_, n_topics)
+        self.topic_weights_ = np.asarray(self._membership.T @ self.atom_weights_).ravel()
+
+    def merge_atoms(self, n_topics: int, embeddings: Embeddings | None = None) -> SAEAtomMerger:
+        """Re-merge the atoms into ``n_topics`` topics without touching the SAE or the emission model.
+
+        Updates ``atom_topic_``, ``labels_`` and ``probabilities_`` for the training documents. Pass the
+        training ``embeddings`` for the centroid assignment to use them (else SAE reconstructions).
+        """
+        self._check_fitted()
+        if n_topics < 1 or n_topics > self.codes_.shape[0]:
+            raise ValueError(
+                f"n_topics must be in 1..{self.codes_.shape[0]} (the documents), got {n_topics}."
+            )
+        if embeddings is not None:
+            embeddings = check_embeddings(embeddings, self.sae_.d_in if self.sae_ is not None else None)
+            if embeddings.shape[0] != self.codes_.shape[0]:
+                raise ValueError(
+                    f"embeddings has {embeddings.shape[0]} rows; the merger was fit on "
+                    f"{self.codes_.shape[0]} documents."
+                )
+        self._assign_atoms(int(n_topics), embeddings)
+        return self
+
+    # ------------------------------------------------------------------ assignment
+    def _mixture(self, codes: sp.csr_matrix) -> np.ndarray:
+        return mixture(codes, self._membership, self.topic_weights_)
+
+    def _assign(self, codes: sp.csr_matrix, embeddings=None, *, repair_empty: bool = False):
+        """``(labels, mixture)`` of documents from their codes (and embeddings, when known)."""
+        mixture = self._mixture(codes)
+        centroids = getattr(self, "topic_centroids_", None)
+        if centroids is not None:
+            scores = np.vstack([points @ centroids.T for _, points in self._points(codes, embeddings)])
+        else:
+            scores = mixture
+        labels = scores.argmax(axis=1)
+        if repair_empty:
+            labels = give_every_topic_a_document(labels, scores)
+        return labels.astype(np.int64), mixture
+
+    # ------------------------------------------------------------------ prediction
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "atom_topic_"):
+            raise ValueError(
+                "This SAEAtomMerger is not fitted yet; call fit (or BERTopic.fit_transform) first."
+            )
+
+    def transform_codes(self, X: Embeddings | Codes) -> sp.csr_matrix:
+        """SAE codes of new documents (embeddings are encoded; codes pass through)."""
+        self._check_fitted()
+        if sp.issparse(X):
+            codes = sp.csr_matrix(X, dtype=np.float32)
+            if codes.shape[1] != self.atom_topic_.shape[0]:
+                raise ValueError(
+                    f"Got codes with {codes.shape[1]} atoms; the merger was fit on "
+                    f"{self.atom_topic_.shape[0]}."
+                )
+            return codes
+        if self.sae_ is None:
+            raise ValueError(
+                "This merger was fit on SAE codes; pass codes (from SAEEncoder), not embeddings."
+            )
+        return self.sae_.encode_csr(X)
+
+    def assign(self, X: Embeddings | Codes) -> tuple[np.ndarray, np.ndarray]:
+        """``(labels, probabilities)`` of new documents (embeddings or SAE codes) in one pass."""
+        dense = None if sp.issparse(X) else X
+        return self._assign(self.transform_codes(X), dense)
+
+    def predict_proba(self, X: Embeddings | Codes) -> np.ndarray:
+        """Topic distribution ``(n, n_topics)`` of new documents (embeddings or SAE codes)."""
+        return self.assign(X)[1]
+
+    def predict(self, X: Embeddings | Codes) -> np.ndarray:
+        """Topic of new documents (embeddings or SAE codes)."""
+        return self.assign(X)[0]
+
+    def approximate_predict(self, X: Embeddings | Codes) -> tuple[np.ndarray, np.ndarray]:
+        """HDBSCAN-style ``(labels, strengths)``: the topic and its probability."""
+        labels, probabilities = self.assign(X)
+        return labels, probabilities[np.arange(labels.size), labels]
+
+    def fit_predict(self, X: Embeddings | Codes, y: Labels | None = None, **fit_params) -> np.ndarray:
+        return self.fit(X, y, **fit_params).labels_
+
+    def topic_atoms(self, topic: int) -> np.ndarray:
+        """Indices of the atoms merged into ``topic`` (a raw label of this merger)."""
+        self._check_fitted()
+        return np.flatnonzero(self.atom_topic_ == topic)
+
+    # ------------------------------------------------------------------ persistence
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """The fitted merge as named numpy arrays (for safetensors; the stages are saved beside it)."""
+        self._check_fitted()
+        arrays = {
+            "atom_topic": self.atom_topic_,
+            "atom_weights": self.atom_weights_,
+            "atom_vectors": self._atom_vectors,
+            "labels": self.labels_,
+            **({"topic_centroids": self.topic_centroids_} if self.topic_centroids_ is not None else {}),
+        }
+        return {name: np.ascontiguousarray(value) for name, value in arrays.items()}
+
+    def state_config(self) -> dict:
+        """The fitted merge that is not an array (JSON-serialisable)."""
+        self._check_fitted()
+        return {"n_topics_": int(self.n_topics_), "merge_": self.merge_}
+
+    def load_state(self, arrays: dict[str, np.ndarray], config: dict, stages: FittedStages) -> SAEAtomMerger:
+        """Restore a fitted merger from :meth:`state_arrays`, :meth:`state_config` and its stages."""
+        self.stages_ = stages
+        self.merge_ = config["merge_"]
+        self.atom_weights_ = arrays["atom_weights"]
+        self._atom_vectors = arrays["atom_vectors"]
+        self._set_atom_topics(arrays["atom_topic"], int(config["n_topics_"]))
+        self.topic_centroids_ = arrays.get("topic_centroids")
+        self.labels_, self.probabilities_ = self._assign(self.codes_)
+        self.labels_ = arrays["labels"]
+        return self
+
+    def __setstate__(self, state: dict) -> None:
+        # Pickled by 0.1.0: the earlier stages' results were attributes of the merger.
+        if "stages_" not in state and "codes_" in state:
+            state["stages_"] = FittedStages(
+                sae=state.pop("sae_", None),
+                codes=state.pop("codes_"),
+                counts=state.pop("counts_", None),
+                emission=state.pop("emission_model_", None),
+                input=state.pop("_input", "embeddings"),
+            )
+        super().__setstate__(state)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags

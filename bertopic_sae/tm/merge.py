@@ -1,0 +1,86 @@
+"""Stage 3 of SAE-TM: atoms merged into topics by k-means over atom vectors, weighted by atom use.
+
+Atom vectors come from the words an atom emits (the paper's merge: the top-p part of the emission row
+B_k times the word vectors) or, without words, from the decoder directions. Changing the number of topics
+re-runs only the k-means.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.cluster import KMeans
+from sklearn.preprocessing import normalize
+
+__all__ = ["top_p_rows", "atom_prior", "atom_vectors", "kmeans_atoms"]
+
+
+def top_p_rows(matrix: np.ndarray, top_p: float) -> np.ndarray:
+    """Keep, in every row of a row-stochastic matrix, the fewest largest entries whose sum exceeds
+    ``top_p``; renormalise the kept entries to sum 1 (the paper's sparsification of B)."""
+    order = np.argsort(-matrix, axis=1)
+    sorted_rows = np.take_along_axis(matrix, order, axis=1)
+    cumulative = np.cumsum(sorted_rows, axis=1)
+    keep_sorted = np.concatenate(
+        [np.ones((matrix.shape[0], 1), bool), cumulative[:, :-1] < top_p * cumulative[:, -1:]], axis=1
+    )
+    keep = np.zeros_like(keep_sorted)
+    np.put_along_axis(keep, order, keep_sorted, axis=1)
+    kept = np.where(keep, matrix, 0.0)
+    return kept / np.maximum(kept.sum(axis=1, keepdims=True), 1e-12)
+
+
+def atom_prior(codes: sp.csr_matrix) -> np.ndarray:
+    """θ̄: the mean L1-normalised activation of every atom over the documents (sums to 1)."""
+    theta = normalize(codes, norm="l1")
+    mass = np.asarray(theta.sum(axis=0)).ravel()
+    return mass / max(mass.sum(), 1e-12)
+
+
+def atom_vectors(
+    atom_weights: np.ndarray,
+    *,
+    emission: np.ndarray | None = None,
+    word_vectors: np.ndarray | None = None,
+    decoder: np.ndarray | None = None,
+    top_p: float = 0.9,
+) -> np.ndarray:
+    """Unit atom vectors ``(n_atoms, dim)``: ``top_p_rows(emission) @ word_vectors`` when words are given,
+    else the ``decoder`` rows; the θ̄-weighted mean direction is removed first.
+
+    Arguments:
+        atom_weights: θ̄ of every atom (zero for atoms that never fire).
+        emission: the emission matrix B ``(n_atoms, V)`` (the word merge).
+        word_vectors: ``(V, dim)`` vectors of the vocabulary words (the word merge).
+        decoder: ``(n_atoms, d_in)`` decoder directions (the decoder merge).
+        top_p: share of an atom's emission mass whose words make its vector.
+    """
+    if word_vectors is not None and emission is not None:
+        word_vectors = np.asarray(word_vectors, dtype=np.float32)
+        if word_vectors.shape[0] != emission.shape[1]:
+            raise ValueError(
+                f"word_vectors has {word_vectors.shape[0]} rows but the vocabulary has {emission.shape[1]} "
+                "words."
+            )
+        vectors = top_p_rows(emission, top_p) @ word_vectors
+    elif decoder is not None:
+        vectors = decoder
+    else:
+        raise ValueError("atom_vectors needs the emission matrix and word vectors, or the decoder.")
+    # Every atom vector shares the corpus's common direction; removing it and comparing directions
+    # keeps generic atoms from collapsing into one giant cluster.
+    active = atom_weights > 0
+    vectors = vectors - np.average(vectors[active], axis=0, weights=atom_weights[active])
+    return normalize(vectors).astype(np.float32)
+
+
+def kmeans_atoms(
+    vectors: np.ndarray, atom_weights: np.ndarray, n_topics: int, random_state: int | None = None
+) -> np.ndarray:
+    """Topic of every atom from θ̄-weighted k-means over the active atoms' vectors (-1: inactive atoms)."""
+    active = np.flatnonzero(atom_weights > 0)
+    kmeans = KMeans(n_clusters=n_topics, n_init=1, random_state=random_state)
+    kmeans.fit(vectors[active], sample_weight=atom_weights[active])
+    atom_topic = np.full(atom_weights.shape[0], -1, dtype=np.int64)
+    atom_topic[active] = kmeans.labels_
+    return atom_topic

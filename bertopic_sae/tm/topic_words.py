@@ -1,0 +1,179 @@
+"""Topic words read from a fitted emission model, given the atoms' and documents' topics (stage 3's output).
+
+* :func:`topic_word`: the paper's atom average ``P_c(w)`` over the atoms merged into each topic;
+* :func:`document_topic_word`: the words the atoms emit in each topic's documents (the default reading).
+
+:class:`~bertopic_sae.EmissionTopicWords` calls these with the fitted state passed explicitly.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils.validation import check_is_fitted
+
+from .._types import Labels
+from ._kernels import _topic_explained
+
+if TYPE_CHECKING:
+    from .emission import EmissionModel
+
+__all__ = ["topic_word", "document_topic_word"]
+
+
+def topic_word(model: EmissionModel, atom_topic: Labels, n_topics: int | None = None) -> np.ndarray:
+    """Merge atoms into topics: ``P_c(w) = Σ_{k∈c} θ̄_k B_kw / Σ_{k∈c} θ̄_k``.
+
+    ``θ̄ = atom_weights_`` is the atom prior. Atoms labelled -1 are ignored. A topic whose atoms
+    all have zero prior weight averages them uniformly; a topic with no atoms gets a zero row.
+
+    Arguments:
+        atom_topic: ``(n_atoms,)`` integer topic of each atom, or -1.
+        n_topics: number of topics (rows); default ``max(atom_topic) + 1``.
+
+    Returns:
+        ``(n_topics, n_words)`` array; rows of non-empty topics sum to 1.
+
+    Usage:
+
+    ```python
+    labels = KMeans(50).fit_predict(atom_vectors)   # one label per atom
+    words = topic_word(model, labels)                 # (50, n_words)
+    ```
+    """
+    check_is_fitted(model, "emission_")
+    labels = np.asarray(atom_topic)
+    n_atoms = model.emission_.shape[0]
+    if labels.shape != (n_atoms,) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(
+            f"atom_topic must be an integer array of length {n_atoms} (one topic id per atom, -1 to "
+            f"skip), got dtype {labels.dtype} and shape {labels.shape}."
+        )
+    if labels.size and labels.min() < -1:
+        raise ValueError("atom_topic may only contain topic ids >= 0, or -1 for atoms to ignore.")
+    if n_topics is None:
+        n_topics = int(labels.max()) + 1 if labels.size else 0
+    elif labels.size and labels.max() >= n_topics:
+        raise ValueError(f"atom_topic has topic id {labels.max()} but n_topics={n_topics}; raise n_topics.")
+    keep = labels >= 0
+    weights = model.atom_weights_[keep]
+    topics = labels[keep]
+    mass = np.bincount(topics, weights=weights, minlength=n_topics)
+    size = np.bincount(topics, minlength=n_topics)
+    # Zero-mass topics fall back to a plain average of their atoms.
+    weights = np.where(mass[topics] > 0, weights, 1.0)
+    norm = np.where(mass > 0, mass, size)[topics]
+    merge = sp.csr_matrix((weights / norm, (topics, np.flatnonzero(keep))), shape=(n_topics, n_atoms))
+    return np.asarray(merge @ model.emission_.astype(np.float64))
+
+
+def document_topic_word(
+    model: EmissionModel,
+    theta,
+    counts,
+    atom_topic,
+    doc_topic,
+    n_topics: int | None = None,
+    *,
+    binary: bool = True,
+    idf_weighted: bool = True,
+    share_prior: float = 10.0,
+    background_tokens: float = 0.0,
+    weight_documents: bool = False,
+) -> np.ndarray:
+    """Topic words read off the topic's documents: the tokens its atoms emit there.
+
+    ``P_c(w) ∝ Σ_{d∈c} w_w b_dw (1-π) Σ_k P(c|k) θ_dk B_kw / q_dw``: each document of topic
+    ``c`` that uses word ``w`` (``b_dw = 1``; with ``binary=False`` its count ``n_dw``) contributes
+    the E-step's share of that word that the atoms (not the background) explain, with the fit's IDF
+    weight ``w_w``. Each atom counts with ``P(c|k) = (Σ_{d∈c} θ_dk + β s_c) / (Σ_d θ_dk + β)``, the
+    share of its activation that falls in ``c``'s documents, shrunk towards ``s_c``, ``c``'s share of
+    the documents, with the weight of ``β = share_prior`` documents. Generic atoms, spread
+    over many topics, thus lend each topic little; atoms specific to ``c`` count fully, but only
+    once they carry more than a few documents' worth of activation: an atom active in one or two
+    documents is about as specific to their topic as the rare words it was fitted to, and unshrunk
+    it fills small topics with those words. Unlike :meth:`topic_word` (the paper's atom average)
+    a topic keeps the words its documents actually use, so topics with few atoms are not thin;
+    counting documents rather than tokens keeps one document's repeated name from outweighing
+    words the topic's documents share. A topic whose documents no atom explains falls
+    back to :meth:`topic_word`.
+
+    Arguments:
+        model: the fitted emission model.
+        theta: ``(n_docs, n_atoms)`` SAE codes of the documents (rows are L1-normalised here).
+        counts: ``(n_docs, n_words)`` word counts of the same documents.
+        atom_topic: ``(n_atoms,)`` topic of each atom, -1 for none (used for the fallback only).
+        doc_topic: ``(n_docs,)`` topic of each document, -1 for none.
+        n_topics: number of rows; default one more than the largest topic id.
+        binary: count documents that use a word (default) instead of its tokens.
+        idf_weighted: weight words with the fit's IDF weights ``w_w`` (default); ``False``: ``w_w = 1``.
+        share_prior: ``β``, in documents (each document's θ sums to 1); 0 gives the plain activation share.
+        background_tokens: ``λ`` in [0, 1], weight of the share of each word the background unigram explains.
+        weight_documents: count each document with ``P(c|d)`` (default ``False``: every document fully).
+
+    Measurements behind the defaults: ``benchmarks/README.md`` ("Topic words").
+
+    Returns:
+        ``(n_topics, n_words)`` array; rows of topics with documents or atoms sum to 1.
+
+    Usage:
+
+    ```python
+    words = document_topic_word(model, codes, counts, merger.atom_topic_, merger.labels_)
+    ```
+    """
+    check_is_fitted(model, "emission_")
+    theta, counts = model._check_data(theta, counts, fitting=False)
+    atom_topic = np.asarray(atom_topic, dtype=np.int64)
+    doc_topic = np.asarray(doc_topic, dtype=np.int64)
+    if atom_topic.shape != (theta.shape[1],) or doc_topic.shape != (theta.shape[0],):
+        raise ValueError(
+            f"atom_topic needs one topic per atom ({theta.shape[1]}) and doc_topic one per document "
+            f"({theta.shape[0]}); got shapes {atom_topic.shape} and {doc_topic.shape}."
+        )
+    if n_topics is None:
+        n_topics = int(max(atom_topic.max(initial=-1), doc_topic.max(initial=-1))) + 1
+    elif doc_topic.max(initial=-1) >= n_topics:
+        raise ValueError(f"doc_topic has topic id {doc_topic.max()} but n_topics={n_topics}; raise n_topics.")
+    if not 0 <= background_tokens <= 1:
+        raise ValueError(
+            f"background_tokens must be in [0, 1] (weight of background-explained tokens), got "
+            f"{background_tokens}; 0 keeps only the words the atoms emit."
+        )
+    if not share_prior >= 0:
+        raise ValueError(
+            f"share_prior must be >= 0 (documents), got {share_prior}; 0 disables the shrinkage."
+        )
+    used = doc_topic >= 0
+    if weight_documents:  # P(c|d) = Σ_{k∈c} θ_dk, the share of a document's activation on its topic
+        row_of = np.repeat(np.arange(theta.shape[0]), np.diff(theta.indptr))
+        own = atom_topic[theta.indices] == doc_topic[row_of]
+        weights = np.bincount(row_of[own], theta.data[own], minlength=theta.shape[0])[used]
+    else:
+        weights = np.ones(used.sum())
+    members = sp.csr_matrix(
+        (weights, (doc_topic[used], np.flatnonzero(used))), shape=(n_topics, counts.shape[0])
+    )
+    mass = np.asarray((members @ theta).todense()).T  # (n_atoms, n_topics)
+    sizes = np.asarray(members.sum(axis=1)).ravel()
+    prior = share_prior * sizes / max(sizes.sum(), 1.0)
+    share = (mass + prior) / np.maximum(mass.sum(axis=1, keepdims=True) + prior.sum(), 1e-300)  # P(c | k)
+    wn = np.ones_like(counts.data) if binary else counts.data.copy()
+    if idf_weighted:
+        wn *= model.idf_[counts.indices]
+    explained = np.empty_like(wn)
+    _topic_explained(
+        theta.indptr, theta.indices, theta.data, counts.indptr, counts.indices, wn, model.emission_,
+        model.background_, float(model.background_weight), share, float(background_tokens), doc_topic,
+        explained,
+    )  # fmt: skip
+    explained = sp.csr_matrix((explained, counts.indices, counts.indptr), shape=counts.shape)
+    rows = np.asarray((members @ explained).todense())
+    mass = rows.sum(axis=1, keepdims=True)
+    empty = mass.ravel() <= 0
+    if empty.any():
+        rows[empty] = topic_word(model, np.where(atom_topic < n_topics, atom_topic, -1), n_topics)[empty]
+        mass = rows.sum(axis=1, keepdims=True)
+    return np.divide(rows, mass, out=np.zeros_like(rows), where=mass > 0)
