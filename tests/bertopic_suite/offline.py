@@ -29,7 +29,7 @@ def build_20newsgroups_cache(data_home: Path, source: Path = NEWSGROUPS_JSONL) -
     from sklearn.datasets._twenty_newsgroups import CACHE_NAME, TEST_FOLDER, TRAIN_FOLDER
 
     if not source.exists():
-        raise FileNotFoundError(f"{source} is missing: the offline 20 Newsgroups posts are needed for the suite.")
+        raise FileNotFoundError(f"{source} is missing: the suite needs the offline 20 Newsgroups posts.")
     folders = {"train": TRAIN_FOLDER, "test": TEST_FOLDER}
     data_home.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=data_home) as tree:

@@ -87,7 +87,7 @@ def pytest_collection_modifyitems(config, items) -> None:
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     missing = config.stash.get(_NOT_COLLECTED, [])
     if missing:  # expected when only part of the suite runs; on a full run the list has gone stale
-        terminalreporter.write_line(f"{len(missing)} tests in not_applicable.py were not collected in this run.")
+        terminalreporter.write_line(f"{len(missing)} tests of not_applicable.py were not collected.")
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -147,7 +147,8 @@ def base_topic_model(documents, document_embeddings, embedding_model):
     """Stock: default BERTopic (UMAP + HDBSCAN). Here: the default SAE-TM pipeline."""
     from bertopic_sae import BERTopic
 
-    model = BERTopic(embedding_model=embedding_model, calculate_probabilities=True, clustering_model=_merger())
+    model = BERTopic(embedding_model=embedding_model, calculate_probabilities=True,
+                     clustering_model=_merger())
     return model.fit(documents, document_embeddings)
 
 
@@ -182,7 +183,7 @@ def custom_topic_model(documents, document_embeddings, embedding_model, shipped_
 
 @pytest.fixture(scope="session")
 def representation_topic_model(documents, document_embeddings, embedding_model, shipped_sae):
-    """Stock: custom UMAP/HDBSCAN with KeyBERTInspired and MMR aspects. Here: the same aspects on SAE topics."""
+    """Stock: custom UMAP/HDBSCAN with KeyBERTInspired and MMR aspects. Here: the same on SAE topics."""
     from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
 
     from bertopic_sae import BERTopic, SAEEncoder
