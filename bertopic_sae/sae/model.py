@@ -71,9 +71,16 @@ def check_embeddings(X: Embeddings, d_in: int | None = None, *, name: str = "emb
     # check below reads the whole file and astype(float32) copies all of it into memory.
     X = np.asanyarray(X)
     if X.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (n_documents, dim), got shape {X.shape}.")
+        raise ValueError(
+            f"{name} must be 2-D (n_documents, dim), got shape {X.shape}. Reshape your data: "
+            "X.reshape(1, -1) for one document."
+        )
     if X.shape[0] == 0:
         raise ValueError(f"{name} is empty: pass at least one document.")
+    if X.shape[1] == 0:  # sklearn's wording, which its estimator checks look for
+        raise ValueError(f"0 feature(s) (shape={X.shape}) while a minimum of 1 is required ({name}).")
+    if np.iscomplexobj(X):  # astype(float32) below would silently drop the imaginary part
+        raise ValueError(f"Complex data not supported: {name} must be real numbers.")
     if d_in is not None and X.shape[1] != d_in:
         raise ValueError(
             f"The SAE expects d_in={d_in}, {name} have {X.shape[1]} columns; use the embedding model the SAE "
