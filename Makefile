@@ -1,7 +1,7 @@
 # The two commands of the README: `make demo` and `make test` (lint and type check, then the tests).
 # Each installs what it needs first.
 # torch is pinned and installed first: an unpinned torch (or a package that pulls a newer one)
-# brings gigabytes of CUDA wheels. OCTIS and FASTopic go last, without their declared dependencies,
+# brings gigabytes of CUDA wheels. OCTIS, FASTopic, SAELens and sparsify go last, without their declared dependencies,
 # whose old pins conflict with numpy 2 / scikit-learn >= 1.4 (see benchmarks/README.md).
 PYTHON ?= python3
 VENV ?= .venv
@@ -15,8 +15,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "$(TORCH)"
-	$(PIP) install -q -c constraints.txt -e ".[offline,mtm,bench,test]"
+	$(PIP) install -q -c constraints.txt -e ".[offline,mtm,bench,test,interop]"
 	$(PIP) install -q --no-deps octis==1.14.0 fastopic==1.0.1
+	$(PIP) install -q --no-deps sae-lens==6.54.12 eai-sparsify==1.3.3 transformer-lens==3.9.0 wandb==0.19.11
 	touch $@
 
 install: $(VENV)/.installed
