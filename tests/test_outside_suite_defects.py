@@ -32,6 +32,11 @@ def test_partial_fit_uses_the_shipped_sae_for_sae_auto(bbc, embedding_model):
 
 def test_online_probabilities_cover_every_document(bbc, embedding_model):
     model, texts = _online(bbc, embedding_model)
+    # The first batch holds every topic: a topic BERTopic first sees in a later batch gets a new id, and
+    # the probabilities (one column per merger topic) could no longer be mapped onto the topics.
+    assert model.topic_mapper_.get_mappings() == {topic: topic for topic in range(10)}
+    topics, probabilities = model.transform(texts[:5], bbc[2][:5])  # raised IndexError in _map_probabilities
+    assert probabilities.shape == (5, 10) and len(topics) == 5
     assert model.probabilities_.shape == (len(texts), 10)
     np.testing.assert_allclose(model.probabilities_.sum(axis=1), 1, atol=1e-5)
     info = model.get_document_info(texts)  # raised "Length of values (50) does not match length of index"

@@ -245,6 +245,12 @@ class BERTopic(_BERTopic):
             )
             merger.fit(umap_embeddings, stages=stages)
             self.sae_stages_ = stages
+            # BERTopic numbers a topic first seen in a later batch anew, so the first batch must hold all.
+            self.hdbscan_model = AlreadyFitted(merger)
+            try:
+                return super()._cluster_embeddings(umap_embeddings, documents, partial_fit=True, y=y)
+            finally:
+                self.hdbscan_model = merger
         if merger is None or partial_fit:
             return super()._cluster_embeddings(umap_embeddings, documents, partial_fit=partial_fit, y=y)
         bow, word_vectors = None, None
