@@ -15,7 +15,7 @@ _NO_REDUCTION = (
     "there: the identity (the merger reads full embeddings) or an SAEEncoder, which expands 384-d "
     "embeddings of its embedding model into SAE atoms"
 )
-_HUB_ONLY = "stock BERTopic with language='Dutch' downloads paraphrase-multilingual-MiniLM-L12-v2 (not offline)"
+_HUB_ONLY = "stock BERTopic with language='Dutch' downloads a multilingual Hub model (not offline)"
 
 NOT_APPLICABLE: dict[str, tuple[str, str]] = {
     **{
