@@ -37,6 +37,8 @@ def test_online_probabilities_cover_every_document(bbc, embedding_model):
     assert model.topic_mapper_.get_mappings() == {topic: topic for topic in range(10)}
     topics, probabilities = model.transform(texts[:5], bbc[2][:5])  # raised IndexError in _map_probabilities
     assert probabilities.shape == (5, 10) and len(topics) == 5
+    merged = BERTopic.merge_models([model, model])  # it saves them: OnlineCountVectorizer raised KeyError
+    assert len(merged.get_topic_info()) == len(model.get_topic_info())
     assert model.probabilities_.shape == (len(texts), 10)
     np.testing.assert_allclose(model.probabilities_.sum(axis=1), 1, atol=1e-5)
     info = model.get_document_info(texts)  # raised "Length of values (50) does not match length of index"

@@ -486,6 +486,9 @@ class BERTopic(_BERTopic):
                 super().save(staging, serialization="pickle", save_embedding_model=save_embedding_model)
             return
         sae_parts = merger is not None and hasattr(merger, "atom_topic_")
+        # BERTopic's c-TF-IDF config only knows CountVectorizer's parameters; an OnlineCountVectorizer (online
+        # fitting, where topic words are c-TF-IDF anyway) cannot be written there, as in stock BERTopic.
+        plain_vectorizer = {"tokenizer", "preprocessor", "dtype"} <= set(self.vectorizer_model.get_params())
         with _io.atomic_folder(
             target, kind="bertopic-sae model", overwrite=overwrite, legacy=LEGACY_MODEL_ENTRIES
         ) as staging:
@@ -493,7 +496,7 @@ class BERTopic(_BERTopic):
                 staging,
                 serialization=serialization,
                 save_embedding_model=save_embedding_model,
-                save_ctfidf=save_ctfidf or sae_parts,
+                save_ctfidf=save_ctfidf or (sae_parts and plain_vectorizer),
             )
             if sae_parts:
                 _save_sae_parts(self, staging)
