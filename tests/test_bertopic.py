@@ -414,7 +414,7 @@ def test_partial_fit(bbc, small_sae, embedding_model):
     assert set(model.topics_) <= set(range(5))
 
 
-def test_guided_topics_work_and_supervised_labels_fail_clearly(bbc, small_sae, embedding_model):
+def test_guided_topics_work_and_supervised_labels_are_ignored_with_a_warning(bbc, small_sae, embedding_model):
     texts, labels, embeddings = bbc
     guided = BERTopic(
         clustering_model=SAEAtomMerger(n_topics=5, sae=small_sae),
@@ -427,8 +427,9 @@ def test_guided_topics_work_and_supervised_labels_fail_clearly(bbc, small_sae, e
         clustering_model=SAEAtomMerger(n_topics=5, sae=small_sae), embedding_model=embedding_model
     )
     y = pd.factorize(pd.Series(labels))[0]
-    with pytest.raises(ValueError, match="full set of labels"):
-        supervised.fit_transform(texts, embeddings, y=y)
+    with pytest.warns(UserWarning, match="ignores the labels y"):  # sklearn: unsupervised fit ignores y
+        topics, _ = supervised.fit_transform(texts, embeddings, y=y)
+    assert len(set(topics)) == 5
 
 
 def test_bad_inputs_give_clear_errors(bbc, small_sae, embedding_model):

@@ -93,6 +93,9 @@ class AlreadyFitted:
     def fit(self, X, y=None):
         return self
 
+    def partial_fit(self, X, y=None):  # the first online batch: keep the fit's labels (every topic used)
+        return self
+
 
 def check_bertopic() -> None:
     """Raise ``RuntimeError`` naming every private BERTopic part above that is missing or changed."""

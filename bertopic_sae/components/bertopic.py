@@ -27,6 +27,7 @@ import hashlib
 import json
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import Literal
 
@@ -237,6 +238,13 @@ class BERTopic(_BERTopic):
                 )
             if embeddings is not None:  # BERTopic would silently turn NaN into 0 before clustering
                 check_embeddings(embeddings)
+            if y is not None and self.seed_topic_list is None and (np.asarray(y) >= 0).all():
+                warnings.warn(
+                    "SAEAtomMerger merges atoms without supervision and ignores the labels y. For supervised "
+                    "topics use BERTopic's BaseCluster (manual topic modelling).",
+                    UserWarning,
+                    stacklevel=2,
+                )
         return super().fit_transform(documents, embeddings=embeddings, images=images, y=y)
 
     def _reduce_dimensionality(self, embeddings, y=None, partial_fit=False):
@@ -253,8 +261,39 @@ class BERTopic(_BERTopic):
         pairs = zip(documents, cleaned, strict=True)
         return ["" if not str(original).strip() else text for original, text in pairs]
 
+    def partial_fit(self, documents, embeddings=None, y=None):
+        """As in BERTopic; with an SAEAtomMerger ``probabilities_`` covers every document seen so far
+        (BERTopic's own online clusterers leave it None), in the order of the batches."""
+        merger = self._sae_merger()
+        previous = getattr(self, "probabilities_", None) if hasattr(merger, "atom_topic_") else None
+        super().partial_fit(documents, embeddings=embeddings, y=y)
+        if merger is not None and previous is not None and self.probabilities_ is not None:
+            self.probabilities_ = np.vstack([previous, self.probabilities_])
+        return self
+
     def _cluster_embeddings(self, umap_embeddings, documents, partial_fit=False, y=None):
         merger = self._sae_merger()
+        if merger is not None and partial_fit and not hasattr(merger, "atom_topic_"):
+            # The first batch fixes the atoms; BERTopic's partial_fit would call merger.partial_fit without
+            # the embedding model's name, and sae="auto" would train a new SAE on one batch.
+            stages = fit_stages(
+                umap_embeddings,
+                sae=merger.sae,
+                sae_config=merger.sae_config,
+                train_config=merger.train_config,
+                embedding_model_name=self._embedding_model_name(),
+                background_weight=merger.background_weight,
+                random_state=merger.random_state,
+                verbose=merger.verbose,
+            )
+            merger.fit(umap_embeddings, stages=stages)
+            self.sae_stages_ = stages
+            # BERTopic numbers a topic first seen in a later batch anew, so the first batch must hold all.
+            self.hdbscan_model = AlreadyFitted(merger)
+            try:
+                return super()._cluster_embeddings(umap_embeddings, documents, partial_fit=True, y=y)
+            finally:
+                self.hdbscan_model = merger
         if merger is None or partial_fit:
             return super()._cluster_embeddings(umap_embeddings, documents, partial_fit=partial_fit, y=y)
         bow, word_vectors = None, None
@@ -544,6 +583,9 @@ class BERTopic(_BERTopic):
                 super().save(staging, serialization="pickle", save_embedding_model=save_embedding_model)
             return
         sae_parts = merger is not None and hasattr(merger, "atom_topic_")
+        # BERTopic's c-TF-IDF config only knows CountVectorizer's parameters; an OnlineCountVectorizer (online
+        # fitting, where topic words are c-TF-IDF anyway) cannot be written there, as in stock BERTopic.
+        plain_vectorizer = {"tokenizer", "preprocessor", "dtype"} <= set(self.vectorizer_model.get_params())
         with _io.atomic_folder(
             target, kind="bertopic-sae model", overwrite=overwrite, legacy=LEGACY_MODEL_ENTRIES
         ) as staging:
@@ -551,10 +593,11 @@ class BERTopic(_BERTopic):
                 staging,
                 serialization=serialization,
                 save_embedding_model=save_embedding_model,
-                save_ctfidf=save_ctfidf or sae_parts,
+                save_ctfidf=save_ctfidf or (sae_parts and plain_vectorizer),
             )
             if sae_parts:
                 _save_sae_parts(self, staging)
+            _resolve_min_df(self.vectorizer_model, staging / "ctfidf_config.json")
 
     @classmethod
     def load(cls, path: str | os.PathLike, embedding_model=None) -> BERTopic:
@@ -614,6 +657,16 @@ LEGACY_MODEL_ENTRIES = (
     "topics.csv",
 )
 """What a model folder saved by 0.1.0 (before the marker file) holds; such folders count as ours."""
+
+
+def _resolve_min_df(vectorizer, ctfidf_config: Path) -> None:
+    """Write the min_df the vocabulary was built with instead of ``"auto"``: stock ``bertopic.BERTopic.load``
+    rebuilds a plain ``CountVectorizer``, which rejects ``min_df="auto"`` when it is refitted."""
+    if not ctfidf_config.exists() or getattr(vectorizer, "min_df", None) != "auto":
+        return
+    config = json.loads(ctfidf_config.read_text())
+    config["vectorizer_model"]["params"]["min_df"] = int(getattr(vectorizer, "min_df_", 1))
+    ctfidf_config.write_text(json.dumps(config, indent=2))
 
 
 def _save_sae_parts(model: BERTopic, folder: Path) -> None:

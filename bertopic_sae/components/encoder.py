@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.exceptions import NotFittedError
 
 from .._types import Embeddings, Labels
 from ..sae.config import SAEConfig, TrainConfig
@@ -13,7 +14,7 @@ from ..sae.resolve import resolve_sae
 __all__ = ["SAEEncoder"]
 
 
-class SAEEncoder(BaseEstimator, TransformerMixin):
+class SAEEncoder(TransformerMixin, BaseEstimator):  # mixins first: sklearn reads their tags
     """Maps document embeddings to sparse SAE codes; a drop-in for BERTopic's ``umap_model``.
 
     Arguments:
@@ -65,15 +66,30 @@ class SAEEncoder(BaseEstimator, TransformerMixin):
     def partial_fit(self, X: Embeddings, y: Labels | None = None) -> SAEEncoder:
         """Online BERTopic: the SAE is fixed after the first batch (a pretrained SAE needs no update)."""
         if not hasattr(self, "sae_"):
-            self.fit(X)
+            return self.fit(X)
+        self._check_width(check_embeddings(X))
         return self
 
     def transform(self, X: Embeddings) -> sp.csr_matrix:
         """SAE activations ``(n, d_sae)`` as a scipy CSR matrix."""
         if not hasattr(self, "sae_"):
-            raise ValueError("This SAEEncoder is not fitted yet; call fit(embeddings) first.")
+            raise NotFittedError("This SAEEncoder is not fitted yet; call fit(embeddings) first.")
+        X = self._check_width(check_embeddings(X))
         grid = getattr(self, "float16_grid_", False)  # pickled by 0.1.0: full precision
         return self.sae_.encode_csr(X, batch_size=self.batch_size, verbose=self.verbose, float16_grid=grid)
+
+    def _check_width(self, X):
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but SAEEncoder is expecting {self.n_features_in_} features as "
+                "input: use the embedding model the SAE was fitted on."
+            )
+        return X
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]  # the SAE computes in float32
+        return tags
 
     def fit_transform(self, X: Embeddings, y: Labels | None = None, **fit_params) -> sp.csr_matrix:
         return self.fit(X, y).transform(X)

@@ -14,6 +14,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.exceptions import NotFittedError
 
 from .._types import Codes, Counts, Embeddings, Labels
 from ..sae.config import SAEConfig, TrainConfig
@@ -34,7 +35,7 @@ __all__ = ["SAEAtomMerger"]
 logger = logging.getLogger(__name__)
 
 
-class SAEAtomMerger(BaseEstimator, ClusterMixin):
+class SAEAtomMerger(ClusterMixin, BaseEstimator):  # mixins first: sklearn reads their tags
     """Merges SAE atoms into ``n_topics`` topics and assigns every document a topic (no outliers).
 
     Use it where BERTopic expects ``hdbscan_model``. Inside :class:`bertopic_sae.BERTopic` it only merges:
@@ -123,8 +124,8 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
             raise ValueError(f"n_topics must be a positive integer, got {self.n_topics!r}.")
         if n_docs < self.n_topics:
             raise ValueError(
-                f"Got {n_docs} documents but n_topics={self.n_topics}: every topic needs at least one "
-                "document. Pass more documents or lower n_topics."
+                f"Got {n_docs} documents (n_samples={n_docs}) but n_topics={self.n_topics}: every topic "
+                "needs a document. Pass more documents or lower n_topics."
             )
         if self.merge not in ("auto", "words", "decoder"):
             raise ValueError(f"merge must be 'auto', 'words' or 'decoder', got {self.merge!r}.")
@@ -150,8 +151,8 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
 
         Arguments:
             X: document embeddings ``(n, d_in)``, or SAE codes ``(n, d_sae)`` from :class:`SAEEncoder`.
-            y: ignored when it only marks some documents (BERTopic's guided modelling passes it);
-                a full set of labels is rejected, since atoms are merged without supervision.
+            y: ignored: atoms are merged without supervision (BERTopic's guided modelling passes
+                partial labels; :class:`bertopic_sae.BERTopic` warns when given a full set).
             stages: the fitted SAE and emission stages of these documents (from ``fit_stages``); without it
                 the merger runs ``fit_stages`` itself with its ``sae``, ``bow`` and ``embedding_model_name``.
             word_vectors: ``(V, dim)`` vectors of the vocabulary words, for the word-based merge.
@@ -161,16 +162,16 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
             embeddings: when ``X`` holds SAE codes, the documents' embeddings, for the centroid assignment
                 (else the SAE reconstructions stand in for them).
         """
+        if not sp.issparse(X):
+            X = check_embeddings(X, name="X")
+        elif stages is None and self.sae in ("auto", None, "train"):
+            raise ValueError(
+                "Sparse input (SAE codes) is not supported without the SAE that made it: pass "
+                "SAEAtomMerger(sae=...) the SAE of the SAEEncoder, or fit on dense embeddings."
+            )
         n_docs = X.shape[0]
         self._check_params(n_docs)
-        if y is not None:
-            y = np.asarray(y)
-            if y.size and (y >= 0).all():
-                raise ValueError(
-                    "SAEAtomMerger merges atoms without supervision and cannot use a full set of labels y. "
-                    "For supervised topics use BERTopic's BaseCluster (manual topic modelling); guided topic "
-                    "modelling with seed_topic_list works as is."
-                )
+        self.n_features_in_ = X.shape[1]
         timer = time.perf_counter()
         if stages is None:
             stages = fit_stages(
@@ -348,13 +349,21 @@ class SAEAtomMerger(BaseEstimator, ClusterMixin):
     # ------------------------------------------------------------------ prediction
     def _check_fitted(self) -> None:
         if not hasattr(self, "atom_topic_"):
-            raise ValueError(
+            raise NotFittedError(
                 "This SAEAtomMerger is not fitted yet; call fit (or BERTopic.fit_transform) first."
             )
 
     def transform_codes(self, X: Embeddings | Codes) -> sp.csr_matrix:
         """SAE codes of new documents (embeddings are encoded; codes pass through)."""
         self._check_fitted()
+        if not sp.issparse(X):
+            X = check_embeddings(X, name="X")
+        expected = getattr(self, "n_features_in_", X.shape[1])  # models saved by 0.1.0 lack it
+        if X.shape[1] != expected:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but SAEAtomMerger is expecting {expected} features as input: "
+                "pass what it was fitted on (embeddings of the same model, or codes)."
+            )
         if sp.issparse(X):
             codes = sp.csr_matrix(X, dtype=np.float32)
             if codes.shape[1] != self.atom_topic_.shape[0]:

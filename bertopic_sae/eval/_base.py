@@ -130,6 +130,39 @@ def _present_words(token_lists: Sequence[Sequence[str]], vocab: Sequence[str]) -
 # --------------------------------------------------------------------------------------------- adapters
 
 
+def route_hyperparameters(hyperparameters: dict, targets: dict[str, Any]) -> dict[str, dict]:
+    """Split OCTIS hyperparameters (an Optimizer's search space) into keyword arguments per component.
+
+    ``targets`` maps a prefix to the class (or function) it configures, e.g. ``{"merger": SAEAtomMerger}``.
+    A key ``"<prefix>__<name>"`` goes to that component; a bare ``"<name>"`` to the one component that
+    accepts it. ``num_topics`` and ``seed`` are the adapter's own. Anything else is an error, so an
+    Optimizer never tunes a hyperparameter that is silently ignored.
+
+    Raises:
+        ValueError: a key no component accepts, or a bare name two components accept.
+    """
+    import inspect
+
+    accepted = {prefix: set(inspect.signature(target).parameters) for prefix, target in targets.items()}
+    routed: dict[str, dict] = {prefix: {} for prefix in targets}
+    for key, value in hyperparameters.items():
+        if key in ("num_topics", "seed"):
+            continue
+        prefix, _, name = key.partition("__")
+        if name and prefix in accepted and name in accepted[prefix]:
+            routed[prefix][name] = value
+            continue
+        owners = [p for p, names in accepted.items() if key in names]
+        if len(owners) != 1:
+            options = sorted(f"{p}__{n}" for p, names in accepted.items() for n in names)
+            why = "is ambiguous" if owners else "is not a hyperparameter of this adapter"
+            raise ValueError(
+                f"Hyperparameter {key!r} {why}; use one of num_topics, seed, {', '.join(options)}."
+            )
+        routed[owners[0]][key] = value
+    return routed
+
+
 class _EmbeddingTopicModel(AbstractModel):
     """Shared plumbing: hyperparameters, partitions, embeddings, OCTIS output dict."""
 

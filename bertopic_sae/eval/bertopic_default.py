@@ -9,6 +9,7 @@ import numpy as np
 from ._base import (
     _CTfidfModel,
     _one_hot,
+    route_hyperparameters,
 )
 
 
@@ -44,9 +45,14 @@ class BERTopicModel(_CTfidfModel):
 
     def _fit(self, token_lists, embeddings, vocab):
         from bertopic import BERTopic
+        from hdbscan import HDBSCAN
         from umap import UMAP
 
         seed = self.hyperparameters.get("seed")
+        components = {"umap": UMAP, "hdbscan": HDBSCAN, "model": BERTopic}
+        routed = route_hyperparameters(self.hyperparameters, components)
+        umap_params = {**self.umap_params, **routed["umap"]}
+        hdbscan_params = {**self.hdbscan_params, **routed["hdbscan"]}
         # BERTopic's default UMAP, plus a seed.
         umap_kw = {
             "n_neighbors": 15,
@@ -55,21 +61,17 @@ class BERTopicModel(_CTfidfModel):
             "metric": "cosine",
             "low_memory": False,
             "random_state": seed,
-            **self.umap_params,
+            **umap_params,
         }
         hdbscan_model = None
-        if self.hdbscan_params:
-            from hdbscan import HDBSCAN
-
-            hdbscan_model = HDBSCAN(
-                **{"min_cluster_size": 10, "prediction_data": True, **self.hdbscan_params}
-            )
+        if hdbscan_params:
+            hdbscan_model = HDBSCAN(**{"min_cluster_size": 10, "prediction_data": True, **hdbscan_params})
         docs = [" ".join(d) for d in token_lists]
         self.model_ = BERTopic(
             umap_model=UMAP(**umap_kw),
             hdbscan_model=hdbscan_model,
             vectorizer_model=self._vectorizer(token_lists, vocab),
-            verbose=self.verbose,
+            **{"verbose": self.verbose, **routed["model"]},
         )
         topics, _ = self.model_.fit_transform(docs, embeddings=embeddings)
         k = self.hyperparameters["num_topics"]

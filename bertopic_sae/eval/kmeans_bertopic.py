@@ -7,6 +7,7 @@ import numpy as np
 from ._base import (
     _CTfidfModel,
     _one_hot,
+    route_hyperparameters,
 )
 
 
@@ -28,11 +29,13 @@ class KMeansBERTopicModel(_CTfidfModel):
         from sklearn.cluster import KMeans
 
         k = self.hyperparameters["num_topics"]
+        routed = route_hyperparameters(self.hyperparameters, {"kmeans": KMeans, "model": BERTopic})
+        kmeans_kw = {"n_init": "auto", "random_state": self.hyperparameters.get("seed"), **routed["kmeans"]}
         self.model_ = BERTopic(
             umap_model=BaseDimensionalityReduction(),
-            hdbscan_model=KMeans(n_clusters=k, n_init="auto", random_state=self.hyperparameters.get("seed")),
+            hdbscan_model=KMeans(n_clusters=k, **kmeans_kw),
             vectorizer_model=self._vectorizer(token_lists, vocab),
-            verbose=self.verbose,
+            **{"verbose": self.verbose, **routed["model"]},
         )
         self.model_.fit_transform([" ".join(d) for d in token_lists], embeddings=embeddings)
         assignments = np.asarray(self.model_.topics_)

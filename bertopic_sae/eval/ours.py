@@ -10,6 +10,7 @@ import numpy as np
 from ._base import (
     _CTfidfModel,
     _one_hot,
+    route_hyperparameters,
 )
 
 
@@ -28,6 +29,9 @@ class SAETopicModel(_CTfidfModel):
         merger_params: extra keyword arguments for ``SAEAtomMerger`` (a seed is passed as ``random_state`` or
             ``seed`` when the merger accepts one).
         model_params: extra keyword arguments for ``bertopic_sae.BERTopic``.
+        **kwargs: hyperparameters: ``num_topics``, ``seed``, and any ``SAEAtomMerger`` or ``BERTopic``
+            argument, bare (``top_p``) or prefixed (``merger__top_p``, ``model__top_n_words``); the same
+            names work in ``train_model(dataset, hyperparameters)`` and an OCTIS Optimizer's search space.
 
     Usage:
 
@@ -57,7 +61,10 @@ class SAETopicModel(_CTfidfModel):
                 "version of "
                 "bertopic_sae does not provide yet."
             ) from error
-        merger_kw = dict(self.merger_params)
+        # Hyperparameters (e.g. an OCTIS Optimizer's search space) override merger_params / model_params.
+        routed = route_hyperparameters(self.hyperparameters, {"merger": SAEAtomMerger, "model": BERTopic})
+        merger_kw = {**self.merger_params, **routed["merger"]}
+        model_kw = {**self.model_params, **routed["model"]}
         seed = self.hyperparameters.get("seed")
         accepted = inspect.signature(SAEAtomMerger).parameters
         for name in ("random_state", "seed"):
@@ -85,7 +92,7 @@ class SAETopicModel(_CTfidfModel):
             clustering_model=SAEAtomMerger(n_topics=self.hyperparameters["num_topics"], **merger_kw),
             embedding_model=self.embedding_model,
             vectorizer_model=self._vectorizer(token_lists, vocab),
-            **self.model_params,
+            **model_kw,
         )
         self.model_.fit_transform([" ".join(d) for d in token_lists], embeddings=embeddings)
         self.topic_ids_, topic_word = self._topic_rows(self.model_)

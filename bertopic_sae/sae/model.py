@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -25,6 +25,7 @@ from .checkpoint import (
     _download_from_hub,
     _read_saelens,
     _read_sparsify,
+    sparsify_layout,
 )
 from .config import SAEConfig
 
@@ -70,9 +71,16 @@ def check_embeddings(X: Embeddings, d_in: int | None = None, *, name: str = "emb
     # check below reads the whole file and astype(float32) copies all of it into memory.
     X = np.asanyarray(X)
     if X.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (n_documents, dim), got shape {X.shape}.")
+        raise ValueError(
+            f"{name} must be 2-D (n_documents, dim), got shape {X.shape}. Reshape your data: "
+            "X.reshape(1, -1) for one document."
+        )
     if X.shape[0] == 0:
         raise ValueError(f"{name} is empty: pass at least one document.")
+    if X.shape[1] == 0:  # sklearn's wording, which its estimator checks look for
+        raise ValueError(f"0 feature(s) (shape={X.shape}) while a minimum of 1 is required ({name}).")
+    if np.iscomplexobj(X):  # astype(float32) below would silently drop the imaginary part
+        raise ValueError(f"Complex data not supported: {name} must be real numbers.")
     if d_in is not None and X.shape[1] != d_in:
         raise ValueError(
             f"The SAE expects d_in={d_in}, {name} have {X.shape[1]} columns; use the embedding model the SAE "
@@ -324,8 +332,17 @@ class SparseAutoencoder(nn.Module):
             cfg["k"] = self.cfg.k
         return cfg
 
-    def save_pretrained(self, path: str | os.PathLike, *, overwrite: bool = False) -> list[Path]:
+    def save_pretrained(
+        self,
+        path: str | os.PathLike,
+        *,
+        overwrite: bool = False,
+        layout: Literal["saelens", "sparsify"] = "saelens",
+    ) -> list[Path]:
         """Write ``cfg.json`` and ``sae_weights.safetensors`` (SAELens layout) into folder ``path``.
+
+        With ``layout="sparsify"`` write EleutherAI sparsify's ``cfg.json`` and ``sae.safetensors``
+        instead (topk SAEs only; ``SparseCoder.load_from_disk`` reads it).
 
         The folder is written whole and swapped in (:mod:`bertopic_sae._io`), so an interrupted save
         never pairs new weights with an old ``cfg.json``; a folder holding other files is refused unless
@@ -335,17 +352,25 @@ class SparseAutoencoder(nn.Module):
         Arguments:
             path: the folder.
             overwrite: replace a folder that holds files not written by bertopic-sae.
+            layout: ``"saelens"`` (read by SAELens and this package) or ``"sparsify"``.
         """
         from safetensors.torch import save_file
 
         from .._io import atomic_folder
 
+        if layout == "sparsify":
+            cfg, tensors = sparsify_layout(self.cfg, self.state_tensors())
+            weights_file = SPARSIFY_WEIGHTS_FILE
+        elif layout == "saelens":
+            cfg, tensors, weights_file = self.saelens_config(), self.state_tensors(), WEIGHTS_FILE
+        else:
+            raise ValueError(f"layout must be 'saelens' or 'sparsify', got {layout!r}.")
         target = Path(path)
-        with atomic_folder(target, kind="sae", overwrite=overwrite, legacy=(CFG_FILE, WEIGHTS_FILE),
+        with atomic_folder(target, kind="sae", overwrite=overwrite, legacy=(CFG_FILE, weights_file),
                            keep=("checkpoint",)) as staging:
-            save_file(self.state_tensors(), str(staging / WEIGHTS_FILE))
-            (staging / CFG_FILE).write_text(json.dumps(self.saelens_config(), indent=2))
-        return [target / CFG_FILE, target / WEIGHTS_FILE]
+            save_file(tensors, str(staging / weights_file))
+            (staging / CFG_FILE).write_text(json.dumps(cfg, indent=2))
+        return [target / CFG_FILE, target / weights_file]
 
     @classmethod
     def from_pretrained(
