@@ -487,10 +487,16 @@ def test_bad_merger_options_refused(params, name, corpus):
         SAEAtomMerger(n_topics=2, sae="minilm-l6-v2", **params).fit(embeddings[:50])
 
 
-def test_full_labels_refused(corpus):
-    _, embeddings = corpus
-    with pytest.raises(ValueError, match="BaseCluster"):
-        SAEAtomMerger(n_topics=2, sae="minilm-l6-v2").fit(embeddings[:50], y=np.zeros(50, int))
+def test_full_labels_ignored_by_the_merger_and_warned_by_bertopic(corpus):
+    # scikit-learn's convention for unsupervised estimators: fit(X, y) ignores y; BERTopic says so.
+    texts, embeddings = corpus
+    with_y = SAEAtomMerger(n_topics=2, sae="minilm-l6-v2").fit(embeddings[:50], y=np.zeros(50, int))
+    without = SAEAtomMerger(n_topics=2, sae="minilm-l6-v2").fit(embeddings[:50])
+    np.testing.assert_array_equal(with_y.labels_, without.labels_)
+    with pytest.warns(UserWarning, match="BaseCluster"):
+        BERTopic(clustering_model=SAEAtomMerger(n_topics=2)).fit_transform(
+            texts[:50], embeddings[:50], y=np.zeros(50, int)
+        )
 
 
 def test_no_embeddings_and_no_model_refused(corpus):
