@@ -704,6 +704,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--show", type=int, default=20, help="topic rows to print")
     common(p)
     p.set_defaults(handler=cmd_fit)
+    from .mtm.cli import register as register_mtm  # Mechanistic Topic Models: features, mtm-fit
+
+    register_mtm(sub, common)
     return parser
 
 

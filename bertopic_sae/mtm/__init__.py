@@ -1,4 +1,4 @@
-"""Mechanistic Topic Models (Zheng et al., arXiv 2507.23220): topic models over a language model's SAE features.
+"""Mechanistic Topic Models (Zheng et al., arXiv 2507.23220): topic models over an LM's SAE features.
 
 Pipeline: :mod:`~bertopic_sae.mtm.activations` (residual stream of any HF causal LM at one layer) →
 :mod:`~bertopic_sae.mtm.features` (per-document SAE feature counts, eq. 5, with the paper's filters) → one of
@@ -24,8 +24,16 @@ from .lmsae import LMSAE, FeatureStats, load_lm_sae
 
 _LAZY = {"MLDA": ".mlda", "METM": ".metm", "MBERTopic": ".mbertopic"}
 
-__all__ = ["MechanisticTopicModel", "load_model", "FeatureCounts", "featurize", "LMSAE", "FeatureStats",
-           "load_lm_sae", *_LAZY]
+__all__ = [
+    "MechanisticTopicModel",
+    "load_model",
+    "FeatureCounts",
+    "featurize",
+    "LMSAE",
+    "FeatureStats",
+    "load_lm_sae",
+    *_LAZY,
+]
 
 
 def __getattr__(name: str):

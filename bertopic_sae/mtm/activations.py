@@ -105,7 +105,9 @@ def _capture(model: Any, layer: int) -> Iterator[dict]:
 
 def _tokenize(tokenizer: Any, texts: Sequence[str], max_tokens: int) -> list[list[int]]:
     bos = tokenizer.bos_token_id
-    encoded = tokenizer(list(texts), add_special_tokens=False, truncation=True, max_length=max_tokens)["input_ids"]
+    encoded = tokenizer(list(texts), add_special_tokens=False, truncation=True, max_length=max_tokens)[
+        "input_ids"
+    ]
     return [([bos] if bos is not None else []) + ids for ids in encoded]
 
 
@@ -189,8 +191,14 @@ def collect_activations(
     acts = collect_activations(lm, texts, layer=15, max_tokens=64)
     ```
     """
-    parts = list(iter_activations(lm, texts, layer, max_tokens=max_tokens, batch_size=batch_size, verbose=verbose))
-    acts = np.concatenate([p.acts.cpu().numpy() for p in parts]) if parts else np.zeros((0, lm.d_model), np.float32)
+    parts = list(
+        iter_activations(lm, texts, layer, max_tokens=max_tokens, batch_size=batch_size, verbose=verbose)
+    )
+    acts = (
+        np.concatenate([p.acts.cpu().numpy() for p in parts])
+        if parts
+        else np.zeros((0, lm.d_model), np.float32)
+    )
     doc_index = np.concatenate([p.doc_index for p in parts]) if parts else np.zeros(0, np.int64)
     token_ids = np.concatenate([p.token_ids for p in parts]) if parts else np.zeros(0, np.int64)
     order = np.argsort(doc_index, kind="stable")
@@ -200,7 +208,9 @@ def collect_activations(
 
 
 def _atomic_save(path: Path, array: np.ndarray) -> None:
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".npy", delete=False) as f:
+    with tempfile.NamedTemporaryFile(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".npy", delete=False
+    ) as f:
         np.save(f, array)
     os.replace(f.name, path)
 
@@ -247,17 +257,29 @@ def activations_to_shards(
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     manifest_path = folder / MANIFEST
-    settings = {"model": lm.name, "layer": int(layer), "max_tokens": max_tokens, "n_docs": len(texts),
-                "docs_per_shard": docs_per_shard, "dtype": dtype}
+    settings = {
+        "model": lm.name,
+        "layer": int(layer),
+        "max_tokens": max_tokens,
+        "n_docs": len(texts),
+        "docs_per_shard": docs_per_shard,
+        "dtype": dtype,
+    }
     if manifest_path.exists():
         old = json.loads(manifest_path.read_text())
         changed = [key for key, value in settings.items() if old.get(key) != value]
         if changed:
-            raise ValueError(f"{folder} holds activations with another {', '.join(changed)}; use another folder.")
+            raise ValueError(
+                f"{folder} holds activations with another {', '.join(changed)}; use another folder."
+            )
     starts = list(range(0, len(texts), docs_per_shard))
     names = [f"shard-{i:05d}.npy" for i in range(len(starts))]
-    _atomic_text(manifest_path, json.dumps({**settings, "source": source, "complete": False,
-                                            "shards": [], "dim": lm.d_model}, indent=2))
+    _atomic_text(
+        manifest_path,
+        json.dumps(
+            {**settings, "source": source, "complete": False, "shards": [], "dim": lm.d_model}, indent=2
+        ),
+    )
     started = time.perf_counter()
     done_tokens = 0
     for index in tqdm(range(len(starts)), disable=not verbose, desc="shards"):
@@ -265,17 +287,31 @@ def activations_to_shards(
         if path.exists() and meta.exists():
             continue
         chunk = texts[starts[index] : starts[index] + docs_per_shard]
-        got = collect_activations(lm, chunk, layer, max_tokens=max_tokens, batch_size=batch_size, verbose=verbose)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{meta.name}.", suffix=".npz", delete=False) as f:
+        got = collect_activations(
+            lm, chunk, layer, max_tokens=max_tokens, batch_size=batch_size, verbose=verbose
+        )
+        with tempfile.NamedTemporaryFile(
+            dir=folder, prefix=f".{meta.name}.", suffix=".npz", delete=False
+        ) as f:
             np.savez(f, doc_index=got.doc_index + starts[index], token_ids=got.token_ids)
         os.replace(f.name, meta)
         _atomic_save(path, got.acts.astype(dtype))
         done_tokens += got.acts.shape[0]
     shards = [{"file": name, "rows": int(np.load(folder / name, mmap_mode="r").shape[0])} for name in names]
     seconds = time.perf_counter() - started
-    _atomic_text(manifest_path, json.dumps({
-        **settings, "source": source, "complete": True, "dim": lm.d_model, "shards": shards,
-        "n_rows": sum(s["rows"] for s in shards),
-        "tokens_per_second_last_run": round(done_tokens / seconds, 1) if done_tokens else None,
-    }, indent=2))
+    _atomic_text(
+        manifest_path,
+        json.dumps(
+            {
+                **settings,
+                "source": source,
+                "complete": True,
+                "dim": lm.d_model,
+                "shards": shards,
+                "n_rows": sum(s["rows"] for s in shards),
+                "tokens_per_second_last_run": round(done_tokens / seconds, 1) if done_tokens else None,
+            },
+            indent=2,
+        ),
+    )
     return manifest_path

@@ -106,15 +106,24 @@ class MechanisticTopicModel:
             from ..lm import load_causal_lm
 
             is_id = self.lm is None or isinstance(self.lm, str)
-            self._lm = load_causal_lm(self.lm or self.bundle_.model, verbose=self.verbose) if is_id else self.lm
+            self._lm = (
+                load_causal_lm(self.lm or self.bundle_.model, verbose=self.verbose) if is_id else self.lm
+            )
         return self._lm
 
     def featurize(self, documents: Sequence[str]) -> FeatureCounts:
         """Feature counts of ``documents`` with this model's LM, SAE and filters."""
-        return featurize(self.lm_, self.bundle_, documents, max_tokens=self.max_tokens,
-                         batch_size=self.batch_size, max_firing_rate=self.max_firing_rate,
-                         max_doc_fraction=self.max_doc_fraction, mean_acts=self._needs_mean_acts(),
-                         verbose=self.verbose)
+        return featurize(
+            self.lm_,
+            self.bundle_,
+            documents,
+            max_tokens=self.max_tokens,
+            batch_size=self.batch_size,
+            max_firing_rate=self.max_firing_rate,
+            max_doc_fraction=self.max_doc_fraction,
+            mean_acts=self._needs_mean_acts(),
+            verbose=self.verbose,
+        )
 
     def _needs_mean_acts(self) -> bool:
         return False
@@ -143,7 +152,9 @@ class MechanisticTopicModel:
         self._check_params(len(documents))
         fc = features if features is not None else self.featurize(documents)
         if fc.counts.shape[0] != len(documents):
-            raise ValueError(f"features has {fc.counts.shape[0]} rows but there are {len(documents)} documents.")
+            raise ValueError(
+                f"features has {fc.counts.shape[0]} rows but there are {len(documents)} documents."
+            )
         self.features_ = np.asarray(fc.features)
         self.doc_topic_, self.topic_feature_ = self._fit_counts(fc)
         self._fit_words(documents, self.doc_topic_)
@@ -157,23 +168,40 @@ class MechanisticTopicModel:
         """θ ``(n_docs, n_topics)`` of new documents (their counts over the fitted features)."""
         self._check_fitted()
         if features is None:
-            features = featurize(self.lm_, self.bundle_, documents, max_tokens=self.max_tokens,
-                                 batch_size=self.batch_size, max_firing_rate=1.0, max_doc_fraction=1.0,
-                                 mean_acts=self._needs_mean_acts(), verbose=self.verbose)
+            features = featurize(
+                self.lm_,
+                self.bundle_,
+                documents,
+                max_tokens=self.max_tokens,
+                batch_size=self.batch_size,
+                max_firing_rate=1.0,
+                max_doc_fraction=1.0,
+                mean_acts=self._needs_mean_acts(),
+                verbose=self.verbose,
+            )
         return self._transform_counts(self._align(features))
 
     def _align(self, fc: FeatureCounts) -> FeatureCounts:
-        """``fc`` with its columns re-indexed to ``features_`` (unknown features dropped, missing ones zero)."""
+        """``fc`` with columns re-indexed to ``features_`` (unknown features dropped, missing ones zero)."""
         column = {int(f): j for j, f in enumerate(fc.features)}
         take = np.array([column.get(int(f), -1) for f in self.features_])
+
         def pick(matrix: sp.csr_matrix | None) -> sp.csr_matrix | None:
             if matrix is None:
                 return None
-            padded = sp.hstack([matrix, sp.csr_matrix((matrix.shape[0], 1), dtype=matrix.dtype)], format="csc")
+            padded = sp.hstack(
+                [matrix, sp.csr_matrix((matrix.shape[0], 1), dtype=matrix.dtype)], format="csc"
+            )
             return sp.csr_matrix(padded[:, np.where(take < 0, matrix.shape[1], take)])
+
         counts = pick(fc.counts)
-        return fc._replace(counts=counts, features=self.features_, mean_acts=pick(fc.mean_acts),
-                           n_sae=np.asarray(counts.sum(1)).ravel())
+        assert counts is not None
+        return fc._replace(
+            counts=counts,
+            features=self.features_,
+            mean_acts=pick(fc.mean_acts),
+            n_sae=np.asarray(counts.sum(1)).ravel(),
+        )
 
     def _fit_counts(self, fc: FeatureCounts) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
@@ -190,7 +218,9 @@ class MechanisticTopicModel:
 
         from .. import default_vectorizer
 
-        vectorizer = clone(self.vectorizer) if self.vectorizer is not None else default_vectorizer(min_df="auto")
+        vectorizer = (
+            clone(self.vectorizer) if self.vectorizer is not None else default_vectorizer(min_df="auto")
+        )
         bow = vectorizer.fit_transform(documents)
         self.vocabulary_ = np.asarray(vectorizer.get_feature_names_out(), dtype=str)
         weighted = sp.csr_matrix(np.asarray(theta).T) @ sp.csr_matrix(bow, dtype=np.float64)
@@ -232,7 +262,7 @@ class MechanisticTopicModel:
 
     # ------------------------------------------------------------------ steering
     def topic_direction(self, topic: int) -> torch.Tensor:
-        """``normalize(Σ_i β_ki w_i)``: the topic's unit direction in the LM's residual stream, ``(d_model,)``."""
+        """``normalize(Σ_i β_ki w_i)``: the topic's unit direction in the residual stream, ``(d_model,)``."""
         beta = torch.as_tensor(self.topic_feature_[self._check_topic(topic)], dtype=torch.float32)
         decoder = self.bundle_.sae.W_dec.detach().float().cpu()[torch.as_tensor(self.features_)]
         direction = beta @ decoder
@@ -255,8 +285,15 @@ class MechanisticTopicModel:
         sae = self.sae.folder if isinstance(self.sae, LMSAE) else str(self.sae)
         lm = self.lm.name if hasattr(self.lm, "name") else self.lm
         skip = {"sae", "lm", "vectorizer", "verbose"}
-        return {"sae": sae, "lm": lm, **{k: v for k, v in vars(self).items()
-                                         if not k.endswith("_") and k not in skip and not k.startswith("_")}}
+        return {
+            "sae": sae,
+            "lm": lm,
+            **{
+                k: v
+                for k, v in vars(self).items()
+                if not k.endswith("_") and k not in skip and not k.startswith("_")
+            },
+        }
 
     def _save_state(self, folder: Path) -> None:
         """Subclasses write their own fitted state (a tomotopy file, torch weights...)."""
@@ -274,9 +311,17 @@ class MechanisticTopicModel:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
-            (staging / PARAMS_FILE).write_text(json.dumps({"kind": self.kind, "params": self._params()}, indent=2))
-            np.savez(staging / ARRAYS_FILE, features_=self.features_, doc_topic_=self.doc_topic_,
-                     topic_feature_=self.topic_feature_, topic_word_=self.topic_word_, vocabulary_=self.vocabulary_)
+            (staging / PARAMS_FILE).write_text(
+                json.dumps({"kind": self.kind, "params": self._params()}, indent=2)
+            )
+            np.savez(
+                staging / ARRAYS_FILE,
+                features_=self.features_,
+                doc_topic_=self.doc_topic_,
+                topic_feature_=self.topic_feature_,
+                topic_word_=self.topic_word_,
+                vocabulary_=self.vocabulary_,
+            )
             self._save_state(staging)
             os.chmod(staging, 0o755)
             backup = target.with_name(f".{target.name}.old-{os.getpid()}") if target.exists() else None
@@ -295,7 +340,9 @@ class MechanisticTopicModel:
         """Load a model written by :meth:`save` (``lm``: an already loaded LM to reuse)."""
         folder = Path(path)
         if not (folder / PARAMS_FILE).exists():
-            raise FileNotFoundError(f"{folder} has no {PARAMS_FILE}; it is not a saved mechanistic topic model.")
+            raise FileNotFoundError(
+                f"{folder} has no {PARAMS_FILE}; it is not a saved mechanistic topic model."
+            )
         saved = json.loads((folder / PARAMS_FILE).read_text())
         from . import mbertopic, metm, mlda  # noqa: F401  (registers the model classes)
 

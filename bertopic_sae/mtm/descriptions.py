@@ -26,8 +26,14 @@ import scipy.sparse as sp
 
 from .lmsae import LMSAE
 
-__all__ = ["FeatureDescription", "Describer", "describe_feature", "describe_features", "top_tokens_describer",
-           "feature_examples"]
+__all__ = [
+    "FeatureDescription",
+    "Describer",
+    "describe_feature",
+    "describe_features",
+    "top_tokens_describer",
+    "feature_examples",
+]
 
 
 class FeatureDescription(NamedTuple):
@@ -54,7 +60,9 @@ def describe_feature(bundle: LMSAE, feature: int) -> FeatureDescription:
         ValueError: the feature id is out of range.
     """
     if not 0 <= int(feature) < bundle.sae.d_sae:
-        raise ValueError(f"feature={feature} is out of range: the SAE has features 0..{bundle.sae.d_sae - 1}.")
+        raise ValueError(
+            f"feature={feature} is out of range: the SAE has features 0..{bundle.sae.d_sae - 1}."
+        )
     examples = bundle.examples or {}
     tokens = examples.get("top_tokens", [])
     contexts = examples.get("contexts", [])

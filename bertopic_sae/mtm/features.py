@@ -107,11 +107,20 @@ def featurize(
     n_tok = np.zeros(len(texts), dtype=np.int64)
     started, seen = time.perf_counter(), 0
     with torch.inference_mode():
-        for batch in iter_activations(lm, texts, bundle.layer, max_tokens=max_tokens, batch_size=batch_size,
-                                      verbose=verbose, desc="features"):
+        for batch in iter_activations(
+            lm,
+            texts,
+            bundle.layer,
+            max_tokens=max_tokens,
+            batch_size=batch_size,
+            verbose=verbose,
+            desc="features",
+        ):
             docs = batch.docs
             position = {int(d): k for k, d in enumerate(docs)}
-            local = torch.as_tensor([position[int(d)] for d in batch.doc_index], dtype=torch.long, device=device)
+            local = torch.as_tensor(
+                [position[int(d)] for d in batch.doc_index], dtype=torch.long, device=device
+            )
             acts = sae.encode(batch.acts.to(sae.dtype)).acts
             n_tok[docs] = np.bincount([position[int(d)] for d in batch.doc_index], minlength=len(docs))
             seen += acts.shape[0]
@@ -119,7 +128,9 @@ def featurize(
             if thresholds is None:  # corpus fallback: thresholds need every token first
                 token_blocks.append((sp.csr_matrix(acts.cpu().numpy()), batch.doc_index))
                 continue
-            count_rows.append(sp.csr_matrix(_doc_sum(local, (acts > thresholds).float(), len(docs)).cpu().numpy()))
+            count_rows.append(
+                sp.csr_matrix(_doc_sum(local, (acts > thresholds).float(), len(docs)).cpu().numpy())
+            )
             if mean_acts:
                 mean_rows.append(sp.csr_matrix(_doc_sum(local, acts, len(docs)).cpu().numpy()))
     seconds = time.perf_counter() - started
@@ -137,21 +148,26 @@ def featurize(
         token_acts.data[token_acts.data <= q[token_acts.indices]] = 0
         token_acts.eliminate_zeros()
         token_acts.data[:] = 1
-        to_doc = sp.csr_matrix((np.ones(len(doc_of_token)), (doc_of_token, np.arange(len(doc_of_token)))),
-                               shape=(len(texts), len(doc_of_token)))
+        to_doc = sp.csr_matrix(
+            (np.ones(len(doc_of_token)), (doc_of_token, np.arange(len(doc_of_token)))),
+            shape=(len(texts), len(doc_of_token)),
+        )
         counts = to_doc @ token_acts
         sums = to_doc @ sp.vstack([b[0] for b in token_blocks], format="csr") if mean_acts else None
         source: Literal["sae-training-data", "corpus"] = "corpus"
     else:
         counts = sp.vstack(count_rows, format="csr")[perm]
         sums = sp.vstack(mean_rows, format="csr")[perm] if mean_acts else None
-        firing = stats.firing_rate
+        firing = stats.firing_rate if stats is not None else firing
         source = "sae-training-data"
     keep = filter_features(counts, firing, max_firing_rate=max_firing_rate, max_doc_fraction=max_doc_fraction)
     counts = sp.csr_matrix(counts[:, keep], dtype=np.int32)
-    means = sp.csr_matrix(sp.diags(1.0 / n_tok) @ sums[:, keep], dtype=np.float32) if sums is not None else None
-    return FeatureCounts(counts, keep, np.asarray(counts.sum(1)).ravel(), n_tok, means, source,
-                         seen / max(seconds, 1e-9))
+    means = (
+        sp.csr_matrix(sp.diags(1.0 / n_tok) @ sums[:, keep], dtype=np.float32) if sums is not None else None
+    )
+    return FeatureCounts(
+        counts, keep, np.asarray(counts.sum(1)).ravel(), n_tok, means, source, seen / max(seconds, 1e-9)
+    )
 
 
 def filter_features(

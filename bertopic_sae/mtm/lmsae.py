@@ -57,10 +57,17 @@ class FeatureStats:
     def save(self, folder: str | os.PathLike) -> Path:
         """Write ``feature_stats.npz`` into ``folder`` atomically."""
         path = Path(folder) / STATS_FILE
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".npz", delete=False) as f:
-            np.savez(f, thresholds=self.thresholds.astype(np.float32), firing_rate=self.firing_rate.astype(np.float32),
-                     meta=np.array(json.dumps({"quantile": self.quantile, "n_tokens": self.n_tokens,
-                                               "source": self.source})))
+        with tempfile.NamedTemporaryFile(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".npz", delete=False
+        ) as f:
+            np.savez(
+                f,
+                thresholds=self.thresholds.astype(np.float32),
+                firing_rate=self.firing_rate.astype(np.float32),
+                meta=np.array(
+                    json.dumps({"quantile": self.quantile, "n_tokens": self.n_tokens, "source": self.source})
+                ),
+            )
         os.chmod(f.name, 0o644)  # package data: readable by every user, like the weights
         os.replace(f.name, path)
         return path
@@ -85,7 +92,7 @@ class LMSAE(NamedTuple):
     stats: FeatureStats | None
     """Thresholds and firing rates on the SAE's training data, or None (then the corpus fallback is used)."""
     examples: dict | None
-    """``{"top_tokens": [[token, count], ...] per feature, "contexts": [[[text, act], ...], ...]}`` or None."""
+    """Per feature ``{"top_tokens": [[token, count], ...], "contexts": [[[text, act], ...]]}`` or None."""
     folder: str
     """Where it was loaded from."""
 
@@ -134,7 +141,9 @@ def load_lm_sae(
         )
     stats = FeatureStats.load(folder) if (folder / STATS_FILE).exists() else None
     if stats is not None and stats.thresholds.shape != (sae.d_sae,):
-        raise ValueError(f"{folder / STATS_FILE} has {stats.thresholds.shape[0]} features, the SAE {sae.d_sae}.")
+        raise ValueError(
+            f"{folder / STATS_FILE} has {stats.thresholds.shape[0]} features, the SAE {sae.d_sae}."
+        )
     examples = json.loads((folder / EXAMPLES_FILE).read_text()) if (folder / EXAMPLES_FILE).exists() else None
     return LMSAE(sae, str(model), int(layer), stats, examples, str(folder))
 

@@ -41,8 +41,13 @@ def _feature_strings(fc: FeatureCounts) -> list[str]:
     docs = []
     for row in range(counts.shape[0]):
         start, end = counts.indptr[row], counts.indptr[row + 1]
-        docs.append(" ".join(" ".join([f"f{int(fc.features[j])}"] * int(c))
-                             for j, c in zip(counts.indices[start:end], counts.data[start:end])) or "none")
+        docs.append(
+            " ".join(
+                " ".join([f"f{int(fc.features[j])}"] * int(c))
+                for j, c in zip(counts.indices[start:end], counts.data[start:end], strict=True)
+            )
+            or "none"
+        )
     return docs
 
 
@@ -105,19 +110,40 @@ class MBERTopic(MechanisticTopicModel):
         if self.clustering == "sae-merger":
             from .. import BERTopic, SAEAtomMerger
 
-            merger = SAEAtomMerger(n_topics=int(self.n_topics), sae=self.bundle_.sae, merge="decoder",
-                                   random_state=self.random_state, verbose=False)
-            return BERTopic(clustering_model=merger, vectorizer_model=vectorizer,
-                            ctfidf_model=ClassTfidfTransformer(), verbose=False)
+            merger = SAEAtomMerger(
+                n_topics=int(self.n_topics),
+                sae=self.bundle_.sae,
+                merge="decoder",
+                random_state=self.random_state,
+                verbose=False,
+            )
+            return BERTopic(
+                clustering_model=merger,
+                vectorizer_model=vectorizer,
+                ctfidf_model=ClassTfidfTransformer(),
+                verbose=False,
+            )
         from bertopic import BERTopic as StockBERTopic
         from hdbscan import HDBSCAN
         from umap import UMAP
 
-        umap = UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=self.random_state)
-        hdbscan = HDBSCAN(min_cluster_size=self.min_topic_size, metric="euclidean", cluster_selection_method="eom",
-                          prediction_data=True)
-        return StockBERTopic(umap_model=umap, hdbscan_model=hdbscan, vectorizer_model=vectorizer,
-                             nr_topics=int(self.n_topics), min_topic_size=self.min_topic_size, verbose=False)
+        umap = UMAP(
+            n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=self.random_state
+        )
+        hdbscan = HDBSCAN(
+            min_cluster_size=self.min_topic_size,
+            metric="euclidean",
+            cluster_selection_method="eom",
+            prediction_data=True,
+        )
+        return StockBERTopic(
+            umap_model=umap,
+            hdbscan_model=hdbscan,
+            vectorizer_model=vectorizer,
+            nr_topics=int(self.n_topics),
+            min_topic_size=self.min_topic_size,
+            verbose=False,
+        )
 
     def _fit_counts(self, fc: FeatureCounts) -> tuple[np.ndarray, np.ndarray]:
         if self.embedding not in ("counts", "mean"):
@@ -159,7 +185,9 @@ class MBERTopic(MechanisticTopicModel):
         labels = {}
         for topic in self.topic_ids_:
             words = [w for w, _ in self.bertopic_.get_topic(int(topic))[:3]]
-            labels[int(topic)] = f"{topic}: " + " | ".join(describe_features(self.bundle_, [int(w[1:]) for w in words]))
+            labels[int(topic)] = f"{topic}: " + " | ".join(
+                describe_features(self.bundle_, [int(w[1:]) for w in words])
+            )
         self.bertopic_.set_topic_labels(labels)
 
     def _transform_counts(self, fc: FeatureCounts) -> np.ndarray:

@@ -37,11 +37,27 @@ _WEIGHTS = "metm.safetensors"
 
 
 class _Net(nn.Module):
-    def __init__(self, n_features: int, n_topics: int, hidden: int, rho: torch.Tensor, tau: float,
-                 w_enc: torch.Tensor, b_enc: torch.Tensor, b_dec: torch.Tensor, q: torch.Tensor):
+    w_enc: torch.Tensor
+    b_enc: torch.Tensor
+    b_dec: torch.Tensor
+    q: torch.Tensor
+
+    def __init__(
+        self,
+        n_features: int,
+        n_topics: int,
+        hidden: int,
+        rho: torch.Tensor,
+        tau: float,
+        w_enc: torch.Tensor,
+        b_enc: torch.Tensor,
+        b_dec: torch.Tensor,
+        q: torch.Tensor,
+    ):
         super().__init__()
-        self.encoder = nn.Sequential(nn.Linear(n_features, hidden), nn.Softplus(), nn.Linear(hidden, hidden),
-                                     nn.Softplus())
+        self.encoder = nn.Sequential(
+            nn.Linear(n_features, hidden), nn.Softplus(), nn.Linear(hidden, hidden), nn.Softplus()
+        )
         self.mu = nn.Linear(hidden, n_topics)
         self.logvar = nn.Linear(hidden, n_topics)
         self.rho = nn.Parameter(rho)
@@ -102,19 +118,25 @@ class METM(MechanisticTopicModel):
     def _frozen(self, device: torch.device) -> tuple[torch.Tensor, ...]:
         bundle = self.bundle_
         if bundle.stats is None:
-            raise ValueError("mETM needs the SAE's count thresholds q_i (feature_stats.npz); this SAE has none.")
+            raise ValueError(
+                "mETM needs the SAE's count thresholds q_i (feature_stats.npz); this SAE has none."
+            )
         cols = torch.as_tensor(np.asarray(self.features_), dtype=torch.long)
         sae = bundle.sae
-        return (sae.W_enc.detach().float().cpu()[:, cols].to(device), sae.b_enc.detach().float().cpu()[cols].to(device),
-                sae.b_dec.detach().float().cpu().to(device),
-                torch.as_tensor(bundle.stats.thresholds, dtype=torch.float32)[cols].to(device))
+        return (
+            sae.W_enc.detach().float().cpu()[:, cols].to(device),
+            sae.b_enc.detach().float().cpu()[cols].to(device),
+            sae.b_dec.detach().float().cpu().to(device),
+            torch.as_tensor(bundle.stats.thresholds, dtype=torch.float32)[cols].to(device),
+        )
 
     def _net(self, device: torch.device, rho: torch.Tensor | None = None, tau: float = 1.0) -> _Net:
         w_enc, b_enc, b_dec, q = self._frozen(device)
         if rho is None:
             rho = torch.zeros(int(self.n_topics), b_dec.shape[0])
-        return _Net(len(self.features_), int(self.n_topics), self.hidden, rho.float(), tau,
-                    w_enc, b_enc, b_dec, q).to(device)
+        return _Net(
+            len(self.features_), int(self.n_topics), self.hidden, rho.float(), tau, w_enc, b_enc, b_dec, q
+        ).to(device)
 
     def _fit_counts(self, fc: FeatureCounts) -> tuple[np.ndarray, np.ndarray]:
         from tqdm.auto import trange
@@ -128,9 +150,13 @@ class METM(MechanisticTopicModel):
         n_tok = torch.as_tensor(np.asarray(fc.n_tok), dtype=torch.float32).unsqueeze(1)
         n_docs = counts.shape[0]
         # Start each topic at the mean reconstruction of a random document's counted features.
-        sae = self.bundle_.sae
+        sae, stats = self.bundle_.sae, self.bundle_.stats
+        if stats is None:
+            raise ValueError("mETM needs the count thresholds q_i (feature_stats.npz); this SAE has none.")
         decoder = sae.W_dec.detach().float().cpu()[torch.as_tensor(np.asarray(self.features_))]
-        q = torch.as_tensor(self.bundle_.stats.thresholds, dtype=torch.float32)[torch.as_tensor(self.features_)]
+        q = torch.as_tensor(stats.thresholds, dtype=torch.float32)[
+            torch.as_tensor(self.features_)
+        ]
         seeds = torch.randperm(n_docs, generator=generator)[: int(self.n_topics)] % n_docs
         rho = sae.b_dec.detach().float().cpu() + (counts[seeds] / n_tok[seeds] * q) @ decoder
         net = self._net(device, rho, tau=float(q.median().clamp_min(1e-3)) / 4)
@@ -173,7 +199,10 @@ class METM(MechanisticTopicModel):
     def _save_state(self, folder: Path) -> None:
         from safetensors.torch import save_file
 
-        save_file({k: v.detach().cpu().contiguous() for k, v in self.net_.state_dict().items()}, str(folder / _WEIGHTS))
+        save_file(
+            {k: v.detach().cpu().contiguous() for k, v in self.net_.state_dict().items()},
+            str(folder / _WEIGHTS),
+        )
 
     def _load_state(self, folder: Path) -> None:
         from safetensors.torch import load_file

@@ -80,8 +80,11 @@ class MLDA(MechanisticTopicModel):
 
     def _words(self, counts, row: int) -> list[str]:
         start, end = counts.indptr[row], counts.indptr[row + 1]
-        return [f"f{int(self.features_[j])}" for j, c in zip(counts.indices[start:end], counts.data[start:end])
-                for _ in range(int(c))]
+        return [
+            f"f{int(self.features_[j])}"
+            for j, c in zip(counts.indices[start:end], counts.data[start:end], strict=True)
+            for _ in range(int(c))
+        ]
 
     def _fit_counts(self, fc: FeatureCounts) -> tuple[np.ndarray, np.ndarray]:
         import tomotopy as tp
