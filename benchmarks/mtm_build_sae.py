@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -178,6 +179,7 @@ def stage_package(args) -> None:
     cfg["dtype"] = "float16"
     tmp = target / f".{WEIGHTS_FILE}.tmp"
     save_file({k: v.contiguous() for k, v in half.items()}, str(tmp))
+    os.chmod(tmp, 0o644)
     tmp.replace(target / WEIGHTS_FILE)
     (target / f".{CFG_FILE}.tmp").write_text(json.dumps(cfg, indent=2))
     (target / f".{CFG_FILE}.tmp").replace(target / CFG_FILE)

@@ -183,8 +183,8 @@ def main() -> None:
         print(speed_lines[-1], flush=True)
         fc = None
         word_docs = [" ".join(t) for t in dataset.get_corpus()]
-        for k in args.ks:
-            for seed in args.seeds:
+        for seed in args.seeds:  # seeds outermost: a cut-short run still covers every K
+            for k in args.ks:
                 for model in args.models:
                     if (model, label, k, seed) in done:
                         continue
