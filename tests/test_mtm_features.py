@@ -100,7 +100,8 @@ def test_bad_corpora_get_clear_errors(lm, bundle, texts):
 
 
 def test_corpus_fallback_thresholds(lm, bundle, texts):
-    fc = featurize(lm, bundle._replace(stats=None), texts[:8], max_tokens=24, mean_acts=True, verbose=False)
+    fallback = bundle._replace(stats=None)  # firing rates then come from these 8 x 24 tokens too
+    fc = featurize(lm, fallback, texts[:8], max_tokens=24, max_firing_rate=0.1, mean_acts=True, verbose=False)
     assert fc.threshold_source == "corpus" and fc.counts.nnz > 0
     assert fc.mean_acts is not None and fc.mean_acts.shape == fc.counts.shape
 
