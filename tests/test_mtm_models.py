@@ -48,13 +48,16 @@ def test_model_fits_transforms_reads_saves_and_steers(setup, name, tmp_path):
     features = model.get_topic_features(0, 5)
     assert {f for f, _ in features} <= set(fc.features.tolist())
     assert len(model.describe_topic(0, 3)) == 3
-    again = model.transform(texts[:6], features=fc)
+    head = fc._replace(counts=fc.counts[:6], n_sae=fc.n_sae[:6], n_tok=fc.n_tok[:6], mean_acts=fc.mean_acts[:6])
+    with pytest.raises(ValueError, match="rows"):
+        model.transform(texts[:5], features=head)
+    again = model.transform(texts[:6], features=head)
     assert again.shape == (6, K)
     model.save(tmp_path / "model")
     loaded = load_model(tmp_path / "model", lm=lm)
     assert type(loaded) is type(model)
     np.testing.assert_allclose(loaded.topic_feature_, model.topic_feature_)
-    np.testing.assert_allclose(loaded.transform(texts[:6], features=fc), again, atol=1e-5)
+    np.testing.assert_allclose(loaded.transform(texts[:6], features=head), again, atol=1e-5)
     direction = model.topic_direction(0)
     assert direction.shape == (576,) and abs(float(direction.norm()) - 1) < 1e-5
     ids = lm.tokenizer("The weather today is", return_tensors="pt").input_ids

@@ -179,6 +179,10 @@ class MechanisticTopicModel:
                 mean_acts=self._needs_mean_acts(),
                 verbose=self.verbose,
             )
+        if features.counts.shape[0] != len(documents):
+            raise ValueError(
+                f"features has {features.counts.shape[0]} rows but there are {len(documents)} documents."
+            )
         return self._transform_counts(self._align(features))
 
     def _align(self, fc: FeatureCounts) -> FeatureCounts:

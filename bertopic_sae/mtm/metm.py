@@ -157,12 +157,17 @@ class METM(MechanisticTopicModel):
         q = torch.as_tensor(stats.thresholds, dtype=torch.float32)[
             torch.as_tensor(self.features_)
         ]
+        # Topic k starts as the point whose features are those of a random document, each pushed 1.5x past
+        # its threshold; topics that all started near b_dec would be interchangeable and θ would collapse.
         seeds = torch.randperm(n_docs, generator=generator)[: int(self.n_topics)] % n_docs
-        rho = sae.b_dec.detach().float().cpu() + (counts[seeds] / n_tok[seeds] * q) @ decoder
+        present = (counts[seeds] > 0).float()
+        rho = sae.b_dec.detach().float().cpu() + (present * 1.5 * q) @ decoder
         net = self._net(device, rho, tau=float(q.median().clamp_min(1e-3)) / 4)
         optimizer = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=self.lr)
         counts, n_tok = counts.to(device), n_tok.to(device)
         bar = trange(self.epochs, disable=not self.verbose, desc="mETM")
+        steps_per_epoch = -(-n_docs // self.batch_size_docs)
+        warmup, step = max(1, self.epochs * steps_per_epoch // 2), 0
         for _ in bar:
             order = torch.randperm(n_docs, generator=generator).to(device)
             total = 0.0
@@ -172,7 +177,9 @@ class METM(MechanisticTopicModel):
                 theta, kl = net.theta(c, sample=True)
                 pi = (theta @ net.topic_probs()).clamp(1e-6, 1 - 1e-6)
                 nll = -(c * pi.log() + (n - c) * torch.log1p(-pi)).sum(-1)
-                loss = (nll + kl).mean()
+                # KL warm-up over the first half of training (against posterior collapse to uniform θ)
+                loss = (nll + min(1.0, step / warmup) * kl).mean()
+                step += 1
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
@@ -185,7 +192,7 @@ class METM(MechanisticTopicModel):
         with torch.no_grad():
             probs = self.net_.topic_probs().cpu().numpy()
         self.rho_ = self.net_.rho.detach().cpu().numpy()
-        self.tau_ = float(self.net_.log_tau.exp())
+        self.tau_ = self.net_.log_tau.detach().exp().item()
         return (probs / probs.sum(1, keepdims=True).clip(1e-12)).astype(np.float32)
 
     def _theta(self, counts: torch.Tensor) -> np.ndarray:
