@@ -3,8 +3,11 @@
 Topic k is a vector ρ_k in the residual stream. The frozen SAE encoder maps it to pre-activations
 ``u_k = (ρ_k − b_dec) W_enc + b_enc``; feature i fires for topic k with probability
 ``p_ki = sigmoid((u_ki − q_i) / τ)`` (q_i: the count threshold of eq. 5, τ > 0 learned), so a topic is
-"a point in activation space whose features exceed their thresholds". A document mixes topics,
-``π_d = Σ_k θ_dk p_k``, and its counts are binomial: ``c[d, i] ~ Binomial(N_tok(d), π_di)``. θ_d is the
+"a point in activation space whose features exceed their thresholds". A document is the θ-mixture of
+its topics' points, read by the same encoder, ``π_d = sigmoid((enc(Σ_k θ_dk ρ_k) − q) / τ)`` (the encoder
+is affine, so this is also ``sigmoid(Σ_k θ_dk (u_k − q) / τ)``: topics mix in logit space, as in ProdLDA;
+mixing the probabilities instead let one broad topic take every document), and its counts are binomial:
+``c[d, i] ~ Binomial(N_tok(d), π_di)``. θ_d is the
 softmax of a logistic-normal variable inferred by an amortised encoder (an MLP on log(1 + c_d)), trained
 as a VAE (reparameterised sample, KL to N(0, I)) with Adam, as in ETM. Runs on CPU or CUDA.
 
@@ -65,9 +68,13 @@ class _Net(nn.Module):
         for name, value in (("w_enc", w_enc), ("b_enc", b_enc), ("b_dec", b_dec), ("q", q)):
             self.register_buffer(name, value, persistent=False)  # the frozen SAE: never trained, never saved
 
-    def topic_probs(self) -> torch.Tensor:
-        pre = (self.rho - self.b_dec) @ self.w_enc + self.b_enc
+    def probs(self, points: torch.Tensor) -> torch.Tensor:
+        """Feature firing probabilities of points in activation space, through the frozen SAE encoder."""
+        pre = (points - self.b_dec) @ self.w_enc + self.b_enc
         return torch.sigmoid((pre - self.q) / self.log_tau.exp())
+
+    def topic_probs(self) -> torch.Tensor:
+        return self.probs(self.rho)
 
     def theta(self, counts: torch.Tensor, sample: bool) -> tuple[torch.Tensor, torch.Tensor]:
         hidden = self.encoder(torch.log1p(counts))
@@ -175,7 +182,7 @@ class METM(MechanisticTopicModel):
                 rows = order[start : start + self.batch_size_docs]
                 c, n = counts[rows], n_tok[rows]
                 theta, kl = net.theta(c, sample=True)
-                pi = (theta @ net.topic_probs()).clamp(1e-6, 1 - 1e-6)
+                pi = net.probs(theta @ net.rho).clamp(1e-6, 1 - 1e-6)
                 nll = -(c * pi.log() + (n - c) * torch.log1p(-pi)).sum(-1)
                 # KL warm-up over the first half of training (against posterior collapse to uniform θ)
                 loss = (nll + min(1.0, step / warmup) * kl).mean()
