@@ -6,8 +6,6 @@ activations ``(1/N_tok) Σ_j α(a_dj)`` times the decoder. Then the real ``berto
 (UMAP n_neighbors 15, 5 components, min_dist 0, cosine; HDBSCAN with ``min_topic_size``) and its c-TF-IDF
 runs over the features: each document is shown to BERTopic's vectorizer as the string of its feature
 tokens ``f<id>`` repeated by count, so ``visualize_barchart`` and the other plots work on features.
-``clustering="sae-merger"`` swaps HDBSCAN for SAE-TM's :class:`bertopic_sae.SAEAtomMerger` (exactly
-``n_topics`` topics, no outliers), fed with the mean SAE reconstruction of each document's tokens.
 
 θ is the hard assignment (one-hot over the topics BERTopic found; outliers get a zero row).
 
@@ -56,9 +54,8 @@ class MBERTopic(MechanisticTopicModel):
 
     Arguments:
         n_topics: ``nr_topics`` passed to BERTopic (HDBSCAN topics are reduced to it; like the reference,
-            the outlier topic -1 counts as one), or the exact number of topics with ``"sae-merger"``.
+            the outlier topic -1 counts as one).
         embedding: ``"counts"`` (eq. 14) or ``"mean"`` (mean continuous activations, the reference default).
-        clustering: ``"hdbscan"`` (UMAP + HDBSCAN, BERTopic's default) or ``"sae-merger"``.
         min_topic_size: HDBSCAN's smallest cluster (the reference: 10).
         **kwargs: shared arguments of :class:`~bertopic_sae.mtm.base.MechanisticTopicModel`.
 
@@ -75,54 +72,32 @@ class MBERTopic(MechanisticTopicModel):
         n_topics: int = 20,
         *,
         embedding: Literal["counts", "mean"] = "counts",
-        clustering: Literal["hdbscan", "sae-merger"] = "hdbscan",
         min_topic_size: int = 10,
         **kwargs: Any,
     ):
         super().__init__(n_topics, **kwargs)
         self.embedding = embedding
-        self.clustering = clustering
         self.min_topic_size = min_topic_size
 
     def _needs_mean_acts(self) -> bool:
-        return self.embedding == "mean" or self.clustering == "sae-merger"
+        return self.embedding == "mean"
 
     def embed(self, fc: FeatureCounts) -> np.ndarray:
         """Document embeddings ``(n_docs, d_model)`` from feature counts (see the module docstring)."""
         sae = self.bundle_.sae
         decoder = sae.W_dec.detach().float().cpu().numpy()[np.asarray(fc.features)]
-        if self.clustering == "sae-merger" or self.embedding == "mean":
+        if self.embedding == "mean":
             if fc.mean_acts is None:
                 raise ValueError("This mBERTopic needs mean activations: featurise with mean_acts=True.")
             weights = fc.mean_acts
         else:
             weights = sp.diags(1.0 / np.asarray(fc.n_tok, dtype=np.float64)) @ fc.counts
-        out = np.asarray(sp.csr_matrix(weights, dtype=np.float64) @ decoder, dtype=np.float32)
-        if self.clustering == "sae-merger":  # the SAE reads residual-stream vectors, bias included
-            out += sae.b_dec.detach().float().cpu().numpy()
-        return out
+        return np.asarray(sp.csr_matrix(weights, dtype=np.float64) @ decoder, dtype=np.float32)
 
     def _make_bertopic(self) -> Any:
-        from bertopic.vectorizers import ClassTfidfTransformer
         from sklearn.feature_extraction.text import CountVectorizer
 
         vectorizer = CountVectorizer(token_pattern=r"f\d+", lowercase=False)
-        if self.clustering == "sae-merger":
-            from .. import BERTopic, SAEAtomMerger
-
-            merger = SAEAtomMerger(
-                n_topics=int(self.n_topics),
-                sae=self.bundle_.sae,
-                merge="decoder",
-                random_state=self.random_state,
-                verbose=False,
-            )
-            return BERTopic(
-                clustering_model=merger,
-                vectorizer_model=vectorizer,
-                ctfidf_model=ClassTfidfTransformer(),
-                verbose=False,
-            )
         from bertopic import BERTopic as StockBERTopic
         from hdbscan import HDBSCAN
         from umap import UMAP
@@ -148,8 +123,6 @@ class MBERTopic(MechanisticTopicModel):
     def _fit_counts(self, fc: FeatureCounts) -> tuple[np.ndarray, np.ndarray]:
         if self.embedding not in ("counts", "mean"):
             raise ValueError(f"embedding must be 'counts' or 'mean', got {self.embedding!r}.")
-        if self.clustering not in ("hdbscan", "sae-merger"):
-            raise ValueError(f"clustering must be 'hdbscan' or 'sae-merger', got {self.clustering!r}.")
         model = self._make_bertopic()
         topics, _ = model.fit_transform(_feature_strings(fc), self.embed(fc))
         self.bertopic_ = model
