@@ -50,7 +50,9 @@ def test_model_fits_transforms_reads_saves_and_steers(setup, name, tmp_path):
     features = model.get_topic_features(0, 5)
     assert {f for f, _ in features} <= set(fc.features.tolist())
     assert len(model.describe_topic(0, 3)) == 3
-    head = fc._replace(counts=fc.counts[:6], n_sae=fc.n_sae[:6], n_tok=fc.n_tok[:6], mean_acts=fc.mean_acts[:6])
+    head = fc._replace(
+        counts=fc.counts[:6], n_sae=fc.n_sae[:6], n_tok=fc.n_tok[:6], mean_acts=fc.mean_acts[:6]
+    )
     with pytest.raises(ValueError, match="rows"):
         model.transform(texts[:5], features=head)
     again = model.transform(texts[:6], features=head)

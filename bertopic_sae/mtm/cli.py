@@ -57,9 +57,9 @@ def load_feature_counts(folder: str | os.PathLike) -> FeatureCounts:
             data["n_sae"],
             data["n_tok"],
             None,
-            str(data["threshold_source"]),
+            "corpus" if str(data["threshold_source"]) == "corpus" else "sae-training-data",
             float(data["tokens_per_second"]),
-        )  # type: ignore[arg-type]
+        )
 
 
 def features_command(args: argparse.Namespace) -> int:
