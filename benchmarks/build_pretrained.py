@@ -10,7 +10,7 @@ Usage:
 
 ```bash
 python benchmarks/build_pretrained.py --sae /work/emb/sae-minilm --embeddings /work/emb/*-s0 \
-    --target bertopic_sae/pretrained/minilm-l6-v2 --command "bertopic-sae pretrain ..." --train-seconds 1500
+    --target bertopic_sae/sae/pretrained/minilm-l6-v2 --command "bertopic-sae pretrain ..." --train-seconds 1500
 ```
 """
 

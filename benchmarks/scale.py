@@ -18,7 +18,7 @@ not new documents: they inherit the topical structure of the real ones, which is
 Usage:
 
 ```bash
-python benchmarks/scale.py --real /work/emb/* --sae bertopic_sae/pretrained/minilm-l6-v2 \
+python benchmarks/scale.py --real /work/emb/* --sae bertopic_sae/sae/pretrained/minilm-l6-v2 \
     --data /work/emb/scale_1m.npy --sizes 10000 100000 1000000 --threads 1
 ```
 """
@@ -246,7 +246,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "scale")
     args = parser.parse_args()
     sae_path = args.sae or str(
-        Path(__file__).resolve().parents[1] / "bertopic_sae" / "pretrained" / "minilm-l6-v2"
+        Path(__file__).resolve().parents[1] / "bertopic_sae" / "sae" / "pretrained" / "minilm-l6-v2"
     )
     if args.one is not None:
         print(

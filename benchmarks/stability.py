@@ -53,7 +53,7 @@ METHODS = ("ours", "kmeans", "bertopic")
 
 def load_texts(name: str, n_docs: int) -> list[str]:
     """``n_docs`` random documents of at least 4 words (seed 0, original order)."""
-    from bertopic_sae.datasets import load_corpus
+    from bertopic_sae.data import load_corpus
 
     texts = [t for t in load_corpus(name).texts if len(t.split()) >= 4]
     keep = np.sort(np.random.default_rng(0).choice(len(texts), min(n_docs, len(texts)), replace=False))
@@ -125,7 +125,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     from benchmarks._machine import cpu_cores, cpu_model
     from bertopic_sae import load_pretrained
-    from bertopic_sae.datasets import default_embedding_model, embed
+    from bertopic_sae.data import default_embedding_model, embed
 
     warnings.filterwarnings("ignore", category=FutureWarning)
     embedding_model = default_embedding_model(device="cpu")

@@ -109,7 +109,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "topic_tree_bbc.png")
     args = parser.parse_args()
     from bertopic_sae import BERTopic, SAEAtomMerger
-    from bertopic_sae.datasets import default_embedding_model, embed, load_corpus
+    from bertopic_sae.data import default_embedding_model, embed, load_corpus
     from bertopic_sae.plotting import topic_tree
 
     corpus = load_corpus("bbc_news")

@@ -539,7 +539,21 @@ def register_fit(sub) -> None:
     p.set_defaults(handler=cmd_fit)
 
 
-COMMANDS: list[Callable] = [register_embed, register_pretrain, register_fit]
+def register_mtm(sub) -> None:
+    """Add ``features`` and ``mtm-fit`` (Mechanistic Topic Models, :mod:`bertopic_sae.mtm`)."""
+    from .mtm.cli import register
+
+    register(sub, _common)
+
+
+def register_judge(sub) -> None:
+    """Add ``judge`` (LLM intruder / coherence metrics, :mod:`bertopic_sae.judges`)."""
+    from .judges.cli import register
+
+    register(sub)
+
+
+COMMANDS: list[Callable] = [register_embed, register_pretrain, register_fit, register_mtm, register_judge]
 """Functions that add a command group to the parser's subparsers; append one to add commands."""
 
 

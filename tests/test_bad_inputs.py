@@ -36,7 +36,7 @@ N_EMPTY = 6
 @pytest.fixture(scope="module")
 def corpus(embedding_model):
     """600 health-news tweets, the last six replaced by empty strings, with their embeddings."""
-    from bertopic_sae.datasets import embed, load_corpus
+    from bertopic_sae.data import embed, load_corpus
 
     tweets = load_corpus("health_news_tweets")
     keep = np.sort(np.random.default_rng(0).choice(len(tweets.texts), 600, replace=False))

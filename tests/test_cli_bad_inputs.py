@@ -21,7 +21,7 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def lee_file(tmp_path_factory):
-    from bertopic_sae.datasets import load_corpus
+    from bertopic_sae.data import load_corpus
 
     path = tmp_path_factory.mktemp("lee") / "lee.txt"
     path.write_text("\n".join(load_corpus("lee").texts) + "\n", encoding="utf-8")

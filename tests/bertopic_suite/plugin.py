@@ -114,7 +114,7 @@ def targets():
 
 @pytest.fixture(scope="session")
 def document_embeddings(documents, embedding_model):
-    from bertopic_sae.datasets import embed
+    from bertopic_sae.data import embed
 
     return embed(documents, embedding_model, show_progress_bar=False)  # cached on disk between runs
 
