@@ -73,3 +73,24 @@ def test_llm_metrics_on_smollm():
     assert cr.n_failures == 0 and np.all((cr.per_topic >= 0) & (cr.per_topic <= 100))
     # the expected value is soft: not one of the ten digit values
     assert not np.any(np.isclose(cr.per_topic[:, None], np.arange(10) * 100 / 9).any(axis=1))
+
+
+def test_judge_cli_scores_a_topics_file_and_resumes(tmp_path):
+    import csv
+    import json
+
+    from bertopic_sae.judges.cli import main
+
+    topics = tmp_path / "topics.jsonl"
+    topics.write_text("\n".join(json.dumps({"model": m, "topics": TOPICS}) for m in ("x", "y")) + "\n")
+    out = tmp_path / "scores.csv"
+    assert main([str(topics), "--out", str(out), "--metrics", "C_I", "--repetitions", "1", "-q"]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert [(r["model"], r["metric"]) for r in rows] == [("x", "C_I"), ("y", "C_I")]
+    assert all(0 <= float(r["mean"]) <= 1 and r["n_failures"] == "0" for r in rows)
+    assert main([str(topics), "--out", str(out), "--metrics", "C_I", "--repetitions", "1", "-q"]) == 0
+    assert len(list(csv.DictReader(out.open()))) == 2  # nothing redone
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    with pytest.raises(ValueError, match="word lists"):
+        main([str(bad), "--out", str(out)])
