@@ -28,6 +28,7 @@ import csv
 import datetime as dt
 import itertools
 import os
+import pickle
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -67,11 +68,22 @@ def fit_models(name: str, n_docs: int | None, k: int, models, verbose: bool):
     embeddings = corpus.embeddings()
     evaluator = OctisEvaluator(corpus.dataset, labels=corpus.labels)
     outputs, scores = {}, {}
+    from bertopic_sae.datasets import cache_dir
+
     for model in models:
         start = time.perf_counter()
-        outputs[model] = make_model(model, k, 0, embeddings, FULL_CONFIG[model], verbose).train_model(
-            corpus.dataset
-        )
+        # fitted outputs are cached, so a resumed run (the comparisons are cached too) does not refit
+        stored = cache_dir() / "judges" / f"{name}-{len(corpus)}-k{k}-{model}-seed0.pkl"
+        if stored.exists():
+            outputs[model] = pickle.loads(stored.read_bytes())
+        else:
+            outputs[model] = make_model(model, k, 0, embeddings, FULL_CONFIG[model], verbose).train_model(
+                corpus.dataset
+            )
+            stored.parent.mkdir(parents=True, exist_ok=True)
+            keep = {key: outputs[model][key] for key in ("topics", "topic-document-matrix")}
+            stored.with_suffix(".tmp").write_bytes(pickle.dumps(keep))
+            os.replace(stored.with_suffix(".tmp"), stored)
         scores[model] = evaluator.score(outputs[model])
         print(
             f"{name} {model}: fit+score {time.perf_counter() - start:.0f}s npmi={scores[model]['npmi']:.3f}"

@@ -122,13 +122,13 @@ def test_mean_difference_directions_and_steering_sweep(lm):
     assert torch.isclose(v0.norm(), torch.tensor(1.0)) and float(v0 @ v1) < 0  # opposite sides of the mean
     with pytest.raises(KeyError):
         source.topic_direction(7)
-    # residual norms at this layer are ~50-100: an absolute component of 60 is a strong push
+    # tokens' components along v are ~-150 at this layer: setting them to +10 is a strong push
     rows = steering_sweep(
         lm,
         source,
         topics=[1],
         prompts=["Tell me about your weekend."],
-        strengths=[0.0, 60.0],
+        strengths=[0.0, 10.0],
         topic_words={1: ["recipe", "cook", "flour", "soup", "bake"]},
         topic_documents={1: FOOD},
         judge=EmbeddingJudge(),
@@ -137,10 +137,10 @@ def test_mean_difference_directions_and_steering_sweep(lm):
     )
     assert len(rows) == 2 and all(np.isfinite(r.perplexity) and r.perplexity > 1 for r in rows)
     strong = rows[1]
-    assert strong.text != strong.baseline
+    assert strong.text != strong.baseline and strong.relevance == 1.0  # the embedding judge sees food
     assert strong.delta_loglik > 0  # pushing along the food direction makes food text likelier
     table = summarize(rows)
-    assert [t["strength"] for t in table] == [0.0, 60.0] and table[1]["changed"] == 1.0
+    assert [t["strength"] for t in table] == [0.0, 10.0] and table[1]["changed"] == 1.0
 
 
 def test_sae_topic_direction_shifts_retrieval(bbc, small_sae, embedding_model):

@@ -1,7 +1,8 @@
 """Topic directions: in an LM's residual stream (steering) and in SAE-TM's embedding space (retrieval).
 
 * :class:`MeanDifferenceDirections`: a topic's direction at a layer = mean residual activation over its
-  documents' tokens minus the mean over all documents' tokens. It needs no SAE; it has the interface every
+  documents' tokens minus the mean over all documents' tokens (every document's first token, the attention
+  sink, left out). It needs no SAE; it has the interface every
   steering source has (``layer`` and ``topic_direction(k)``), the one the mechanistic topic models expose, so
   :func:`bertopic_sae.judges.steering_sweep` takes either.
 * :func:`sae_topic_direction`: for a fitted ``bertopic_sae.BERTopic`` with an ``SAEAtomMerger``, the topic's
@@ -95,6 +96,11 @@ class MeanDifferenceDirections:
             with torch.no_grad():
                 hidden = lm.model(**enc.to(lm.device), output_hidden_states=True).hidden_states[self.layer]
             mask = enc["attention_mask"].bool()
+            # The first token is the attention sink: its residual norm is ~10x the others' (massive
+            # activations); left in, it dominates the means and the direction, and steering along it breaks
+            # the model. Every document's first position is dropped.
+            first = mask.float().argmax(dim=1)
+            mask[torch.arange(len(batch)), first] = False
             for row, label in enumerate(labels[start : start + self.batch_size]):
                 tokens = hidden[row][mask[row]].float().cpu()
                 sums[int(label)] = sums.get(int(label), 0) + tokens.sum(0)
