@@ -10,7 +10,8 @@ Per dataset and judge: ``--judge-docs`` sampled documents x every model pair, ea
 Elo from one random order per comparison (the paper's randomised protocol) and from both orders averaged
 (position bias cancelled), 95% bootstrap bounds (500 resamples). Agreement between the two judges (Spearman of
 Elo, per-comparison agreement) and with the NPMI ranking; position bias. C_I / C_R follow
-``bertopic_sae.judges.llm_metrics`` (5 words, 3 repetitions). Comparisons are cached in
+``bertopic_sae.judges.llm_metrics`` (5 words; C_I 3 repetitions, C_R 1 by default for CPU time).
+Comparisons are cached in
 ``results/judge_comparisons.jsonl`` and metric rows in ``results/judge_llm_metrics.csv``: a rerun resumes.
 
 Usage:
@@ -124,7 +125,7 @@ def elo_rows(dataset, judge, comparisons, npmi):
     return rows
 
 
-def run_metrics(dataset, views, judge, csv_path: Path, reps: int):
+def run_metrics(dataset, views, judge, csv_path: Path, reps: dict[str, int]):
     from bertopic_sae.judges import coherence_rating, intruder_detection
 
     done = set()
@@ -137,7 +138,7 @@ def run_metrics(dataset, views, judge, csv_path: Path, reps: int):
         if (dataset, view.name, metric) in done:
             continue
         start = time.perf_counter()
-        scores = fn(view.topic_words, judge, repetitions=reps)
+        scores = fn(view.topic_words, judge, repetitions=reps[metric])
         row = {
             "dataset": dataset,
             "model": view.name,
@@ -213,7 +214,8 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--judge-docs", type=int, default=20, help="documents per dataset for the topic judge"
     )
-    parser.add_argument("--reps", type=int, default=3, help="C_I / C_R repetitions per topic")
+    parser.add_argument("--reps", type=int, default=3, help="C_I repetitions per topic (SAE-TM: 3)")
+    parser.add_argument("--cr-reps", type=int, default=1, help="C_R repetitions per topic (SAE-TM: 3)")
     parser.add_argument("--no-metrics", action="store_true", help="skip C_I / C_R")
     parser.add_argument("--no-lm", action="store_true", help="embedding judge only")
     parser.add_argument("--prefix", default="judge", help="file prefix under benchmarks/results/")
@@ -272,7 +274,7 @@ def main(argv=None) -> None:
                 "comparisons."
             )
         if lm_judge is not None and not args.no_metrics:
-            run_metrics(name, views, lm_judge, metrics_csv, args.reps)
+            run_metrics(name, views, lm_judge, metrics_csv, {"C_I": args.reps, "C_R": args.cr_reps})
         write_report(
             elo,
             ["## Judges", "", *notes, "", *metrics_table(metrics_csv, octis_scores)],
