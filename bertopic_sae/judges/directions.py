@@ -128,8 +128,9 @@ def sae_topic_direction(topic_model: Any, topic: int) -> np.ndarray:
     """Unit direction of an SAE-TM topic in embedding space: its atoms' decoder rows × the atoms' weights.
 
     Arguments:
-        topic_model: a fitted ``bertopic_sae.BERTopic`` whose clustering model is an ``SAEAtomMerger``.
-        topic: the topic id.
+        topic_model: a fitted ``bertopic_sae.BERTopic`` whose clustering model is an ``SAEAtomMerger``
+            (or the merger itself).
+        topic: the topic id as the model numbers it (``topics_``, ``get_topic``).
     """
     merger = getattr(topic_model, "clustering_model", topic_model)
     if not hasattr(merger, "atom_topic_") or getattr(merger, "sae_", None) is None:
@@ -138,9 +139,15 @@ def sae_topic_direction(topic_model: Any, topic: int) -> np.ndarray:
             "(clustering_model) "
             "that keeps its SAE (sae_)."
         )
-    atoms = merger.topic_atoms(topic)
+    atom_topic = np.asarray(merger.atom_topic_)
+    mapper = getattr(topic_model, "topic_mapper_", None)
+    if mapper is not None:  # BERTopic renumbers the merger's topics (by size): use its numbering
+        mapping = mapper.get_mappings(original_topics=True)
+        atom_topic = np.array([mapping.get(int(t), -1) if t >= 0 else -1 for t in atom_topic])
+    atoms = np.flatnonzero(atom_topic == topic)
     if len(atoms) == 0:
-        raise ValueError(f"topic {topic} has no atoms; topics are 0..{merger.n_topics_ - 1}.")
+        known = sorted(set(atom_topic[atom_topic >= 0].tolist()))
+        raise ValueError(f"topic {topic} has no atoms; topics are {known}.")
     decoder = merger.sae_.W_dec.detach().cpu().numpy()
     v = np.asarray(merger.atom_weights_)[atoms] @ decoder[atoms]
     norm = np.linalg.norm(v)
