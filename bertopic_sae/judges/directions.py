@@ -82,7 +82,7 @@ class MeanDifferenceDirections:
             raise ValueError(
                 f"layer={self.layer} is out of range: this model has hidden states 1..{lm.n_layers}."
             )
-        labels = np.asarray(labels)
+        label_array = np.asarray(labels)
         sums: dict[int, torch.Tensor] = {}
         counts: dict[int, int] = {}
         tokenizer = lm.tokenizer
@@ -101,7 +101,7 @@ class MeanDifferenceDirections:
             # the model. Every document's first position is dropped.
             first = mask.float().argmax(dim=1)
             mask[torch.arange(len(batch)), first] = False
-            for row, label in enumerate(labels[start : start + self.batch_size]):
+            for row, label in enumerate(label_array[start : start + self.batch_size]):
                 tokens = hidden[row][mask[row]].float().cpu()
                 sums[int(label)] = sums.get(int(label), 0) + tokens.sum(0)
                 counts[int(label)] = counts.get(int(label), 0) + len(tokens)

@@ -68,15 +68,15 @@ class TopicScores(NamedTuple):
 
 
 def _check_topics(topics: Sequence[Sequence[str]], n_words: int, minimum_topics: int) -> list[list[str]]:
-    topics = [list(t) for t in topics]
-    if len(topics) < minimum_topics:
-        raise ValueError(f"{len(topics)} topics given; this metric needs at least {minimum_topics}.")
-    short = [i for i, t in enumerate(topics) if len(t) < n_words]
+    checked = [list(t) for t in topics]
+    if len(checked) < minimum_topics:
+        raise ValueError(f"{len(checked)} topics given; this metric needs at least {minimum_topics}.")
+    short = [i for i, t in enumerate(checked) if len(t) < n_words]
     if short:
         raise ValueError(
             f"topics {short[:5]} have fewer than n_words={n_words} words; pass longer word lists."
         )
-    return topics
+    return checked
 
 
 def _score(answers: list, owners: list[int], values: list[Any], n_topics: int) -> TopicScores:

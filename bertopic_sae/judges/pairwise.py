@@ -198,7 +198,7 @@ def compare_models(
     embedding = isinstance(judge, EmbeddingJudge) or hasattr(judge, "compare")
     if not embedding:
         judge = as_judge(judge)
-    name = judge_name or getattr(judge, "name", type(judge).__name__)
+    name = str(judge_name or getattr(judge, "name", None) or type(judge).__name__)
     path = None if cache is None else Path(cache)
     done = _read_cache(path)
 

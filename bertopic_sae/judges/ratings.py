@@ -114,7 +114,7 @@ def combine_orders(comparisons: Sequence[Comparison]) -> list[Comparison]:
 def _fit(pairs: np.ndarray, n_items: int, alpha: float) -> np.ndarray:
     import choix
 
-    theta = choix.ilsr_pairwise(n_items, pairs, alpha=alpha)
+    theta = choix.ilsr_pairwise(n_items, [tuple(p) for p in pairs.tolist()], alpha=alpha)
     return 1500.0 + 400.0 / math.log(10) * (theta - theta.mean())
 
 
@@ -151,7 +151,7 @@ def bradley_terry_elo(
     if not decided:
         raise ValueError("no decided comparison (all ties or failures): nothing to rate.")
     pairs = np.array(
-        [(index[c.winner], index[c.second if c.winner == c.first else c.first]) for c in decided]
+        [(index[str(c.winner)], index[c.second if c.winner == c.first else c.first]) for c in decided]
     )
     wins = np.bincount(pairs[:, 0], minlength=len(names))
     games = wins + np.bincount(pairs[:, 1], minlength=len(names))
