@@ -189,18 +189,20 @@ def metrics_table(csv_path: Path, octis_scores: dict) -> list[str]:
     for r in rows:
         cells.setdefault((r["dataset"], r["model"]), {})[r["metric"]] = r
     lines = [
-        "## SAE-TM's LLM metrics (SmolLM2-135M judge, 5 words, 3 repetitions) next to the word metrics",
+        "## SAE-TM's LLM metrics (SmolLM2-135M judge, 5 words) next to the word metrics",
         "",
-        "| dataset | model | C_I | C_R (0-100) | failures | GloVe intrusion | NPMI |",
-        "|---|---|---|---|---|---|---|",
+        "| dataset | model | topics | C_I | C_I questions | C_R (0-100) | C_R questions | failures "
+        "| GloVe intrusion | NPMI |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (dataset, model), m in sorted(cells.items()):
         score = octis_scores.get(dataset, {}).get(model, {})
         ci, cr = m.get("C_I", {}), m.get("C_R", {})
         fails = sum(int(x.get("n_failures", 0)) for x in (ci, cr))
         lines.append(
-            f"| {dataset} | {LABELS.get(model, model)} | {ci.get('mean', '')} | {cr.get('mean', '')} | "
-            f"{fails} | {score.get('intrusion', float('nan')):.3f} | {score.get('npmi', float('nan')):.3f} |"
+            f"| {dataset} | {LABELS.get(model, model)} | {ci.get('n_topics', '')} | {ci.get('mean', '')} | "
+            f"{ci.get('n_questions', '')} | {cr.get('mean', '')} | {cr.get('n_questions', '')} | {fails} | "
+            f"{score.get('intrusion', float('nan')):.3f} | {score.get('npmi', float('nan')):.3f} |"
         )
     return lines
 
