@@ -144,7 +144,7 @@ def main(argv=None) -> None:
         group = [emb_rel[(r.topic, r.strength, r.prompt)] for r in rows if r.strength == t["strength"]]
         t["win_lm"], t["win_emb"] = t.pop("win_rate"), float(np.mean(group))
     RESULTS.mkdir(exist_ok=True)
-    stem = RESULTS / f"steering_{name}"
+    stem = RESULTS / f"steering_{name}_{args.mode}"
     with open(f"{stem}.csv.tmp", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(
