@@ -1,10 +1,10 @@
 """Topic directions: in an LM's residual stream (steering) and in SAE-TM's embedding space (retrieval).
 
 * :class:`MeanDifferenceDirections`: a topic's direction at a layer = mean residual activation over its
-  documents' tokens minus the mean over all documents' tokens (every document's first token, the attention
-  sink, left out). It needs no SAE; it has the interface every
-  steering source has (``layer`` and ``topic_direction(k)``), the one the mechanistic topic models expose, so
-  :func:`bertopic_sae.judges.steering_sweep` takes either.
+  documents' tokens minus the mean over all documents' tokens (attention-sink tokens left out: each
+  document's first token and any token whose norm is over 3x the median). It needs no SAE; it has the
+  interface every steering source has (``layer`` and ``topic_direction(k)``), the one the mechanistic topic
+  models expose, so :func:`bertopic_sae.judges.steering_sweep` takes either.
 * :func:`sae_topic_direction`: for a fitted ``bertopic_sae.BERTopic`` with an ``SAEAtomMerger``, the topic's
   atoms' decoder rows weighted by the atoms' weights (their share of the corpus's code mass), normalised:
   a direction in the document-embedding space. :func:`shift_embedding` moves a query along it with the
@@ -101,6 +101,10 @@ class MeanDifferenceDirections:
             # the model. Every document's first position is dropped.
             first = mask.float().argmax(dim=1)
             mask[torch.arange(len(batch)), first] = False
+            norms = hidden.norm(dim=-1)
+            # Other sink tokens (newlines, punctuation) carry massive activations too: leave out tokens whose
+            # norm is over 3x the batch median, so the direction stays in the ordinary tokens' subspace.
+            mask &= norms <= 3 * norms[mask].median()
             for row, label in enumerate(label_array[start : start + self.batch_size]):
                 tokens = hidden[row][mask[row]].float().cpu()
                 sums[int(label)] = sums.get(int(label), 0) + tokens.sum(0)
