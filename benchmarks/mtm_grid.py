@@ -60,9 +60,8 @@ COLUMNS = [
 
 
 def subset(name: str, n: int):
-    from octis.dataset.dataset import Dataset
-
     from bertopic_sae.octis import load_octis_corpus
+    from octis.dataset.dataset import Dataset
 
     corpus = load_octis_corpus(name)
     rng = np.random.default_rng(0)
@@ -161,11 +160,11 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
+    from bertopic_sae.octis import OctisEvaluator
 
     from bertopic_sae.data import cache_dir
     from bertopic_sae.lm import load_causal_lm
     from bertopic_sae.mtm import featurize, load_lm_sae
-    from bertopic_sae.octis import OctisEvaluator
 
     torch.set_num_threads(2)
     lm, bundle = load_causal_lm(verbose=False), load_lm_sae()

@@ -29,6 +29,7 @@ METRICS = [
     "irbo",
     "we_coherence",
     "intrusion",
+    "ci_smollm2",
     "purity",
     "nmi",
     "fit_seconds",
@@ -171,11 +172,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--csv", type=Path, default=RESULTS / "octis_grid.csv")
     parser.add_argument("--out-dir", type=Path, default=None, help="default: the CSV's folder")
+    parser.add_argument("--llm-csv", type=Path, default=RESULTS / "octis_grid_llm.csv",
+                        help="C_I of the stored topics (python -m bertopic_sae.judges.cli), if present")
     args = parser.parse_args(argv)
     if not args.csv.exists():
         print(f"{args.csv} not found; run `python -m benchmarks.octis_grid` first.", file=sys.stderr)
         return 1
     frame = pd.read_csv(args.csv)
+    if args.llm_csv.exists():  # C_I by the SmolLM2 judge, for the cells scored so far
+        llm = pd.read_csv(args.llm_csv)
+        keys = ["model", "dataset", "num_topics", "seed"]
+        ci = llm[llm.metric == "C_I"][[*keys, "mean"]].rename(columns={"mean": "ci_smollm2"})
+        frame = frame.merge(ci.drop_duplicates(keys), on=keys, how="left")
     out_dir = args.out_dir or args.csv.parent
     out_dir.mkdir(parents=True, exist_ok=True)
     machines = ", ".join(sorted(frame.machine.dropna().unique()))
@@ -189,13 +197,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{machines}).",
         (
             "Mean ± sd over seeds (n = seeds). Metrics: top-10 words; NPMI / C_V = OCTIS Coherence on the "
-            "dataset's "
-            "own token lists; TD = OCTIS TopicDiversity; IRBO = OCTIS InvertedRBO; we_coherence = mean "
-            "pairwise "
-            "GloVe-50d cosine; intrusion = automatic word intrusion on GloVe (chance 1/6); purity / NMI of "
-            "the argmax "
-            "topic against the labels (BERTopic outliers = one cluster). fit_seconds = wall clock on a "
-            "shared "
+            "dataset's own token lists; TD = OCTIS TopicDiversity; IRBO = OCTIS InvertedRBO; we_coherence = "
+            "mean pairwise GloVe-50d cosine; intrusion = automatic word intrusion on GloVe (chance 1/6); "
+            "ci_smollm2 = SAE-TM's LLM intruder detection C_I judged by SmolLM2-135M (chance 1/6; blank = "
+            "not scored); purity / NMI of the argmax topic against the labels (BERTopic outliers = one "
+            "cluster). fit_seconds = wall clock on a shared "
             "machine (see load1 in the CSV); peak_rss_mb = process peak during the fit."
         ),
         "",

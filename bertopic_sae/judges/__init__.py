@@ -1,0 +1,84 @@
+"""LLM and embedding judges for topic models: the pairwise topic judge, SAE-TM's C_I / C_R, steering scores.
+
+* judges (``base.py``): :class:`LMJudge` (log-prob answers of a causal LM, SmolLM2 offline),
+  :class:`TextJudge` / :class:`OpenAIJudge` (any callable, OpenAI-compatible client), :class:`EmbeddingJudge`;
+* the topic judge (``pairwise.py``): :class:`ModelTopics` adapts a model, :func:`compare_models` judges;
+* ratings (``ratings.py``): Bradley-Terry Elo with bootstrap bounds, judge agreement, position bias;
+* SAE-TM's LLM metrics (``llm_metrics.py``): :func:`intruder_detection` (C_I), :func:`coherence_rating` (C_R);
+* topic directions (``directions.py``) and the steering evaluation (``steering_eval.py``).
+
+Usage:
+
+```python
+from bertopic_sae.judges import LMJudge, EmbeddingJudge, ModelTopics, compare_models, bradley_terry_elo
+comparisons = compare_models([ModelTopics.from_octis("lda", out_lda), ModelTopics.from_octis("sae", out_sae)],
+                             texts, LMJudge(), n_docs=40, both_orders=True)
+print(bradley_terry_elo(comparisons))
+```
+"""
+
+from .base import (
+    EmbeddingJudge,
+    Judge,
+    JudgeFailure,
+    LMJudge,
+    OpenAIJudge,
+    TextJudge,
+    as_judge,
+    choose_many,
+)
+from .directions import (
+    DirectionSource,
+    MeanDifferenceDirections,
+    RetrievalShift,
+    retrieval_shift,
+    sae_topic_direction,
+    shift_embedding,
+)
+from .llm_metrics import TopicScores, coherence_rating, intruder_detection
+from .pairwise import Comparison, ModelTopics, compare_models
+from .ratings import (
+    Agreement,
+    EloTable,
+    PositionBias,
+    bradley_terry_elo,
+    combine_orders,
+    judge_agreement,
+    one_order,
+    position_bias,
+)
+from .steering_eval import SteeringRow, steering_sweep, summarize
+
+__all__ = [
+    "Judge",
+    "JudgeFailure",
+    "LMJudge",
+    "TextJudge",
+    "OpenAIJudge",
+    "EmbeddingJudge",
+    "as_judge",
+    "choose_many",
+    "ModelTopics",
+    "Comparison",
+    "compare_models",
+    "EloTable",
+    "Agreement",
+    "PositionBias",
+    "bradley_terry_elo",
+    "combine_orders",
+    "one_order",
+    "judge_agreement",
+    "position_bias",
+    "TopicScores",
+    "intruder_detection",
+    "coherence_rating",
+    "DirectionSource",
+    "MeanDifferenceDirections",
+    "sae_topic_direction",
+    "shift_embedding",
+    "retrieval_shift",
+    "RetrievalShift",
+    "SteeringRow",
+    "steering_sweep",
+    "summarize",
+]
