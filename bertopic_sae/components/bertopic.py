@@ -289,11 +289,7 @@ class BERTopic(_BERTopic):
             merger.fit(umap_embeddings, stages=stages)
             self.sae_stages_ = stages
             # BERTopic numbers a topic first seen in a later batch anew, so the first batch must hold all.
-            self.hdbscan_model = AlreadyFitted(merger)
-            try:
-                return super()._cluster_embeddings(umap_embeddings, documents, partial_fit=True, y=y)
-            finally:
-                self.hdbscan_model = merger
+            return self._cluster_with_fitted(merger, umap_embeddings, documents, partial_fit=True, y=y)
         if merger is None or partial_fit:
             return super()._cluster_embeddings(umap_embeddings, documents, partial_fit=partial_fit, y=y)
         bow, word_vectors = None, None
@@ -331,9 +327,13 @@ class BERTopic(_BERTopic):
         merger.fit(umap_embeddings, y=guided_y, stages=stages, word_vectors=word_vectors,
                    embeddings=raw if sp.issparse(umap_embeddings) else None)
         self.sae_stages_ = stages
+        return self._cluster_with_fitted(merger, umap_embeddings, documents, partial_fit=False, y=y)
+
+    def _cluster_with_fitted(self, merger, umap_embeddings, documents, partial_fit, y):
+        """BERTopic's clustering step around a merger fitted here (it must not be fitted again)."""
         self.hdbscan_model = AlreadyFitted(merger)
         try:
-            return super()._cluster_embeddings(umap_embeddings, documents, partial_fit=False, y=y)
+            return super()._cluster_embeddings(umap_embeddings, documents, partial_fit=partial_fit, y=y)
         finally:
             self.hdbscan_model = merger
 
