@@ -39,7 +39,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._io import atomic_save_npy, atomic_write_text
-from .sae.resolve import DEFAULT_MODEL, canonical_model_name
+from .sae.resolve import DEFAULT_MODEL, canonical_model_name, embedding_model_name
 
 __all__ = [
     "Corpus",
@@ -214,12 +214,19 @@ def cache_dir() -> Path:
     return Path(os.environ.get("BERTOPIC_SAE_CACHE", Path.home() / ".cache" / "bertopic_sae"))
 
 
-def _model_name(model) -> str:
-    path = getattr(model, "model_card_data", None)
-    name = getattr(path, "base_model", None) if path is not None else None
-    if not name:
-        name = getattr(model, "name_or_path", None) or type(model).__name__
-    return Path(str(name)).name
+def _model_key(model) -> str:
+    """Cache key of an embedding model: a readable name plus a fingerprint of its weights, so that two
+    models (two local folders, a fine-tuned copy) never share cached embeddings."""
+    name = embedding_model_name(model) or type(model).__name__
+    path = Path(str(name))
+    label = path.parent.name if path.name in ("", "model", "models") and path.parent.name else path.name
+    digest = hashlib.sha1(type(model).__name__.encode())
+    params = list(model.parameters()) if hasattr(model, "parameters") else []
+    for tensor in params[:1] + params[-1:]:
+        flat = tensor.detach().reshape(-1)[:4096].float().cpu().numpy()
+        digest.update(str(tuple(tensor.shape)).encode())
+        digest.update(flat.tobytes())
+    return f"{label}-{digest.hexdigest()[:8]}"
 
 
 def embed(
@@ -239,7 +246,7 @@ def embed(
     for text in texts:
         digest.update(text.encode("utf-8", "replace"))
         digest.update(b"\0")
-    path = cache_dir() / f"{_model_name(model)}-{len(texts)}-{digest.hexdigest()[:16]}.npy"
+    path = cache_dir() / f"{_model_key(model)}-{len(texts)}-{digest.hexdigest()[:16]}.npy"
     if cache and path.exists():
         return np.load(path)
     vectors = model.encode(
