@@ -60,3 +60,19 @@ def test_stock_bertopic_load_of_a_plugin_model_can_refit(tmp_path, bbc, small_sa
     same = BERTopic.load(str(tmp_path / "model"), embedding_model=embedding_model)  # ours reloads exactly
     np.testing.assert_array_equal(same.transform(texts[:20], embeddings[:20])[0],
                                   model.transform(texts[:20], embeddings[:20])[0])
+
+
+def test_reduce_topics_to_at_least_as_many_topics_leaves_the_model_alone(bbc, embedding_model):
+    # BERTopic's suite reduces its "auto"-reduced model to 10 topics; with fewer topics than that, stock
+    # BERTopic 0.17.4 re-maps the probabilities with a stale mapping and raises IndexError.
+    texts, _, embeddings = bbc
+    model = BERTopic(clustering_model=SAEAtomMerger(n_topics=8), embedding_model=embedding_model,
+                     calculate_probabilities=True).fit(texts, embeddings)
+    model.reduce_topics(texts, nr_topics=6)
+    topics, probabilities = list(model.topics_), model.probabilities_.copy()
+    with pytest.warns(UserWarning, match="has 6 topics already"):
+        assert model.reduce_topics(texts, nr_topics=10) is model
+    assert model.topics_ == topics and probabilities.shape == (len(texts), 6)
+    np.testing.assert_array_equal(model.probabilities_, probabilities)
+    model.reduce_topics(texts, nr_topics=3)
+    assert len(set(model.topics_)) == 3 and model.probabilities_.shape == (len(texts), 3)

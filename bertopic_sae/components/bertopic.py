@@ -505,6 +505,24 @@ class BERTopic(_BERTopic):
         return super().update_topics(docs, images, topics, top_n_words, n_gram_range, vectorizer_model,
                                      self.ctfidf_model, representation_model)
 
+    def reduce_topics(self, docs, nr_topics=20, images=None, use_ctfidf: bool = False) -> BERTopic:
+        """BERTopic's ``reduce_topics``; asking for at least as many topics as the model has leaves it as it is.
+
+        Stock BERTopic 0.17.4 re-maps the probabilities with a stale mapping in that case and raises an
+        IndexError; SAE models have few topics (K), so users meet that case often.
+        """
+        if isinstance(nr_topics, int) and not isinstance(nr_topics, bool):
+            have = len(self.get_topics()) - self._outliers
+            if nr_topics >= have:
+                warnings.warn(
+                    f"reduce_topics(nr_topics={nr_topics}): the model has {have} topics already, so nothing "
+                    "is reduced. Ask for fewer, or use set_n_topics to re-merge the SAE atoms into more topics.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                return self
+        return super().reduce_topics(docs, nr_topics=nr_topics, images=images, use_ctfidf=use_ctfidf)
+
     def reduce_outliers(
         self,
         documents,
