@@ -506,7 +506,7 @@ class BERTopic(_BERTopic):
                                      self.ctfidf_model, representation_model)
 
     def reduce_topics(self, docs, nr_topics=20, images=None, use_ctfidf: bool = False) -> BERTopic:
-        """BERTopic's ``reduce_topics``; asking for at least as many topics as the model has leaves it as it is.
+        """BERTopic's ``reduce_topics``; asking for at least as many topics as the model has changes nothing.
 
         Stock BERTopic 0.17.4 re-maps the probabilities with a stale mapping in that case and raises an
         IndexError; SAE models have few topics (K), so users meet that case often.
@@ -516,7 +516,7 @@ class BERTopic(_BERTopic):
             if nr_topics >= have:
                 warnings.warn(
                     f"reduce_topics(nr_topics={nr_topics}): the model has {have} topics already, so nothing "
-                    "is reduced. Ask for fewer, or use set_n_topics to re-merge the SAE atoms into more topics.",
+                    "is reduced. Ask for fewer, or re-merge the atoms into more topics with set_n_topics.",
                     UserWarning,
                     stacklevel=2,
                 )
