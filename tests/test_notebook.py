@@ -108,3 +108,18 @@ def test_dataset_composition_notebook(monkeypatch):
 @pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.name)
 def test_every_notebook_is_tested(path):
     assert f'"{path.name}"' in Path(__file__).read_text()
+
+
+def test_mechanistic_topics_notebook(monkeypatch):
+    notebook = _execute("mechanistic_topics.ipynb", monkeypatch)
+    assert "strongest feature" in _text(notebook, "token-table")
+    assert "Ebola" in _text(notebook, "ebola-features")
+    filters = _text(notebook, "filter-table")
+    assert all(row in filters for row in ("no filter", "density <= 1% (paper)", "density <= 5%"))
+    bars = _figure(notebook, "topic-figure")["data"]
+    assert len(bars) == 6 and all(trace["type"] == "bar" for trace in bars)  # one panel per topic
+    assert all(label.startswith("f") for trace in bars for label in trace["y"])  # bars are SAE features
+    assert _figure(notebook, "mbertopic-figure")["data"][0]["type"] == "bar"  # BERTopic's own barchart
+    steering = _text(notebook, "steering-table")
+    assert "strength 10: True, strength 40: True" in steering  # the hook changes the greedy continuation
+    assert all(row in steering for row in ("unsteered", "strength 10", "strength 40"))
