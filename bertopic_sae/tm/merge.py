@@ -7,12 +7,17 @@ re-runs only the k-means.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import scipy.sparse as sp
-from sklearn.cluster import KMeans
+from sklearn.cluster import AgglomerativeClustering, KMeans
 from sklearn.preprocessing import normalize
 
-__all__ = ["top_p_rows", "atom_prior", "atom_vectors", "kmeans_atoms"]
+__all__ = ["top_p_rows", "atom_prior", "atom_vectors", "ward_centroids", "kmeans_atoms", "MergeInit"]
+
+MergeInit = Literal["ward", "k-means++"]
+"""How the k-means over atoms starts (see :func:`kmeans_atoms`)."""
 
 
 def top_p_rows(matrix: np.ndarray, top_p: float) -> np.ndarray:
@@ -74,13 +79,47 @@ def atom_vectors(
     return normalize(vectors).astype(np.float32)
 
 
+def ward_centroids(vectors: np.ndarray, atom_weights: np.ndarray, n_topics: int) -> np.ndarray:
+    """``(n_topics, dim)`` starting centroids: the θ̄-weighted means of a Ward clustering of ``vectors``
+    (deterministic: no seed, the same atoms give the same centroids)."""
+    groups = AgglomerativeClustering(n_clusters=n_topics, linkage="ward").fit_predict(vectors)
+    members = sp.csr_matrix((atom_weights, (groups, np.arange(groups.size))), shape=(n_topics, groups.size))
+    sums = np.asarray(members @ vectors)
+    return (sums / np.maximum(np.asarray(members.sum(axis=1)), 1e-12)).astype(vectors.dtype)
+
+
 def kmeans_atoms(
-    vectors: np.ndarray, atom_weights: np.ndarray, n_topics: int, random_state: int | None = None
+    vectors: np.ndarray,
+    atom_weights: np.ndarray,
+    n_topics: int,
+    random_state: int | None = None,
+    *,
+    init: MergeInit = "ward",
+    n_init: int = 1,
 ) -> np.ndarray:
-    """Topic of every atom from θ̄-weighted k-means over the active atoms' vectors (-1: inactive atoms)."""
+    """Topic of every atom from θ̄-weighted k-means over the active atoms' vectors (-1: inactive atoms).
+
+    Arguments:
+        vectors: ``(n_atoms, dim)`` atom vectors (:func:`atom_vectors`).
+        atom_weights: θ̄ of every atom; atoms at 0 are left out.
+        n_topics: number of clusters.
+        random_state: seed of the k-means++ starts (``init="k-means++"`` only).
+        init: ``"ward"``: one k-means run started from the centroids of a Ward clustering of the atoms
+            (:func:`ward_centroids`), the same for every seed; ``"k-means++"``: ``n_init`` seeded
+            k-means++ starts, the lowest weighted inertia kept (0.1.0 used one).
+        n_init: k-means++ starts (``init="k-means++"`` only).
+    """
+    if init not in ("ward", "k-means++"):
+        raise ValueError(f"init must be 'ward' or 'k-means++', got {init!r}.")
+    if isinstance(n_init, bool) or not isinstance(n_init, (int, np.integer)) or n_init < 1:
+        raise ValueError(f"n_init must be a positive integer, got {n_init!r}.")
     active = np.flatnonzero(atom_weights > 0)
-    kmeans = KMeans(n_clusters=n_topics, n_init=1, random_state=random_state)
-    kmeans.fit(vectors[active], sample_weight=atom_weights[active])
+    points, weights = vectors[active], atom_weights[active]
+    if init == "ward":
+        kmeans = KMeans(n_clusters=n_topics, init=ward_centroids(points, weights, n_topics), n_init=1)
+    else:
+        kmeans = KMeans(n_clusters=n_topics, n_init=int(n_init), random_state=random_state)
+    kmeans.fit(points, sample_weight=weights)
     atom_topic = np.full(atom_weights.shape[0], -1, dtype=np.int64)
     atom_topic[active] = kmeans.labels_
     return atom_topic
