@@ -104,7 +104,7 @@ class SAEAtomMerger(ClusterMixin, BaseEstimator):  # mixins first: sklearn reads
         assignment: str = "centroid",
         refine_iterations: int = 100,
         background_weight: float = 0.3,
-        merge_init: MergeInit = "k-means++",
+        merge_init: MergeInit = "ward",
         n_init: int = 1,
         sae_config: SAEConfig | None = None,
         train_config: TrainConfig | None = None,
