@@ -31,7 +31,7 @@ def lee_file(tmp_path_factory):
 @pytest.fixture(scope="module")
 def lee_embeddings(lee_file, tmp_path_factory):
     out = tmp_path_factory.mktemp("emb") / "lee"
-    assert main(["embed", str(lee_file), "--out", str(out), "-q", "--dtype", "float32"]) == 0
+    assert main(["embed", str(lee_file), "--out", str(out), "-q"]) == 0  # float16 shards, the default
     return out
 
 
@@ -203,10 +203,9 @@ def test_pretrain_refuses_folder_with_user_files(lee_embeddings, tmp_path, capsy
     assert (out / "notes.txt").read_text() == "keep me"
 
 
-def test_both_cli_routes_give_the_same_topics(lee_file, tmp_path, capfd, one_thread):
+def test_both_cli_routes_give_the_same_topics(lee_file, lee_embeddings, tmp_path, capfd, one_thread):
     """`embed` (float16 shards) then `fit --embeddings`, and `fit` alone (float32): one topic table."""
-    shards = tmp_path / "emb16"
-    assert main(["embed", str(lee_file), "--out", str(shards), "-q"]) == 0  # float16, the default
+    shards = lee_embeddings
     common = ["--sae", "minilm-l6-v2", "--n-topics", "5", "-q", "--threads", "1"]
     out_a = str(tmp_path / "a")
     assert main(["fit", str(lee_file), "--embeddings", str(shards), "--out", out_a, *common]) == 0
