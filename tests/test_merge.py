@@ -41,6 +41,16 @@ def test_ward_centroids_are_weighted_means_of_the_ward_groups(atoms):
     assert (np.linalg.norm(centroids, axis=1) > 0.8).all()
 
 
+def test_ward_start_on_many_atoms_clusters_the_heaviest(atoms):
+    vectors, weights, truth = atoms
+    active = weights > 0
+    centroids = ward_centroids(vectors[active], weights[active], 6, max_atoms=120)
+    assert centroids.shape == (6, 64)
+    # the heaviest 120 atoms still cover the six groups: each group's centre is near one start
+    groups = normalize(np.vstack([vectors[truth == g].mean(axis=0) for g in range(6)]))
+    assert (np.max(groups @ normalize(centroids).T, axis=1) > 0.9).all()
+
+
 def test_kmeans_plus_plus_restarts_are_seeded(atoms):
     vectors, weights, _ = atoms
     first = kmeans_atoms(vectors, weights, 6, 3, init="k-means++", n_init=5)

@@ -79,9 +79,25 @@ def atom_vectors(
     return normalize(vectors).astype(np.float32)
 
 
-def ward_centroids(vectors: np.ndarray, atom_weights: np.ndarray, n_topics: int) -> np.ndarray:
+WARD_MAX_ATOMS = 4096
+"""Most atoms the Ward start clusters (its memory grows with the square); beyond, the heaviest ones."""
+
+
+def ward_centroids(
+    vectors: np.ndarray, atom_weights: np.ndarray, n_topics: int, max_atoms: int = WARD_MAX_ATOMS
+) -> np.ndarray:
     """``(n_topics, dim)`` starting centroids: the θ̄-weighted means of a Ward clustering of ``vectors``
-    (deterministic: no seed, the same atoms give the same centroids)."""
+    (deterministic: no seed, the same atoms give the same centroids).
+
+    Arguments:
+        vectors: ``(n, dim)`` vectors of the active atoms.
+        atom_weights: their θ̄ (positive).
+        n_topics: number of centroids.
+        max_atoms: above this many atoms only the ``max_atoms`` heaviest are clustered (bounded memory).
+    """
+    if vectors.shape[0] > max_atoms:
+        heaviest = np.sort(np.argsort(-atom_weights, kind="stable")[:max_atoms])
+        vectors, atom_weights = vectors[heaviest], atom_weights[heaviest]
     groups = AgglomerativeClustering(n_clusters=n_topics, linkage="ward").fit_predict(vectors)
     members = sp.csr_matrix((atom_weights, (groups, np.arange(groups.size))), shape=(n_topics, groups.size))
     sums = np.asarray(members @ vectors)
