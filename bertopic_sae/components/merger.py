@@ -145,6 +145,11 @@ class SAEAtomMerger(ClusterMixin, BaseEstimator):  # mixins first: sklearn reads
             raise ValueError(f"merge_init must be 'ward' or 'k-means++', got {self.merge_init!r}.")
         if isinstance(self.n_init, bool) or not isinstance(self.n_init, (int, np.integer)) or self.n_init < 1:
             raise ValueError(f"n_init must be a positive integer, got {self.n_init!r}.")
+        if self.n_init > 1 and self.merge_init == "ward":
+            raise ValueError(
+                f"n_init={self.n_init} has no effect with merge_init='ward' (one start, no seed): pass "
+                "merge_init='k-means++' for seeded restarts, or leave n_init=1."
+            )
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}.")
 
