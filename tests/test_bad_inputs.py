@@ -482,7 +482,7 @@ def test_too_many_topics_refused(corpus):
         ({"refine_iterations": -1}, "refine_iterations"),
         ({"merge_init": "random"}, "merge_init"),
         ({"n_init": 0}, "n_init"),
-        ({"n_init": 5}, "merge_init='k-means++'"),
+        ({"n_init": 5}, "n_init=5 has no effect"),
     ],
 )
 def test_bad_merger_options_refused(params, name, corpus):
