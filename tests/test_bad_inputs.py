@@ -498,7 +498,7 @@ def test_full_labels_ignored_by_the_merger_and_warned_by_bertopic(corpus):
     without = SAEAtomMerger(n_topics=2, sae="minilm-l6-v2").fit(embeddings[:50])
     np.testing.assert_array_equal(with_y.labels_, without.labels_)
     with pytest.warns(UserWarning, match="BaseCluster"):
-        BERTopic(clustering_model=SAEAtomMerger(n_topics=2)).fit_transform(
+        BERTopic(clustering_model=SAEAtomMerger(n_topics=2, sae="minilm-l6-v2")).fit_transform(
             texts[:50], embeddings[:50], y=np.zeros(50, int)
         )
 
