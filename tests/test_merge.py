@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 from sklearn.preprocessing import normalize
 
-from bertopic_sae.tm.merge import kmeans_atoms, ward_centroids
+from bertopic_sae.tm.merge import consensus_centroids, kmeans_atoms
 
 
 @pytest.fixture(scope="module")
@@ -22,9 +22,9 @@ def atoms():
     return vectors, weights / weights.sum(), truth
 
 
-def test_ward_start_is_the_same_for_every_seed_and_finds_the_groups(atoms):
+def test_consensus_start_is_the_same_for_every_seed_and_finds_the_groups(atoms):
     vectors, weights, truth = atoms
-    runs = [kmeans_atoms(vectors, weights, 6, seed, init="ward") for seed in (0, 1, 7, None)]
+    runs = [kmeans_atoms(vectors, weights, 6, seed, n_init=10) for seed in (0, 1, 7, None)]
     for run in runs[1:]:
         np.testing.assert_array_equal(run, runs[0])
     active = weights > 0
@@ -32,23 +32,14 @@ def test_ward_start_is_the_same_for_every_seed_and_finds_the_groups(atoms):
     assert adjusted_rand_score(truth[active], runs[0][active]) > 0.95
 
 
-def test_ward_centroids_are_weighted_means_of_the_ward_groups(atoms):
-    vectors, weights, _ = atoms
-    active = weights > 0
-    centroids = ward_centroids(vectors[active], weights[active], 6)
-    assert centroids.shape == (6, 64) and centroids.dtype == vectors.dtype
-    # each starting centroid lies close to one group's direction: near-unit norm for tight groups
-    assert (np.linalg.norm(centroids, axis=1) > 0.8).all()
-
-
-def test_ward_start_on_many_atoms_clusters_the_heaviest(atoms):
+def test_consensus_centroids_sit_on_the_groups(atoms):
     vectors, weights, truth = atoms
     active = weights > 0
-    centroids = ward_centroids(vectors[active], weights[active], 6, max_atoms=120)
-    assert centroids.shape == (6, 64)
-    # the heaviest 120 atoms still cover the six groups: each group's centre is near one start
-    groups = normalize(np.vstack([vectors[truth == g].mean(axis=0) for g in range(6)]))
-    assert (np.max(groups @ normalize(centroids).T, axis=1) > 0.9).all()
+    groups = normalize(np.vstack([vectors[(truth == g) & active].mean(axis=0) for g in range(6)]))
+    for cap in (10_000, 120):  # all atoms; only the 120 heaviest in the co-association
+        centroids = consensus_centroids(vectors[active], weights[active], 6, n_runs=10, max_atoms=cap)
+        assert centroids.shape == (6, 64) and centroids.dtype == vectors.dtype
+        assert (np.max(groups @ normalize(centroids).T, axis=1) > 0.9).all()
 
 
 def test_kmeans_plus_plus_restarts_are_seeded(atoms):

@@ -65,10 +65,11 @@ class SAEAtomMerger(ClusterMixin, BaseEstimator):  # mixins first: sklearn reads
             they stop early once fewer than 0.1% of the documents change topic. Each step is one pass
             of matrix products.
         background_weight: π, the share of words drawn from the background unigram (paper: 0.3).
-        merge_init: how the k-means over atoms starts. ``"ward"``: from a Ward clustering of the atom
-            vectors, so the merge is the same for every ``random_state``; ``"k-means++"``: ``n_init``
-            seeded k-means++ starts, the lowest weighted inertia kept (0.1.0: one start).
-        n_init: k-means++ starts of the merge (``merge_init="k-means++"`` only).
+        merge_init: how the k-means over atoms starts. ``"consensus"``: from the consensus of ``n_init``
+            k-means++ runs with fixed seeds (which atoms they put together), so the merge is the same for
+            every ``random_state``; ``"k-means++"``: ``n_init`` k-means++ starts seeded by
+            ``random_state``, the lowest weighted inertia kept (0.1.0: ``n_init=1``).
+        n_init: k-means++ runs of the merge, pooled (``"consensus"``) or the best kept (``"k-means++"``).
         sae_config: shape of an SAE trained on the documents (when the merger trains one).
         train_config: how to train it.
         random_state: seed of the merge's k-means++ starts (and of SAE training when the merger trains one).
@@ -104,8 +105,8 @@ class SAEAtomMerger(ClusterMixin, BaseEstimator):  # mixins first: sklearn reads
         assignment: str = "centroid",
         refine_iterations: int = 100,
         background_weight: float = 0.3,
-        merge_init: MergeInit = "ward",
-        n_init: int = 1,
+        merge_init: MergeInit = "consensus",
+        n_init: int = 30,
         sae_config: SAEConfig | None = None,
         train_config: TrainConfig | None = None,
         random_state: int | None = 42,
@@ -141,15 +142,10 @@ class SAEAtomMerger(ClusterMixin, BaseEstimator):  # mixins first: sklearn reads
             raise ValueError(f"assignment must be 'centroid' or 'sum', got {self.assignment!r}.")
         if self.refine_iterations < 0:
             raise ValueError(f"refine_iterations must be >= 0, got {self.refine_iterations}.")
-        if self.merge_init not in ("ward", "k-means++"):
-            raise ValueError(f"merge_init must be 'ward' or 'k-means++', got {self.merge_init!r}.")
+        if self.merge_init not in ("consensus", "k-means++"):
+            raise ValueError(f"merge_init must be 'consensus' or 'k-means++', got {self.merge_init!r}.")
         if isinstance(self.n_init, bool) or not isinstance(self.n_init, (int, np.integer)) or self.n_init < 1:
             raise ValueError(f"n_init must be a positive integer, got {self.n_init!r}.")
-        if self.n_init > 1 and self.merge_init == "ward":
-            raise ValueError(
-                f"n_init={self.n_init} has no effect with merge_init='ward' (one start, no seed): pass "
-                "merge_init='k-means++' for seeded restarts, or leave n_init=1."
-            )
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}.")
 
