@@ -209,9 +209,9 @@ def write(args, rows, notes, cpu: str, cores: int) -> None:
         f"--seeds {' '.join(map(str, args.seeds))}`).",
         "",
         "ARI of the topics: float32 vs float16-rounded embeddings (first seed), and over all seed pairs "
-        "(float32). ours = bertopic_sae.BERTopic + SAEAtomMerger (shipped MiniLM SAE; merge_init='consensus'); "
-        "ours_kmeans++ = the same with 0.1.0's merge (merge_init='k-means++', n_init=1); kmeans = KMeans on "
-        "the embeddings; bertopic = UMAP + HDBSCAN reduced to K (+ outliers).",
+        "(float32). ours = bertopic_sae.BERTopic + SAEAtomMerger (shipped MiniLM SAE; "
+        "merge_init='consensus'); ours_kmeans++ = the same with 0.1.0's merge (merge_init='k-means++', "
+        "n_init=1); kmeans = KMeans on the embeddings; bertopic = UMAP + HDBSCAN reduced to K (+ outliers).",
         "",
         "| corpus | docs | K | method | float16 ARI | seed ARI mean | seed ARI min | seconds |",
         "|---|---|---|---|---|---|---|---|",
