@@ -5,6 +5,7 @@ documents with at least 4 words, drawn with seed 0) and three methods fitted sid
 on the same MiniLM embeddings:
 
 * ``ours``: ``bertopic_sae.BERTopic`` + ``SAEAtomMerger(n_topics=K, sae=<shipped minilm-l6-v2>)``;
+* ``ours_kmeans++``: the same with 0.1.0's merge rule (``merge_init="k-means++", n_init=1``);
 * ``kmeans``: scikit-learn ``KMeans(K)`` on the unit-norm embeddings;
 * ``bertopic``: default BERTopic (UMAP + HDBSCAN, UMAP seeded), reduced to K topics (plus outliers) with
   ``reduce_topics``, on the same vocabulary as ours.
@@ -48,7 +49,9 @@ import numpy as np  # noqa: E402
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-METHODS = ("ours", "kmeans", "bertopic")
+METHODS = ("ours", "ours_kmeans++", "kmeans", "bertopic")
+OLD_RULE = {"merge_init": "k-means++", "n_init": 1}
+"""0.1.0's merge: one seeded k-means++ start."""
 
 
 def load_texts(name: str, n_docs: int) -> list[str]:
@@ -60,11 +63,11 @@ def load_texts(name: str, n_docs: int) -> list[str]:
     return [texts[i] for i in keep]
 
 
-def fit_ours(texts, embeddings, embedding_model, sae, k: int, seed: int):
+def fit_ours(texts, embeddings, embedding_model, sae, k: int, seed: int, **merger_params):
     from bertopic_sae import BERTopic, SAEAtomMerger
 
     model = BERTopic(
-        clustering_model=SAEAtomMerger(n_topics=k, sae=sae, random_state=seed),
+        clustering_model=SAEAtomMerger(n_topics=k, sae=sae, random_state=seed, **merger_params),
         embedding_model=embedding_model,
     )
     topics, _ = model.fit_transform(texts, embeddings=embeddings)
@@ -144,8 +147,10 @@ def main() -> None:
             started = time.perf_counter()
             labels, models = {}, {}
             for seed in args.seeds:
-                if method == "ours":
-                    labels[seed], models[seed] = fit_ours(texts, e32, embedding_model, sae, args.k, seed)
+                if method.startswith("ours"):
+                    params = OLD_RULE if method == "ours_kmeans++" else {}
+                    labels[seed], models[seed] = fit_ours(texts, e32, embedding_model, sae, args.k, seed,
+                                                          **params)
                     vocab = models[seed].vectorizer_model.get_feature_names_out() if vocab is None else vocab
                 elif method == "kmeans":
                     labels[seed] = fit_kmeans(e32, args.k, seed)
@@ -157,10 +162,10 @@ def main() -> None:
                     labels[seed] = fit_bertopic(texts, e32, embedding_model, vocab, args.k, seed)
                 print(f"  {method} seed {seed}: {len(set(labels[seed]))} topics", flush=True)
             first = args.seeds[0]
-            if method == "ours":
-                rounded, model16 = fit_ours(texts, e16, embedding_model, sae, args.k, first)
+            if method.startswith("ours"):
+                rounded, model16 = fit_ours(texts, e16, embedding_model, sae, args.k, first, **params)
                 models[first]._stability_embeddings = e32
-                notes.append((name, diagnose(models[first], model16)))
+                notes.append((f"{name}, {method}", diagnose(models[first], model16)))
             elif method == "kmeans":
                 rounded = fit_kmeans(e16, args.k, first)
             else:
@@ -204,8 +209,9 @@ def write(args, rows, notes, cpu: str, cores: int) -> None:
         f"--seeds {' '.join(map(str, args.seeds))}`).",
         "",
         "ARI of the topics: float32 vs float16-rounded embeddings (first seed), and over all seed pairs "
-        "(float32). ours = bertopic_sae.BERTopic + SAEAtomMerger (shipped MiniLM SAE); kmeans = KMeans on "
-        "the embeddings; bertopic = UMAP + HDBSCAN reduced to K (+ outliers).",
+        "(float32). ours = bertopic_sae.BERTopic + SAEAtomMerger (shipped MiniLM SAE; "
+        "merge_init='consensus'); ours_kmeans++ = the same with 0.1.0's merge (merge_init='k-means++', "
+        "n_init=1); kmeans = KMeans on the embeddings; bertopic = UMAP + HDBSCAN reduced to K (+ outliers).",
         "",
         "| corpus | docs | K | method | float16 ARI | seed ARI mean | seed ARI min | seconds |",
         "|---|---|---|---|---|---|---|---|",

@@ -718,7 +718,8 @@ def _load_sae_parts(model: BERTopic, folder: Path) -> None:
     sae = SparseAutoencoder.from_pretrained(folder / SAE_DIR) if (folder / SAE_DIR).exists() else None
     arrays = load_file(str(folder / MERGER_TENSORS))
     stages = stages_from_arrays(arrays, config["merger_state"], sae)
-    merger = SAEAtomMerger(**config["merger_params"])
+    # Saved before merge_init existed: a later set_n_topics re-merges with the rule of the saved model.
+    merger = SAEAtomMerger(**{"merge_init": "k-means++", "n_init": 1, **config["merger_params"]})
     merger.load_state(arrays, config["merger_state"], stages)
     model.hdbscan_model = merger
     model.sae_stages_ = stages

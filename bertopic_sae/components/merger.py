@@ -27,7 +27,7 @@ from ..tm.assignment import (
     realign_atoms,
     unit_points,
 )
-from ..tm.merge import atom_prior, atom_vectors, kmeans_atoms
+from ..tm.merge import MergeInit, atom_prior, atom_vectors, kmeans_atoms
 from ..tm.state import FittedStages, fit_stages
 
 __all__ = ["SAEAtomMerger"]
@@ -65,9 +65,14 @@ class SAEAtomMerger(ClusterMixin, BaseEstimator):  # mixins first: sklearn reads
             they stop early once fewer than 0.1% of the documents change topic. Each step is one pass
             of matrix products.
         background_weight: π, the share of words drawn from the background unigram (paper: 0.3).
+        merge_init: how the k-means over atoms starts. ``"consensus"``: from the consensus of ``n_init``
+            k-means++ runs with fixed seeds (which atoms they put together), so the merge is the same for
+            every ``random_state``; ``"k-means++"``: ``n_init`` k-means++ starts seeded by
+            ``random_state``, the lowest weighted inertia kept (0.1.0: ``n_init=1``).
+        n_init: k-means++ runs of the merge, pooled (``"consensus"``) or the best kept (``"k-means++"``).
         sae_config: shape of an SAE trained on the documents (when the merger trains one).
         train_config: how to train it.
-        random_state: seed of k-means.
+        random_state: seed of the merge's k-means++ starts (and of SAE training when the merger trains one).
         verbose: show progress.
 
     Attributes:
@@ -100,6 +105,8 @@ class SAEAtomMerger(ClusterMixin, BaseEstimator):  # mixins first: sklearn reads
         assignment: str = "centroid",
         refine_iterations: int = 100,
         background_weight: float = 0.3,
+        merge_init: MergeInit = "consensus",
+        n_init: int = 30,
         sae_config: SAEConfig | None = None,
         train_config: TrainConfig | None = None,
         random_state: int | None = 42,
@@ -112,6 +119,8 @@ class SAEAtomMerger(ClusterMixin, BaseEstimator):  # mixins first: sklearn reads
         self.assignment = assignment
         self.refine_iterations = refine_iterations
         self.background_weight = background_weight
+        self.merge_init = merge_init
+        self.n_init = n_init
         self.sae_config = sae_config
         self.train_config = train_config
         self.random_state = random_state
@@ -133,6 +142,10 @@ class SAEAtomMerger(ClusterMixin, BaseEstimator):  # mixins first: sklearn reads
             raise ValueError(f"assignment must be 'centroid' or 'sum', got {self.assignment!r}.")
         if self.refine_iterations < 0:
             raise ValueError(f"refine_iterations must be >= 0, got {self.refine_iterations}.")
+        if self.merge_init not in ("consensus", "k-means++"):
+            raise ValueError(f"merge_init must be 'consensus' or 'k-means++', got {self.merge_init!r}.")
+        if isinstance(self.n_init, bool) or not isinstance(self.n_init, (int, np.integer)) or self.n_init < 1:
+            raise ValueError(f"n_init must be a positive integer, got {self.n_init!r}.")
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}.")
 
@@ -260,7 +273,8 @@ class SAEAtomMerger(ClusterMixin, BaseEstimator):  # mixins first: sklearn reads
         return "words"
 
     def _assign_atoms(self, n_topics: int, embeddings=None) -> None:
-        atom_topic = kmeans_atoms(self._atom_vectors, self.atom_weights_, n_topics, self.random_state)
+        atom_topic = kmeans_atoms(self._atom_vectors, self.atom_weights_, n_topics, self.random_state,
+                                  init=self.merge_init, n_init=self.n_init)
         self._set_atom_topics(atom_topic, n_topics)
         self.topic_centroids_ = None
         if self._uses_centroids():

@@ -7,12 +7,17 @@ re-runs only the k-means.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import scipy.sparse as sp
-from sklearn.cluster import KMeans
+from sklearn.cluster import AgglomerativeClustering, KMeans
 from sklearn.preprocessing import normalize
 
-__all__ = ["top_p_rows", "atom_prior", "atom_vectors", "kmeans_atoms"]
+__all__ = ["top_p_rows", "atom_prior", "atom_vectors", "consensus_centroids", "kmeans_atoms", "MergeInit"]
+
+MergeInit = Literal["consensus", "k-means++"]
+"""How the k-means over atoms starts (see :func:`kmeans_atoms`)."""
 
 
 def top_p_rows(matrix: np.ndarray, top_p: float) -> np.ndarray:
@@ -74,13 +79,84 @@ def atom_vectors(
     return normalize(vectors).astype(np.float32)
 
 
-def kmeans_atoms(
-    vectors: np.ndarray, atom_weights: np.ndarray, n_topics: int, random_state: int | None = None
+CONSENSUS_MAX_ATOMS = 4096
+"""Most atoms whose co-association the consensus start clusters (memory grows with the square); beyond,
+the heaviest ones."""
+
+
+def _weighted_centroids(points: np.ndarray, weights: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
+    members = sp.csr_matrix((weights, (groups, np.arange(groups.size))), shape=(n, groups.size))
+    return (np.asarray(members @ points) / np.maximum(np.asarray(members.sum(axis=1)), 1e-12)).astype(
+        points.dtype
+    )
+
+
+def consensus_centroids(
+    vectors: np.ndarray,
+    atom_weights: np.ndarray,
+    n_topics: int,
+    n_runs: int = 30,
+    max_atoms: int = CONSENSUS_MAX_ATOMS,
 ) -> np.ndarray:
-    """Topic of every atom from θ̄-weighted k-means over the active atoms' vectors (-1: inactive atoms)."""
+    """``(n_topics, dim)`` starting centroids that no seed chooses: ``n_runs`` θ̄-weighted k-means++ runs
+    (seeds 0..n_runs-1), the share of runs in which two atoms share a cluster (co-association), an
+    average-linkage clustering of that share, and the θ̄-weighted means of its groups.
+
+    Arguments:
+        vectors: ``(n, dim)`` vectors of the active atoms.
+        atom_weights: their θ̄ (positive).
+        n_topics: number of centroids.
+        n_runs: k-means++ runs pooled.
+        max_atoms: above this many atoms the co-association is clustered over the ``max_atoms`` heaviest.
+    """
+    runs = [KMeans(n_clusters=n_topics, n_init=1, random_state=seed).fit(vectors, sample_weight=atom_weights)
+            .labels_ for seed in range(n_runs)]
+    keep = np.arange(vectors.shape[0])
+    if keep.size > max_atoms:
+        keep = np.sort(np.argsort(-atom_weights, kind="stable")[:max_atoms])
+    rows, ones = np.arange(keep.size), np.ones(keep.size)
+    together = sp.hstack([sp.csr_matrix((ones, (rows, labels[keep])), shape=(keep.size, n_topics))
+                          for labels in runs]).tocsr()
+    share = np.asarray((together @ together.T).todense()) / n_runs
+    average = AgglomerativeClustering(n_clusters=n_topics, metric="precomputed", linkage="average")
+    groups = average.fit_predict(1.0 - share)
+    return _weighted_centroids(vectors[keep], atom_weights[keep], groups, n_topics)
+
+
+def kmeans_atoms(
+    vectors: np.ndarray,
+    atom_weights: np.ndarray,
+    n_topics: int,
+    random_state: int | None = None,
+    *,
+    init: MergeInit = "consensus",
+    n_init: int = 30,
+) -> np.ndarray:
+    """Topic of every atom from θ̄-weighted k-means over the active atoms' vectors (-1: inactive atoms).
+
+    Arguments:
+        vectors: ``(n_atoms, dim)`` atom vectors (:func:`atom_vectors`).
+        atom_weights: θ̄ of every atom; atoms at 0 are left out.
+        n_topics: number of clusters.
+        random_state: seed of the k-means++ starts (``init="k-means++"`` only).
+        init: ``"consensus"``: one k-means run started from the consensus of ``n_init`` k-means++ runs
+            with fixed seeds (:func:`consensus_centroids`), the same for every ``random_state``;
+            ``"k-means++"``: ``n_init`` k-means++ starts seeded by ``random_state``, the lowest weighted
+            inertia kept (0.1.0: one start).
+        n_init: k-means++ runs pooled (``"consensus"``) or started (``"k-means++"``).
+    """
+    if init not in ("consensus", "k-means++"):
+        raise ValueError(f"init must be 'consensus' or 'k-means++', got {init!r}.")
+    if isinstance(n_init, bool) or not isinstance(n_init, (int, np.integer)) or n_init < 1:
+        raise ValueError(f"n_init must be a positive integer, got {n_init!r}.")
     active = np.flatnonzero(atom_weights > 0)
-    kmeans = KMeans(n_clusters=n_topics, n_init=1, random_state=random_state)
-    kmeans.fit(vectors[active], sample_weight=atom_weights[active])
+    points, weights = vectors[active], atom_weights[active]
+    if init == "consensus":
+        start = consensus_centroids(points, weights, n_topics, int(n_init))
+        kmeans = KMeans(n_clusters=n_topics, init=start, n_init=1)
+    else:
+        kmeans = KMeans(n_clusters=n_topics, n_init=int(n_init), random_state=random_state)
+    kmeans.fit(points, sample_weight=weights)
     atom_topic = np.full(atom_weights.shape[0], -1, dtype=np.int64)
     atom_topic[active] = kmeans.labels_
     return atom_topic
