@@ -82,6 +82,21 @@ def subset(name: str, n: int):
     return dataset, [corpus.texts[i] for i in keep], labels
 
 
+def cached_features(label: str, texts, max_tokens: int, lm, bundle):
+    """Feature counts of ``texts``, computed once and kept under the cache folder (atomic write)."""
+    from bertopic_sae._io import atomic_write_bytes
+    from bertopic_sae.data import cache_dir
+    from bertopic_sae.mtm import featurize
+
+    cache = cache_dir() / "mtm_grid" / f"{label}-{Path(bundle.folder).name}.pkl"
+    if cache.exists():
+        return pickle.loads(cache.read_bytes())
+    fc = featurize(lm, bundle, texts, max_tokens=max_tokens, mean_acts=True, verbose=True)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(cache, pickle.dumps(fc))
+    return fc
+
+
 def throughput(lm, bundle, texts, max_tokens: int) -> dict:
     from bertopic_sae.mtm import featurize
     from bertopic_sae.mtm.activations import iter_activations
@@ -157,14 +172,17 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=[*MTM, *WORD])
     parser.add_argument("--speed-docs", type=int, default=60)
     parser.add_argument("--out", type=Path, default=RESULTS / "mtm_grid.csv")
+    parser.add_argument(
+        "--features-only", action="store_true", help="only cache the feature counts and measure throughput"
+    )
     args = parser.parse_args()
 
     import torch
     from bertopic_sae.octis import OctisEvaluator
 
-    from bertopic_sae.data import cache_dir
+    from bertopic_sae._io import atomic_write_text
     from bertopic_sae.lm import load_causal_lm
-    from bertopic_sae.mtm import featurize, load_lm_sae
+    from bertopic_sae.mtm import load_lm_sae
 
     torch.set_num_threads(2)
     lm, bundle = load_causal_lm(verbose=False), load_lm_sae()
@@ -177,6 +195,7 @@ def main() -> None:
                 for r in csv.DictReader(handle)
             }
     speed_lines = []
+    featurise_first = args.features_only or any(m in MTM for m in args.models)
     for name in args.datasets:
         dataset, texts, _ = subset(name, args.docs)
         label = f"{name}[{len(texts)}x{args.max_tokens}tok]"
@@ -186,13 +205,18 @@ def main() -> None:
             speed = json.loads(speed_file.read_text())
         else:
             speed = throughput(lm, bundle, texts[: args.speed_docs], args.max_tokens)
-            speed_file.write_text(json.dumps(speed))
+            speed["docs"], speed["max_tokens"], speed["corpus"] = args.speed_docs, args.max_tokens, label
+            speed["date"] = dt.date.today().isoformat()
+            speed["machine"] = f"{cpu_model()}, {cpu_cores()} cores"
+            atomic_write_text(speed_file, json.dumps(speed, indent=1))
         speed_lines.append(
             f"| {label} | {args.speed_docs} | {speed['bare_tokens_per_s']:.0f} | "
             f"{speed['featurize_tokens_per_s']:.0f} | {speed['ratio']:.2f} |"
         )
         print(speed_lines[-1], flush=True)
-        fc = None
+        fc = cached_features(label, texts, args.max_tokens, lm, bundle) if featurise_first else None
+        if args.features_only:
+            continue
         word_docs = [" ".join(t) for t in dataset.get_corpus()]
         for seed in args.seeds:  # seeds outermost: a cut-short run still covers every K
             for k in args.ks:
@@ -200,13 +224,7 @@ def main() -> None:
                     if (model, label, k, seed) in done:
                         continue
                     if model in MTM and fc is None:
-                        cache = cache_dir() / "mtm_grid" / f"{label}.pkl"
-                        if cache.exists():
-                            fc = pickle.loads(cache.read_bytes())
-                        else:
-                            fc = featurize(lm, bundle, texts, max_tokens=args.max_tokens, verbose=True)
-                            cache.parent.mkdir(parents=True, exist_ok=True)
-                            cache.write_bytes(pickle.dumps(fc))
+                        fc = cached_features(label, texts, args.max_tokens, lm, bundle)
                     start = time.perf_counter()
                     try:
                         if model in MTM:
@@ -243,7 +261,8 @@ def main() -> None:
                             writer.writeheader()
                         writer.writerow(row)
                     print(row, flush=True)
-    report(args.out, speed_lines, args)
+    if not args.features_only:
+        report(args.out, speed_lines, args)
 
 
 def report(path: Path, speed_lines: list[str], args) -> None:
