@@ -38,9 +38,10 @@ CORPORA = {"reuters": (500, 128), "health_news_tweets": (800, 64)}
 # Each variant: METM keyword arguments on top of the defaults ("mlda" = the mLDA reference row).
 VARIANTS: dict[str, dict] = {
     "default": {},
+    "previous": {"init": "document", "batch_norm": False},  # the mETM before the collapse fix
     "no-batchnorm": {"batch_norm": False},
+    "document-init": {"init": "document"},
     "no-kl-warmup": {"kl_warmup": 0.0},
-    "random-init": {"init": "random"},
     "lr-2e-3": {"lr": 2e-3},
     "mlda": {},
 }

@@ -42,10 +42,11 @@ from torch import nn
 from .base import MechanisticTopicModel
 from .features import FeatureCounts
 
-__all__ = ["METM", "METMInit"]
+__all__ = ["METM", "METMInit", "METMMixing"]
 
 _WEIGHTS = "metm.safetensors"
 METMInit = Literal["kmeans", "document"]
+METMMixing = Literal["logit", "probability"]
 
 
 class _Net(nn.Module):
@@ -61,7 +62,7 @@ class _Net(nn.Module):
         hidden: int,
         batch_norm: bool,
         rho: torch.Tensor,
-        tau: float,
+        scale: torch.Tensor,
         frozen: tuple[torch.Tensor, ...],
     ):
         super().__init__()
@@ -73,14 +74,18 @@ class _Net(nn.Module):
         norm = (lambda: nn.BatchNorm1d(n_topics, affine=False)) if batch_norm else nn.Identity
         self.mu_norm, self.logvar_norm = norm(), norm()
         self.rho = nn.Parameter(rho)
-        self.log_tau = nn.Parameter(torch.tensor(float(np.log(tau))))
+        self.log_tau = nn.Parameter(torch.tensor(float(np.log(0.25))))  # τ = exp(log_tau) · scale
+        self.register_buffer("scale", scale, persistent=False)
         for name, value in zip(("w_enc", "b_enc", "b_dec", "q"), frozen, strict=True):
             self.register_buffer(name, value, persistent=False)  # the frozen SAE: never trained, never saved
 
     def logits(self, points: torch.Tensor) -> torch.Tensor:
         """Feature firing logits of points in activation space, through the frozen SAE encoder."""
         pre = (points - self.b_dec) @ self.w_enc + self.b_enc
-        return (pre - self.q) / self.log_tau.exp()
+        return (pre - self.q) / self.tau()
+
+    def tau(self) -> torch.Tensor:
+        return self.log_tau.exp() * self.scale
 
     def theta(self, counts: torch.Tensor, sample: bool) -> tuple[torch.Tensor, torch.Tensor]:
         hidden = self.encoder(torch.log1p(counts))
@@ -113,12 +118,14 @@ class METM(MechanisticTopicModel):
         init: ``"kmeans"`` (topic points fitted to k-means clusters of the documents) or ``"document"``
             (each topic at the decoded features of one random document, pushed past their thresholds).
         kl_warmup: share of the training steps over which the KL weight rises from 0 to 1 (0 = no warm-up).
+        mixing: ``"logit"`` (a document reads the θ-mixture of its topics' points: logits mix) or
+            ``"probability"`` (its firing probabilities are the θ-mixture of its topics', as in ETM).
         device: ``"cpu"``, ``"cuda"``...; None picks CUDA when present.
         **kwargs: shared arguments of :class:`~bertopic_sae.mtm.base.MechanisticTopicModel`.
 
     Attributes:
         rho_: ``(K, d_model)`` topic vectors in the residual stream.
-        tau_: the learned temperature τ.
+        tau_: the learned temperature τ (one for every feature).
         doc_topic_, topic_feature_, features_, topic_word_: see the base class.
     """
 
@@ -135,6 +142,7 @@ class METM(MechanisticTopicModel):
         batch_norm: bool = True,
         init: METMInit = "kmeans",
         kl_warmup: float = 0.5,
+        mixing: METMMixing = "logit",
         device: str | None = None,
         **kwargs: Any,
     ):
@@ -146,6 +154,7 @@ class METM(MechanisticTopicModel):
         self.batch_norm = batch_norm
         self.init = init
         self.kl_warmup = kl_warmup
+        self.mixing = mixing
         self.device = device
 
     def _frozen(self, device: torch.device) -> tuple[torch.Tensor, ...]:
@@ -163,16 +172,22 @@ class METM(MechanisticTopicModel):
             torch.as_tensor(bundle.stats.thresholds, dtype=torch.float32)[cols].to(device),
         )
 
-    def _net(self, device: torch.device, rho: torch.Tensor | None = None, tau: float = 1.0) -> _Net:
-        frozen = self._frozen(device)
+    @staticmethod
+    def _scale(q: torch.Tensor) -> torch.Tensor:
+        """τ's unit: the median threshold, shared by every feature (a τ_i ∝ q_i per feature did worse on the
+        development corpora: the topics shared their top features)."""
+        return q.median().clamp_min(1e-3).expand_as(q)
+
+    def _net(self, device: torch.device, rho: torch.Tensor | None = None) -> _Net:
+        frozen = self._frozen(torch.device("cpu"))
         if rho is None:
             rho = torch.zeros(int(self.n_topics), frozen[2].shape[0])
         return _Net(
             len(self.features_), int(self.n_topics), self.hidden, bool(self.batch_norm), rho.float().cpu(),
-            tau, frozen,
+            self._scale(frozen[3]).clone(), frozen,
         ).to(device)
 
-    def _init_rho(self, counts: torch.Tensor, n_tok: torch.Tensor, tau: float, seed: int) -> torch.Tensor:
+    def _init_rho(self, counts: torch.Tensor, n_tok: torch.Tensor, seed: int) -> torch.Tensor:
         """Starting topic points (see the module docstring), on the CPU."""
         w_enc, b_enc, b_dec, q = self._frozen(torch.device("cpu"))
         k = int(self.n_topics)
@@ -188,7 +203,8 @@ class METM(MechanisticTopicModel):
         labels = KMeans(k, n_init=3, random_state=seed).fit_predict(profiles)
         member = torch.as_tensor(np.eye(k, dtype=np.float32)[labels])  # (n_docs, K) one-hot
         rate = (member.T @ counts + 0.5) / (member.T @ n_tok + 1.0)  # smoothed firing rate per token
-        target = q + tau * torch.logit(rate.clamp(1e-6, 1 - 1e-6))  # pre-activations with that rate
+        # the pre-activations that fire at that rate under the starting temperature τ = 0.25 · scale
+        target = q + 0.25 * self._scale(q) * torch.logit(rate.clamp(1e-6, 1 - 1e-6))
         # the affine encoder: (ρ − b_dec) W_enc = target − b_enc, solved for ρ in least squares
         offset = torch.linalg.lstsq(w_enc.T, (target - b_enc).T).solution.T
         return b_dec + offset
@@ -200,6 +216,8 @@ class METM(MechanisticTopicModel):
             raise ValueError("epochs, lr and batch_size_docs must be positive.")
         if self.init not in ("kmeans", "document"):
             raise ValueError(f"init must be 'kmeans' or 'document', got {self.init!r}.")
+        if self.mixing not in ("logit", "probability"):
+            raise ValueError(f"mixing must be 'logit' or 'probability', got {self.mixing!r}.")
         if not 0 <= self.kl_warmup <= 1:
             raise ValueError(f"kl_warmup must be in [0, 1], got {self.kl_warmup!r}.")
         device = torch.device(self.device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -209,9 +227,7 @@ class METM(MechanisticTopicModel):
         counts = torch.as_tensor(fc.counts.toarray(), dtype=torch.float32)
         n_tok = torch.as_tensor(np.asarray(fc.n_tok), dtype=torch.float32).unsqueeze(1)
         n_docs = counts.shape[0]
-        q = self._frozen(torch.device("cpu"))[3]
-        tau = float(q.median().clamp_min(1e-3)) / 4
-        net = self._net(device, self._init_rho(counts, n_tok, tau, seed), tau=tau)
+        net = self._net(device, self._init_rho(counts, n_tok, seed))
         optimizer = torch.optim.Adam(net.parameters(), lr=self.lr)
         counts, n_tok = counts.to(device), n_tok.to(device)
         bar = trange(self.epochs, disable=not self.verbose, desc="mETM")
@@ -226,7 +242,12 @@ class METM(MechanisticTopicModel):
                     continue  # batch norm needs two documents
                 c, n = counts[rows], n_tok[rows]
                 theta, kl = net.theta(c, sample=True)
-                nll = binomial_nll(c, n, theta @ net.logits(net.rho))
+                topic_logits = net.logits(net.rho)
+                if self.mixing == "logit":
+                    nll = binomial_nll(c, n, theta @ topic_logits)
+                else:  # π_d = Σ_k θ_dk p_k, as ETM mixes its topics' word distributions
+                    pi = (theta @ torch.sigmoid(topic_logits)).clamp(1e-6, 1 - 1e-6)
+                    nll = binomial_nll(c, n, torch.logit(pi))
                 # KL warm-up (against posterior collapse: θ ignored while the KL term dominates)
                 loss = (nll + min(1.0, step / warmup if warmup > 0 else 1.0) * kl).mean()
                 step += 1
@@ -242,7 +263,7 @@ class METM(MechanisticTopicModel):
         with torch.no_grad():
             probs = torch.sigmoid(self.net_.logits(self.net_.rho)).cpu().numpy()
         self.rho_ = self.net_.rho.detach().cpu().numpy()
-        self.tau_ = self.net_.log_tau.detach().exp().item()
+        self.tau_ = float(self.net_.tau()[0])
         return (probs / probs.sum(1, keepdims=True).clip(1e-12)).astype(np.float32)
 
     def _theta(self, counts: torch.Tensor) -> np.ndarray:
