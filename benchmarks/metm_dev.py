@@ -1,10 +1,11 @@
 """mETM settings on development corpora (Reuters, health-news tweets): is every topic used, are they distinct?
 
-Per corpus a random subset (seed 0) is featurised once with SmolLM2-135M-Instruct and the shipped layer-15 SAE
-(cached on disk like ``mtm_grid.py``); then each mETM variant is fitted per seed and scored: topics used (distinct
-argmax θ), the largest topic's share of documents, feature diversity (distinct features among the topics'
-top 10), word TD and NPMI over the top 10 θ-weighted words (``OctisEvaluator``; tokens = the project's default
-vectorizer). The same table for mLDA is the reference point. Writes ``benchmarks/results/metm_dev.md/.csv``.
+Per corpus a random subset (seed 0) is featurised once with SmolLM2-135M-Instruct and the shipped layer-15
+SAE (cached on disk like ``mtm_grid.py``); then each mETM variant is fitted per seed and scored: topics used
+(distinct argmax θ), the largest topic's share of documents, feature diversity (distinct features among the
+topics' top 10), word TD and NPMI over the top 10 θ-weighted words (``OctisEvaluator``; tokens = the
+project's default vectorizer). The same table for mLDA is the reference point. Writes
+``benchmarks/results/metm_dev.md/.csv``.
 Benchmark corpora (20NG, BBC) are never used here.
 
 Usage:
@@ -41,8 +42,8 @@ VARIANTS: dict[str, dict] = {
     "previous": {"init": "document", "batch_norm": False},  # the mETM before the collapse fix
     "no-batchnorm": {"batch_norm": False},
     "document-init": {"init": "document"},
+    "probability-mixing": {"mixing": "probability"},
     "no-kl-warmup": {"kl_warmup": 0.0},
-    "lr-2e-3": {"lr": 2e-3},
     "mlda": {},
 }
 COLUMNS = ["variant", "corpus", "k", "seed", "used", "largest", "feature_div", "td", "npmi", "seconds"]
@@ -149,10 +150,12 @@ def report(path: Path) -> None:
     lines = [
         "# mETM on development corpora (benchmarks/metm_dev.py)",
         "",
-        f"{dt.date.today().isoformat()}, {cpu_model()}, {cpu_cores()} cores (shared). Random subsets (seed 0): "
+        f"{dt.date.today().isoformat()}, {cpu_model()}, {cpu_cores()} cores (shared). "
+        "Random subsets (seed 0): "
         + ", ".join(f"{n} x {d} docs x {t} tokens" for n, (d, t) in CORPORA.items())
         + ". used = distinct argmax-θ topics, largest = share of documents in the largest topic, "
-        "feature_div = distinct features among the topics' top 10, td / npmi over the top-10 θ-weighted words.",
+        "feature_div = distinct features among the topics' top 10, td / npmi over the top-10 θ-weighted "
+        "words.",
         "",
         summary.to_markdown(index=False),
         "",

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import itertools
 import json
 import os
 import pickle
@@ -194,7 +195,7 @@ def main() -> None:
                 (r["model"], r["dataset"], int(r["num_topics"]), int(r["seed"]))
                 for r in csv.DictReader(handle)
             }
-    speed_lines = []
+    speed_lines, corpora = [], []
     featurise_first = args.features_only or any(m in MTM for m in args.models)
     for name in args.datasets:
         dataset, texts, _ = subset(name, args.docs)
@@ -215,54 +216,52 @@ def main() -> None:
         )
         print(speed_lines[-1], flush=True)
         fc = cached_features(label, texts, args.max_tokens, lm, bundle) if featurise_first else None
-        if args.features_only:
-            continue
+        corpora.append((label, dataset, texts, evaluator, fc))
+    if args.features_only:
+        return
+    # seeds outermost, then corpora: a cut-short run still covers every corpus and K
+    for seed, (label, dataset, texts, evaluator, fc), k in itertools.product(args.seeds, corpora, args.ks):
         word_docs = [" ".join(t) for t in dataset.get_corpus()]
-        for seed in args.seeds:  # seeds outermost: a cut-short run still covers every K
-            for k in args.ks:
-                for model in args.models:
-                    if (model, label, k, seed) in done:
-                        continue
-                    if model in MTM and fc is None:
-                        fc = cached_features(label, texts, args.max_tokens, lm, bundle)
-                    start = time.perf_counter()
-                    try:
-                        if model in MTM:
-                            output, fdiv = fit_mtm(
-                                model, k, seed, word_docs, fc, dataset.get_vocabulary(), lm, bundle
-                            )
-                        else:
-                            output, fdiv = fit_word(model, k, seed, dataset, texts), float("nan")
-                    except Exception as err:  # a failed cell is reported and retried next run, never hidden
-                        print(
-                            f"FAILED {model} {label} K={k} seed={seed}: {type(err).__name__}: {err}",
-                            flush=True,
-                        )
-                        continue
-                    seconds = time.perf_counter() - start
-                    scores = evaluator.score(output)
-                    row = {
-                        "model": model,
-                        "dataset": label,
-                        "num_topics": k,
-                        "seed": seed,
-                        "n_topics_found": len(output["topics"]),
-                        "npmi": round(scores["npmi"], 4),
-                        "c_v": round(scores["c_v"], 4),
-                        "td": round(scores["td"], 4),
-                        "feature_div": round(fdiv, 4),
-                        "fit_seconds": round(seconds, 1),
-                        "date": dt.date.today().isoformat(),
-                    }
-                    new = not args.out.exists()
-                    with open(args.out, "a", newline="") as handle:
-                        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-                        if new:
-                            writer.writeheader()
-                        writer.writerow(row)
-                    print(row, flush=True)
-    if not args.features_only:
-        report(args.out, speed_lines, args)
+        for model in args.models:
+            if (model, label, k, seed) in done:
+                continue
+            start = time.perf_counter()
+            try:
+                if model in MTM:
+                    output, fdiv = fit_mtm(
+                        model, k, seed, word_docs, fc, dataset.get_vocabulary(), lm, bundle
+                    )
+                else:
+                    output, fdiv = fit_word(model, k, seed, dataset, texts), float("nan")
+            except Exception as err:  # a failed cell is reported and retried next run, never hidden
+                print(
+                    f"FAILED {model} {label} K={k} seed={seed}: {type(err).__name__}: {err}",
+                    flush=True,
+                )
+                continue
+            seconds = time.perf_counter() - start
+            scores = evaluator.score(output)
+            row = {
+                "model": model,
+                "dataset": label,
+                "num_topics": k,
+                "seed": seed,
+                "n_topics_found": len(output["topics"]),
+                "npmi": round(scores["npmi"], 4),
+                "c_v": round(scores["c_v"], 4),
+                "td": round(scores["td"], 4),
+                "feature_div": round(fdiv, 4),
+                "fit_seconds": round(seconds, 1),
+                "date": dt.date.today().isoformat(),
+            }
+            new = not args.out.exists()
+            with open(args.out, "a", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+                if new:
+                    writer.writeheader()
+                writer.writerow(row)
+            print(row, flush=True)
+    report(args.out, speed_lines, args)
 
 
 def report(path: Path, speed_lines: list[str], args) -> None:

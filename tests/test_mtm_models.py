@@ -91,6 +91,8 @@ def test_bad_parameters(setup):
         METM(3, sae=bundle._replace(stats=None), lm=lm, verbose=False).fit(texts, features=fc)
     with pytest.raises(ValueError, match="init"):
         METM(3, sae=bundle, lm=lm, init="zeros", verbose=False).fit(texts, features=fc)
+    with pytest.raises(ValueError, match="mixing"):
+        METM(3, sae=bundle, lm=lm, mixing="sum", verbose=False).fit(texts, features=fc)
     with pytest.raises(ValueError, match="kl_warmup"):
         METM(3, sae=bundle, lm=lm, kl_warmup=2.0, verbose=False).fit(texts, features=fc)
 

@@ -263,7 +263,7 @@ class METM(MechanisticTopicModel):
         with torch.no_grad():
             probs = torch.sigmoid(self.net_.logits(self.net_.rho)).cpu().numpy()
         self.rho_ = self.net_.rho.detach().cpu().numpy()
-        self.tau_ = float(self.net_.tau()[0])
+        self.tau_ = float(self.net_.tau()[0].detach())
         return (probs / probs.sum(1, keepdims=True).clip(1e-12)).astype(np.float32)
 
     def _theta(self, counts: torch.Tensor) -> np.ndarray:
