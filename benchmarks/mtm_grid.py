@@ -173,6 +173,8 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=[*MTM, *WORD])
     parser.add_argument("--speed-docs", type=int, default=60)
     parser.add_argument("--out", type=Path, default=RESULTS / "mtm_grid.csv")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--report-only", action="store_true", help="only rewrite the .md from the .csv")
     parser.add_argument(
         "--features-only", action="store_true", help="only cache the feature counts and measure throughput"
     )
@@ -185,7 +187,10 @@ def main() -> None:
     from bertopic_sae.lm import load_causal_lm
     from bertopic_sae.mtm import load_lm_sae
 
-    torch.set_num_threads(2)
+    if args.report_only:  # the tables from the CSV and the stored throughput, without the LM
+        report(args.out, [speed_line(args.out.with_name(f"mtm_speed_{n}.json")) for n in args.datasets], args)
+        return
+    torch.set_num_threads(args.threads)
     lm, bundle = load_causal_lm(verbose=False), load_lm_sae()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     done = set()
@@ -202,18 +207,13 @@ def main() -> None:
         label = f"{name}[{len(texts)}x{args.max_tokens}tok]"
         evaluator = OctisEvaluator(dataset, word_embeddings=False)
         speed_file = args.out.with_name(f"mtm_speed_{name}.json")
-        if speed_file.exists():  # measured once per corpus; a resumed run reuses it
-            speed = json.loads(speed_file.read_text())
-        else:
+        if not speed_file.exists():  # measured once per corpus; a resumed run reuses it
             speed = throughput(lm, bundle, texts[: args.speed_docs], args.max_tokens)
             speed["docs"], speed["max_tokens"], speed["corpus"] = args.speed_docs, args.max_tokens, label
             speed["date"] = dt.date.today().isoformat()
             speed["machine"] = f"{cpu_model()}, {cpu_cores()} cores"
             atomic_write_text(speed_file, json.dumps(speed, indent=1))
-        speed_lines.append(
-            f"| {label} | {args.speed_docs} | {speed['bare_tokens_per_s']:.0f} | "
-            f"{speed['featurize_tokens_per_s']:.0f} | {speed['ratio']:.2f} |"
-        )
+        speed_lines.append(speed_line(speed_file))
         print(speed_lines[-1], flush=True)
         fc = cached_features(label, texts, args.max_tokens, lm, bundle) if featurise_first else None
         corpora.append((label, dataset, texts, evaluator, fc))
@@ -264,6 +264,15 @@ def main() -> None:
     report(args.out, speed_lines, args)
 
 
+def speed_line(path: Path) -> str:
+    """One row of the throughput table from a ``mtm_speed_*.json`` file."""
+    speed = json.loads(path.read_text())
+    return (
+        f"| {speed['corpus']} | {speed['docs']} | {speed['bare_tokens_per_s']:.0f} | "
+        f"{speed['featurize_tokens_per_s']:.0f} | {speed['ratio']:.2f} |"
+    )
+
+
 def report(path: Path, speed_lines: list[str], args) -> None:
     import pandas as pd
 
@@ -288,7 +297,8 @@ def report(path: Path, speed_lines: list[str], args) -> None:
         "",
         f"{dt.date.today().isoformat()}, {cpu_model()}, {cpu_cores()} cores (shared with other jobs: "
         "fit times and tokens/s are inflated and noisy). Subsets: "
-        f"{args.docs} random documents per corpus (seed 0), LM input cut to {args.max_tokens} tokens; "
+        f"{args.docs} random documents per corpus (seed 0; 20NG: the non-empty ones), LM input cut to "
+        f"{args.max_tokens} tokens; seeds run so far: see the seeds column; "
         "SmolLM2-135M-Instruct + the shipped smollm2-135m-instruct-L15 SAE. Word models: OCTIS LDA, OCTIS "
         "ETM (100 epochs), default BERTopic and SAE-TM on all-MiniLM-L6-v2. Scores over the OCTIS "
         "vocabulary restricted to the subset's words, top 10 words, reference corpus = the subset.",
