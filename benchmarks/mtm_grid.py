@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import itertools
 import json
 import os
 import pickle
@@ -80,6 +81,21 @@ def subset(name: str, n: int):
         metadata={"last-training-doc": len(tokens), "last-validation-doc": len(tokens)},
     )
     return dataset, [corpus.texts[i] for i in keep], labels
+
+
+def cached_features(label: str, texts, max_tokens: int, lm, bundle):
+    """Feature counts of ``texts``, computed once and kept under the cache folder (atomic write)."""
+    from bertopic_sae._io import atomic_write_bytes
+    from bertopic_sae.data import cache_dir
+    from bertopic_sae.mtm import featurize
+
+    cache = cache_dir() / "mtm_grid" / f"{label}-{Path(bundle.folder).name}.pkl"
+    if cache.exists():
+        return pickle.loads(cache.read_bytes())
+    fc = featurize(lm, bundle, texts, max_tokens=max_tokens, mean_acts=True, verbose=True)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(cache, pickle.dumps(fc))
+    return fc
 
 
 def throughput(lm, bundle, texts, max_tokens: int) -> dict:
@@ -157,16 +173,24 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=[*MTM, *WORD])
     parser.add_argument("--speed-docs", type=int, default=60)
     parser.add_argument("--out", type=Path, default=RESULTS / "mtm_grid.csv")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--report-only", action="store_true", help="only rewrite the .md from the .csv")
+    parser.add_argument(
+        "--features-only", action="store_true", help="only cache the feature counts and measure throughput"
+    )
     args = parser.parse_args()
 
     import torch
     from bertopic_sae.octis import OctisEvaluator
 
-    from bertopic_sae.data import cache_dir
+    from bertopic_sae._io import atomic_write_text
     from bertopic_sae.lm import load_causal_lm
-    from bertopic_sae.mtm import featurize, load_lm_sae
+    from bertopic_sae.mtm import load_lm_sae
 
-    torch.set_num_threads(2)
+    if args.report_only:  # the tables from the CSV and the stored throughput, without the LM
+        report(args.out, [speed_line(args.out.with_name(f"mtm_speed_{n}.json")) for n in args.datasets], args)
+        return
+    torch.set_num_threads(args.threads)
     lm, bundle = load_causal_lm(verbose=False), load_lm_sae()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     done = set()
@@ -176,74 +200,77 @@ def main() -> None:
                 (r["model"], r["dataset"], int(r["num_topics"]), int(r["seed"]))
                 for r in csv.DictReader(handle)
             }
-    speed_lines = []
+    speed_lines, corpora = [], []
+    featurise_first = args.features_only or any(m in MTM for m in args.models)
     for name in args.datasets:
         dataset, texts, _ = subset(name, args.docs)
         label = f"{name}[{len(texts)}x{args.max_tokens}tok]"
         evaluator = OctisEvaluator(dataset, word_embeddings=False)
         speed_file = args.out.with_name(f"mtm_speed_{name}.json")
-        if speed_file.exists():  # measured once per corpus; a resumed run reuses it
-            speed = json.loads(speed_file.read_text())
-        else:
+        if not speed_file.exists():  # measured once per corpus; a resumed run reuses it
             speed = throughput(lm, bundle, texts[: args.speed_docs], args.max_tokens)
-            speed_file.write_text(json.dumps(speed))
-        speed_lines.append(
-            f"| {label} | {args.speed_docs} | {speed['bare_tokens_per_s']:.0f} | "
-            f"{speed['featurize_tokens_per_s']:.0f} | {speed['ratio']:.2f} |"
-        )
+            speed["docs"], speed["max_tokens"], speed["corpus"] = args.speed_docs, args.max_tokens, label
+            speed["date"] = dt.date.today().isoformat()
+            speed["machine"] = f"{cpu_model()}, {cpu_cores()} cores"
+            atomic_write_text(speed_file, json.dumps(speed, indent=1))
+        speed_lines.append(speed_line(speed_file))
         print(speed_lines[-1], flush=True)
-        fc = None
+        fc = cached_features(label, texts, args.max_tokens, lm, bundle) if featurise_first else None
+        corpora.append((label, dataset, texts, evaluator, fc))
+    if args.features_only:
+        return
+    # seeds outermost, then corpora: a cut-short run still covers every corpus and K
+    for seed, (label, dataset, texts, evaluator, fc), k in itertools.product(args.seeds, corpora, args.ks):
         word_docs = [" ".join(t) for t in dataset.get_corpus()]
-        for seed in args.seeds:  # seeds outermost: a cut-short run still covers every K
-            for k in args.ks:
-                for model in args.models:
-                    if (model, label, k, seed) in done:
-                        continue
-                    if model in MTM and fc is None:
-                        cache = cache_dir() / "mtm_grid" / f"{label}.pkl"
-                        if cache.exists():
-                            fc = pickle.loads(cache.read_bytes())
-                        else:
-                            fc = featurize(lm, bundle, texts, max_tokens=args.max_tokens, verbose=True)
-                            cache.parent.mkdir(parents=True, exist_ok=True)
-                            cache.write_bytes(pickle.dumps(fc))
-                    start = time.perf_counter()
-                    try:
-                        if model in MTM:
-                            output, fdiv = fit_mtm(
-                                model, k, seed, word_docs, fc, dataset.get_vocabulary(), lm, bundle
-                            )
-                        else:
-                            output, fdiv = fit_word(model, k, seed, dataset, texts), float("nan")
-                    except Exception as err:  # a failed cell is reported and retried next run, never hidden
-                        print(
-                            f"FAILED {model} {label} K={k} seed={seed}: {type(err).__name__}: {err}",
-                            flush=True,
-                        )
-                        continue
-                    seconds = time.perf_counter() - start
-                    scores = evaluator.score(output)
-                    row = {
-                        "model": model,
-                        "dataset": label,
-                        "num_topics": k,
-                        "seed": seed,
-                        "n_topics_found": len(output["topics"]),
-                        "npmi": round(scores["npmi"], 4),
-                        "c_v": round(scores["c_v"], 4),
-                        "td": round(scores["td"], 4),
-                        "feature_div": round(fdiv, 4),
-                        "fit_seconds": round(seconds, 1),
-                        "date": dt.date.today().isoformat(),
-                    }
-                    new = not args.out.exists()
-                    with open(args.out, "a", newline="") as handle:
-                        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-                        if new:
-                            writer.writeheader()
-                        writer.writerow(row)
-                    print(row, flush=True)
+        for model in args.models:
+            if (model, label, k, seed) in done:
+                continue
+            start = time.perf_counter()
+            try:
+                if model in MTM:
+                    output, fdiv = fit_mtm(
+                        model, k, seed, word_docs, fc, dataset.get_vocabulary(), lm, bundle
+                    )
+                else:
+                    output, fdiv = fit_word(model, k, seed, dataset, texts), float("nan")
+            except Exception as err:  # a failed cell is reported and retried next run, never hidden
+                print(
+                    f"FAILED {model} {label} K={k} seed={seed}: {type(err).__name__}: {err}",
+                    flush=True,
+                )
+                continue
+            seconds = time.perf_counter() - start
+            scores = evaluator.score(output)
+            row = {
+                "model": model,
+                "dataset": label,
+                "num_topics": k,
+                "seed": seed,
+                "n_topics_found": len(output["topics"]),
+                "npmi": round(scores["npmi"], 4),
+                "c_v": round(scores["c_v"], 4),
+                "td": round(scores["td"], 4),
+                "feature_div": round(fdiv, 4),
+                "fit_seconds": round(seconds, 1),
+                "date": dt.date.today().isoformat(),
+            }
+            new = not args.out.exists()
+            with open(args.out, "a", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+                if new:
+                    writer.writeheader()
+                writer.writerow(row)
+            print(row, flush=True)
     report(args.out, speed_lines, args)
+
+
+def speed_line(path: Path) -> str:
+    """One row of the throughput table from a ``mtm_speed_*.json`` file."""
+    speed = json.loads(path.read_text())
+    return (
+        f"| {speed['corpus']} | {speed['docs']} | {speed['bare_tokens_per_s']:.0f} | "
+        f"{speed['featurize_tokens_per_s']:.0f} | {speed['ratio']:.2f} |"
+    )
 
 
 def report(path: Path, speed_lines: list[str], args) -> None:
@@ -270,7 +297,8 @@ def report(path: Path, speed_lines: list[str], args) -> None:
         "",
         f"{dt.date.today().isoformat()}, {cpu_model()}, {cpu_cores()} cores (shared with other jobs: "
         "fit times and tokens/s are inflated and noisy). Subsets: "
-        f"{args.docs} random documents per corpus (seed 0), LM input cut to {args.max_tokens} tokens; "
+        f"{args.docs} random documents per corpus (seed 0; 20NG: the non-empty ones), LM input cut to "
+        f"{args.max_tokens} tokens; seeds run so far: see the seeds column; "
         "SmolLM2-135M-Instruct + the shipped smollm2-135m-instruct-L15 SAE. Word models: OCTIS LDA, OCTIS "
         "ETM (100 epochs), default BERTopic and SAE-TM on all-MiniLM-L6-v2. Scores over the OCTIS "
         "vocabulary restricted to the subset's words, top 10 words, reference corpus = the subset.",

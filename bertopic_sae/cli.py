@@ -9,7 +9,8 @@ The three stages of working at scale, each restartable:
   written every ``--checkpoint-every`` steps and a rerun resumes from the last one. Runs under
   ``torchrun --nproc_per_node=N`` (gloo on CPU, NCCL on GPUs); ``--batch-size`` is the global batch.
 * ``fit``: texts (and optionally their embeddings) + an SAE → a saved ``bertopic_sae.BERTopic`` model
-  (safetensors) and a topic table (CSV). ``--model`` picks the topic model (``sae-tm``, the default).
+  (safetensors) and a topic table (CSV). ``--model`` picks the topic model (``sae-tm``, the default, or
+  the mechanistic ``mlda`` / ``metm`` / ``mbertopic`` over an LM's SAE features, :mod:`bertopic_sae.mtm`).
 
 Each command group is added by a ``register_*(subparsers)`` function listed in :data:`COMMANDS`, and each
 ``fit --model`` choice by :func:`register_fit_model`, so another topic model adds its own commands and
@@ -51,7 +52,9 @@ from ._io import atomic_write_text
 from .data import DataError, ShardedEmbeddings, embed_to_shards, load_embedding_model, read_texts
 from .sae.resolve import DEFAULT_MODEL, canonical_model_name, hub_model_name
 
-__all__ = ["main", "build_parser", "CLIError", "COMMANDS", "FIT_MODELS", "register_fit_model"]
+__all__ = [
+    "main", "build_parser", "CLIError", "COMMANDS", "FIT_MODELS", "FIT_ARGUMENTS", "register_fit_model"
+]
 
 
 class CLIError(Exception):
@@ -491,14 +494,42 @@ def register_pretrain(sub) -> None:
 
 FIT_MODELS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {}
 """``fit --model`` choices: name -> (handler, one-line help)."""
+FIT_ARGUMENTS: list[Callable[[argparse.ArgumentParser], None]] = []
+"""Functions adding model-specific options to ``fit`` (each called once, however many models share it)."""
 
 
-def register_fit_model(name: str, handler: Callable[[argparse.Namespace], int], help: str) -> None:
-    """Add a ``fit --model NAME`` choice; ``handler(args)`` runs the fit and returns the exit code."""
+def register_fit_model(
+    name: str,
+    handler: Callable[[argparse.Namespace], int],
+    help: str,
+    arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> None:
+    """Add a ``fit --model NAME`` choice; ``handler(args)`` runs the fit and returns the exit code;
+    ``arguments(parser)``, if given, adds the options only this model reads."""
     FIT_MODELS[name] = (handler, help)
+    if arguments is not None and arguments not in FIT_ARGUMENTS:
+        FIT_ARGUMENTS.append(arguments)
+
+
+def _fit_mtm(args: argparse.Namespace) -> int:
+    from .mtm.cli import fit_command
+
+    return fit_command(args)
+
+
+def _mtm_fit_arguments(p: argparse.ArgumentParser) -> None:
+    from .mtm.cli import add_fit_arguments
+
+    add_fit_arguments(p)
 
 
 register_fit_model("sae-tm", fit_sae_tm, "SAE topic model: bertopic_sae.BERTopic with SAEAtomMerger")
+for _name, _help in (
+    ("mlda", "mechanistic LDA over an LM's SAE feature counts"),
+    ("metm", "mechanistic ETM: topics are points in the LM's activation space"),
+    ("mbertopic", "mechanistic BERTopic: BERTopic on SAE-feature document embeddings"),
+):
+    register_fit_model(_name, _fit_mtm, _help, _mtm_fit_arguments)
 
 
 def register_fit(sub) -> None:
@@ -523,7 +554,8 @@ def register_fit(sub) -> None:
         "--sae",
         default="auto",
         help="an SAE folder, a shipped SAE name (minilm-l6-v2), 'train' (train one on these documents) "
-        "or 'auto' (the shipped SAE for --embedding-model if there is one, else train)",
+        "or 'auto' (the shipped SAE for --embedding-model if there is one, else train); for mlda/metm/"
+        "mbertopic an LM SAE name or folder ('auto': smollm2-135m-instruct-L15)",
     )
     p.add_argument("--n-topics", type=_positive_int, default=50, help="number of topics")
     p.add_argument("--seed", type=int, default=42, help="seed of the atom merge (k-means)")
@@ -535,12 +567,15 @@ def register_fit(sub) -> None:
         action="store_true",
         help="replace an --out folder that holds files not written by bertopic-sae",
     )
+    for arguments in FIT_ARGUMENTS:
+        arguments(p)
     _common(p)
     p.set_defaults(handler=cmd_fit)
 
 
 def register_mtm(sub) -> None:
-    """Add ``features`` and ``mtm-fit`` (Mechanistic Topic Models, :mod:`bertopic_sae.mtm`)."""
+    """Add ``features`` and ``mtm-fit`` (Mechanistic Topic Models, :mod:`bertopic_sae.mtm`; ``mtm-fit`` is an
+    alias of ``fit --model mlda|metm|mbertopic``)."""
     from .mtm.cli import register
 
     register(sub, _common)

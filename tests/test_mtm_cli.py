@@ -74,3 +74,31 @@ def test_features_is_resumable_and_mtm_fit_uses_it(tmp_path, capsys):
         )
         == 1
     )  # other settings in the same folder are refused
+
+
+def test_fit_command_fits_metm_from_a_text_file(tmp_path, capsys):
+    from bertopic_sae.data import load_corpus
+    from bertopic_sae.mtm import load_model
+
+    texts = load_corpus("reuters", limit=24).texts
+    source = tmp_path / "docs.txt"
+    source.write_text("\n".join(" ".join(t.split()) for t in texts) + "\n")
+    model_dir = tmp_path / "metm"
+    argv = ["fit", str(source), "--model", "metm", "--n-topics", "3", "--max-tokens", "32",
+            "--seed", "1", "--out", str(model_dir), "--show", "3"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "saved to" in printed
+    model = load_model(model_dir)
+    assert model.kind == "metm" and model.doc_topic_.shape == (24, 3)
+    import csv
+
+    with open(model_dir / "topics.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["Topic"]) for r in rows] == [0, 1, 2]
+    assert sum(int(r["Count"]) for r in rows) == 24
+    assert all(len(r["Words"].split()) == 10 and r["Features"].startswith("f") for r in rows)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    assert main([*argv[:-4], "--out", str(tmp_path / "mine")]) == 1  # a user's folder is never replaced
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"

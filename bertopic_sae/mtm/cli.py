@@ -2,14 +2,15 @@
 
 ``features`` turns texts into SAE feature counts on disk (``features.npz`` + ``manifest.json``), in chunks
 of documents that are each written atomically, so a rerun after an interruption does only the missing
-chunks. ``mtm-fit --model mlda|metm|mbertopic`` fits a model (reusing a ``features`` folder when given),
-saves it and prints its topics as words and features. :func:`register` adds both to the package's parser.
+chunks. ``fit --model mlda|metm|mbertopic`` (alias ``mtm-fit``) fits a model (reusing a ``features``
+folder when given), saves it, writes its topic table and prints its topics as words and features.
+:func:`register` adds both to the package's parser.
 
 Usage:
 
 ```bash
 python -m bertopic_sae features reuters --limit 500 --out feats/reuters
-python -m bertopic_sae mtm-fit reuters --limit 500 --features feats/reuters --model mlda --n-topics 20 \
+python -m bertopic_sae fit reuters --limit 500 --features feats/reuters --model mlda --n-topics 20 \
     --out models/reuters-mlda
 ```
 """
@@ -29,9 +30,12 @@ import scipy.sparse as sp
 
 from .features import FeatureCounts, featurize, filter_features
 
-__all__ = ["register", "features_command", "fit_command", "load_feature_counts", "MODELS"]
+__all__ = [
+    "register", "features_command", "fit_command", "add_fit_arguments", "load_feature_counts", "MODELS"
+]
 
 MODELS = ("mlda", "metm", "mbertopic")
+DEFAULT_SAE = "smollm2-135m-instruct-L15"
 _COUNTS = "features.npz"
 _MANIFEST = "manifest.json"
 
@@ -162,30 +166,76 @@ def features_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_fit_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``fit --model mlda|metm|mbertopic`` that the package's ``fit`` lacks."""
+    p.add_argument(
+        "--features", default=None, help="mlda/metm/mbertopic: a `features` folder of exactly these texts"
+    )
+    p.add_argument(
+        "--max-tokens", type=int, default=128, help="mlda/metm/mbertopic: tokens read per document"
+    )
+
+
+def _topic_table(model: Any) -> list[dict]:
+    winners = np.bincount(model.doc_topic_.argmax(1), minlength=model.topic_feature_.shape[0])
+    return [
+        {
+            "Topic": k,
+            "Count": int(winners[k]),
+            "Words": " ".join(w for w, _ in model.get_topic_words(k, 10)),
+            "Features": " ".join(f"f{f}" for f, _ in model.get_topic_features(k, 10)),
+            "Descriptions": "; ".join(model.describe_topic(k, 3)),
+        }
+        for k in range(model.topic_feature_.shape[0])
+    ]
+
+
 def fit_command(args: argparse.Namespace) -> int:
-    """Fit mLDA / mETM / mBERTopic on texts, save it to ``OUT`` and print its topics."""
-    from ..cli import read_texts
+    """Fit mLDA / mETM / mBERTopic on texts, save it to ``OUT``, write its topic table and print it.
+
+    Serves ``fit --model mlda|metm|mbertopic`` and its alias ``mtm-fit``.
+    """
+    import csv
+    import io
+
+    from .._io import atomic_write_text
+    from ..cli import CLIError, read_texts
     from . import METM, MLDA, MBERTopic
+    from .base import PARAMS_FILE
 
     texts = read_texts(
         args.source, text_column=args.text_column, limit=args.limit, sample=args.sample, seed=args.sample_seed
     )
+    out = Path(args.out)
+    if out.exists() and not (out / PARAMS_FILE).exists() and (not out.is_dir() or any(out.iterdir())):
+        raise CLIError(f"{out} exists and is not a saved mechanistic topic model; pass a new --out folder.")
+    sae = DEFAULT_SAE if args.sae in (None, "auto") else args.sae
     classes = {"mlda": MLDA, "metm": METM, "mbertopic": MBERTopic}
-    model = classes[args.model](
-        args.n_topics,
-        sae=args.sae,
-        max_tokens=args.max_tokens,
-        random_state=args.seed,
-        verbose=not args.quiet,
-    )
-    features = load_feature_counts(args.features) if args.features else None
-    model.fit(texts, features=features)
-    model.save(args.out)
+    model = classes[args.model](args.n_topics, sae=sae, max_tokens=args.max_tokens, random_state=args.seed,
+                                verbose=not args.quiet)
+    if getattr(args, "device", None):
+        from ..lm import load_causal_lm
+
+        model.lm = load_causal_lm(model.bundle_.model, device=args.device, verbose=not args.quiet)
+        if isinstance(model, METM):
+            model.device = args.device
+    try:
+        features = load_feature_counts(args.features) if args.features else None
+        model.fit(texts, features=features)
+    except (FileNotFoundError, ValueError) as err:
+        raise CLIError(str(err)) from err
+    model.save(out)
+    table = _topic_table(model)
+    csv_path = Path(args.topics_csv) if getattr(args, "topics_csv", None) else out / "topics.csv"
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(table[0]))
+    writer.writeheader()
+    writer.writerows(table)
+    atomic_write_text(csv_path, buffer.getvalue())
     if not args.quiet:
-        for k in range(min(args.show, model.topic_feature_.shape[0])):
-            words = " ".join(w for w, _ in model.get_topic_words(k, 8))
-            print(f"{k:3d}  {words}  | {'; '.join(model.describe_topic(k, 3))}")
-        print(f"saved to {args.out}")
+        for row in table[: args.show]:
+            print(f"{row['Topic']:3d} {row['Count']:5d}  {row['Words']}  | {row['Descriptions']}")
+        print(f"saved to {out} (topic table: {csv_path})")
     return 0
 
 
@@ -200,7 +250,7 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None] | None 
         p.add_argument("--sample-seed", type=int, default=0, help="seed of --sample")
         p.add_argument(
             "--sae",
-            default="smollm2-135m-instruct-L15",
+            default=DEFAULT_SAE,
             help="a shipped LM SAE name or an SAELens/sparsify folder (its metadata names LM and layer)",
         )
         p.add_argument(
@@ -232,8 +282,9 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None] | None 
 
     p = sub.add_parser(
         "mtm-fit",
-        help="texts -> a fitted mLDA / mETM / mBERTopic",
-        description="Fit a mechanistic topic model, save it and print its topics.",
+        help="alias of `fit --model mlda|metm|mbertopic`",
+        description="Fit a mechanistic topic model, save it, write its topic table and print its topics "
+        "(the same as `fit --model mlda|metm|mbertopic`, with mtm defaults).",
     )
     shared(p)
     p.add_argument("--model", choices=MODELS, required=True, help="which mechanistic topic model")
@@ -241,5 +292,6 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None] | None 
     p.add_argument("--n-topics", type=int, default=20, help="number of topics")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--out", required=True, help="folder for the saved model")
+    p.add_argument("--topics-csv", default=None, help="topic table path (default: OUT/topics.csv)")
     p.add_argument("--show", type=int, default=20, help="topics to print")
     p.set_defaults(handler=fit_command)

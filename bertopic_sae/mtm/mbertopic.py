@@ -157,7 +157,8 @@ class MBERTopic(MechanisticTopicModel):
 
         labels = {}
         for topic in self.topic_ids_:
-            words = [w for w, _ in self.bertopic_.get_topic(int(topic))[:3]]
+            # BERTopic pads a topic with fewer words than top_n_words with empty strings
+            words = [w for w, _ in self.bertopic_.get_topic(int(topic))[:3] if w[1:].isdigit()]
             labels[int(topic)] = f"{topic}: " + " | ".join(
                 describe_features(self.bundle_, [int(w[1:]) for w in words])
             )
