@@ -248,23 +248,25 @@ def metrics_table(csv_path: Path, octis_scores: dict, reps: int) -> list[str]:
         cells.setdefault((r["dataset"], r["model"]), {})[r["metric"]] = r
     metrics = [m for m in METRICS if any(m in c for c in cells.values())]
     lines = [
-        f"## SAE-TM's LLM metrics (SmolLM2-135M judge, 5 words, {reps} repetitions) next to the word metrics",
+        "## SAE-TM's LLM metrics (SmolLM2-135M judge, 5 words) next to the word metrics",
         "",
         "C_I: letters (chance 1/6); C_I_cal: letters, contextually calibrated; C_I_lik: the word least "
-        "predicted by the other five (likelihood judge); C_R / C_R_cal: expected 0-9 rating × 100/9.",
+        "predicted by the other five (likelihood judge); C_R / C_R_cal: expected 0-9 rating × 100/9. "
+        f"Each cell: mean (questions asked; this run {reps} per topic, C_I / C_R rows of the first run 1).",
         "",
-        "| dataset | model | topics | " + " | ".join(metrics) + " | questions each | failures | "
-        "GloVe intrusion | NPMI |",
-        "|---|---|---|" + "---|" * len(metrics) + "---|---|---|---|",
+        "| dataset | model | topics | " + " | ".join(metrics) + " | failures | GloVe intrusion | NPMI |",
+        "|---|---|---|" + "---|" * len(metrics) + "---|---|---|",
     ]
     for (dataset, model), m in sorted(cells.items()):
         score = octis_scores.get(dataset, {}).get(model, {})
         first = next(iter(m.values()))
         fails = sum(int(x.get("n_failures", 0)) for x in m.values())
-        values = " | ".join(str(m.get(k, {}).get("mean", "")) for k in metrics)
+        values = " | ".join(
+            f"{float(m[k]['mean']):.3f} ({m[k]['n_questions']})" if k in m else "" for k in metrics
+        )
         lines.append(
             f"| {dataset} | {LABELS.get(model, model)} | {first.get('n_topics', '')} | {values} | "
-            f"{first.get('n_questions', '')} | {fails} | "
+            f"{fails} | "
             f"{score.get('intrusion', float('nan')):.3f} | {score.get('npmi', float('nan')):.3f} |"
         )
     return lines
