@@ -11,9 +11,10 @@ corpus. Other sources join through :data:`EXTRA_MODELS` (``(dataset, corpus, jud
 
 Per dataset and judge: ``--judge-docs`` sampled documents x every model pair. Judges: the embedding judge
 (MiniLM cosine), the SmolLM2 prompt judge (every pair asked in both A/B orders; Elo from one random order per
-comparison, the paper's randomised protocol, from that order contextually calibrated, and from both orders
-averaged) and the SmolLM2 likelihood judge (``LMLikelihoodJudge``, PMI of the rendering with the document,
-no position); 95% bootstrap bounds (500 resamples). Agreement between the two judges (Spearman of
+comparison, the paper's randomised protocol, from that order contextually calibrated or batch-calibrated,
+and from both orders averaged) and the SmolLM2 likelihood judge (``LMLikelihoodJudge``, PMI of the
+rendering with the document, no position); 95% bootstrap bounds (500 resamples). Agreement between the
+judges (Spearman of
 Elo, per-comparison agreement) and with the NPMI ranking; position bias. C_I / C_R follow
 ``bertopic_sae.judges.llm_metrics`` (5 words, ``--reps`` repetitions): ``--metrics`` picks among C_I
 (letters), C_I_cal (letters, calibrated), C_I_lik (answered by likelihood), C_R and C_R_cal.
@@ -140,6 +141,14 @@ def mtm_views(name: str, corpus, docs, kinds, k: int, n_docs: int):
         scores[kind] = evaluator.score({"topics": words})
         print(f"{name} {kind}: {len(words)} topics, npmi={scores[kind]['npmi']:.3f}", flush=True)
     return views, scores
+
+
+def batch_bias(comparisons) -> float:
+    """Mean log-odds of A over B of every answer (asked in both orders, so the content averages out)."""
+    import math
+
+    logits = [math.log(c.p_first / (1 - c.p_first)) for c in comparisons if 0 < c.p_first < 1]
+    return sum(logits) / len(logits)
 
 
 def elo_rows(dataset, judge, protocols: dict, npmi):
@@ -360,6 +369,7 @@ def main(argv=None) -> None:
             protocols["SmolLM2"] = {
                 "one order": single,
                 "one order, calibrated": calibrate(single, bias),
+                "one order, batch-calibrated": calibrate(single, batch_bias(found["SmolLM2"])),
                 "both orders": combine_orders(found["SmolLM2"]),
             }
             protocols["SmolLM2-pmi"] = {"-": found["SmolLM2-pmi"]}

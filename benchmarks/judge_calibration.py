@@ -11,6 +11,8 @@ Judges and protocols (the same cached SmolLM2 answers, every comparison asked in
 * ``prompt, one order``: the randomised single-order protocol on the raw answer (the paper's);
 * ``prompt, one order, calibrated``: the same answer minus the content-free log-odds bias
   (:func:`bertopic_sae.judges.content_free_bias`, contextual calibration);
+* ``prompt, one order, batch-calibrated``: minus the mean log-odds of all answers asked (both orders, so
+  the content averages out; batch calibration);
 * ``prompt, both orders``: the order-averaged verdict (:func:`bertopic_sae.judges.combine_orders`);
 * ``likelihood (PMI)``: :class:`bertopic_sae.judges.LMLikelihoodJudge`, no question asked;
 * ``embedding``: the reference.
@@ -130,6 +132,8 @@ def judge_rows(corpus: str, texts, views, lm, args) -> list[dict]:
         )
         bias = J.content_free_bias(prompt_judge, prompt)
         single = J.one_order(both, seed=args.seed)
+        # batch calibration: the mean log-odds of A over every answer asked (both orders, so content cancels)
+        batch = float(np.mean([np.log(c.p_first / (1 - c.p_first)) for c in both if 0 < c.p_first < 1]))
         pmi = J.compare_models(
             views, texts, J.LMLikelihoodJudge(lm), cache=cache, judge_name="SmolLM2-pmi", **common
         )
@@ -137,6 +141,7 @@ def judge_rows(corpus: str, texts, views, lm, args) -> list[dict]:
             ("embedding", emb),
             ("prompt, one order", single),
             ("prompt, one order, calibrated", J.calibrate(single, bias)),
+            ("prompt, one order, batch-calibrated", J.calibrate(single, batch)),
             ("prompt, both orders", J.combine_orders(both)),
             ("prompt, both orders, calibrated", J.combine_orders(J.calibrate(both, bias))),
             ("likelihood (PMI)", pmi),
