@@ -178,12 +178,12 @@ def intruder_detection(
             target = int(np.flatnonzero(order == n_words)[0])
             values.append(lambda p, target=target: float(np.argmax(p) == target))
     if answer == "likelihood":
-        contexts, words = [], []
+        contexts, candidates = [], []
         for shown in shown_words:
             for i, w in enumerate(shown):
                 contexts.append("Keywords: " + ", ".join(shown[:i] + shown[i + 1 :]) + ",")
-                words.append(" " + w)
-        pmi = judge.pmi(contexts, words, "Keywords:").reshape(len(shown_words), n_words + 1)
+                candidates.append(" " + w)
+        pmi = judge.pmi(contexts, candidates, "Keywords:").reshape(len(shown_words), n_words + 1)
         return _score(list(-pmi), owners, values, len(topics))
     if answer == "word":
         scores = judge.answer_log_probs(prompts, shown_words)
@@ -199,9 +199,9 @@ def intruder_detection(
         return _score(list(scores), owners, values, len(topics))
     offsets = None
     if calibrate:
-        blank = "\n".join(f"{label}. {{x}}" for label in labels)
+        template = "\n".join(f"{label}. {{x}}" for label in labels)
         offsets = content_free_offsets(
-            judge, [INTRUDER_PROMPT.format(options=blank.format(x=x)) for x in CONTENT_FREE], labels
+            judge, [INTRUDER_PROMPT.format(options=template.format(x=x)) for x in CONTENT_FREE], labels
         )
     return _score(choose_many(judge, prompts, labels, calibration=offsets), owners, values, len(topics))
 
