@@ -178,12 +178,12 @@ def intruder_detection(
             target = int(np.flatnonzero(order == n_words)[0])
             values.append(lambda p, target=target: float(np.argmax(p) == target))
     if answer == "likelihood":
-        contexts, candidates = [], []
+        contexts, replies = [], []
         for shown in shown_words:
             for i, w in enumerate(shown):
                 contexts.append("Keywords: " + ", ".join(shown[:i] + shown[i + 1 :]) + ",")
-                candidates.append(" " + w)
-        pmi = judge.pmi(contexts, candidates, "Keywords:").reshape(len(shown_words), n_words + 1)
+                replies.append(" " + w)
+        pmi = judge.pmi(contexts, replies, "Keywords:").reshape(len(shown_words), n_words + 1)
         return _score(list(-pmi), owners, values, len(topics))
     if answer == "word":
         scores = judge.answer_log_probs(prompts, shown_words)
