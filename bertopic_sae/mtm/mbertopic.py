@@ -159,7 +159,7 @@ class MBERTopic(MechanisticTopicModel):
         for topic in self.topic_ids_:
             words = [w for w, _ in self.bertopic_.get_topic(int(topic))[:3]]
             labels[int(topic)] = f"{topic}: " + " | ".join(
-                describe_features(self.bundle_, [int(w[1:]) for w in words])
+                describe_features(self.bundle_, [int(w[1:]) for w in words if w])  # BERTopic pads with ""
             )
         self.bertopic_.set_topic_labels(labels)
 
