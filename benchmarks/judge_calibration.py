@@ -155,6 +155,18 @@ def judge_rows(corpus: str, texts, views, lm, args) -> list[dict]:
     return rows
 
 
+METRICS = [
+    ("C_I letter", "intruder_detection", dict(answer="letter")),
+    ("C_I letter, calibrated", "intruder_detection", dict(answer="letter", calibrate=True)),
+    ("C_I word", "intruder_detection", dict(answer="word")),
+    ("C_I word, calibrated", "intruder_detection", dict(answer="word", calibrate=True)),
+    ("C_I likelihood (PMI)", "intruder_detection", dict(answer="likelihood")),
+    ("C_R", "coherence_rating", dict(repetitions=1)),
+    ("C_R, calibrated", "coherence_rating", dict(repetitions=1, calibrate=True)),
+]
+"""(name, function of bertopic_sae.judges, keyword arguments) of every metric the script can run."""
+
+
 def metric_rows(corpus: str, words: list[list[str]], lm, args) -> list[dict]:
     from bertopic_sae.judges import LMJudge, LMLikelihoodJudge, coherence_rating, intruder_detection
 
@@ -165,17 +177,10 @@ def metric_rows(corpus: str, words: list[list[str]], lm, args) -> list[dict]:
     pmi_judge = LMLikelihoodJudge(lm)
     rows = []
     for label, topics in [("SAE-TM topics", words), ("random words", random_topics)]:
-        for metric, fn, kwargs in [
-            ("C_I letter", intruder_detection, dict(answer="letter")),
-            ("C_I letter, calibrated", intruder_detection, dict(answer="letter", calibrate=True)),
-            ("C_I word", intruder_detection, dict(answer="word")),
-            ("C_I word, calibrated", intruder_detection, dict(answer="word", calibrate=True)),
-            ("C_I likelihood (PMI)", intruder_detection, dict(answer="likelihood")),
-            ("C_R", coherence_rating, dict(repetitions=1)),
-            ("C_R, calibrated", coherence_rating, dict(repetitions=1, calibrate=True)),
-        ]:
+        for metric, fn, kwargs in [m for m in METRICS if m[0] in args.metrics]:
             use = pmi_judge if kwargs.get("answer") == "likelihood" else judge
-            scores = fn(topics, use, seed=args.seed, **kwargs)
+            function = intruder_detection if fn == "intruder_detection" else coherence_rating
+            scores = function(topics, use, seed=args.seed, **kwargs)
             rows.append(
                 {
                     "corpus": corpus,
@@ -252,6 +257,9 @@ def main(argv=None) -> None:
     parser.add_argument("--judge-docs", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-metrics", action="store_true")
+    parser.add_argument(
+        "--metrics", nargs="+", default=[m[0] for m in METRICS], choices=[m[0] for m in METRICS]
+    )
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
 
