@@ -118,8 +118,12 @@ def mtm_topics(lm, kind: str, corpus: str, n_docs: int, n_topics: int, verbose: 
     theta = np.asarray(model.doc_topic_)
     found = int(model.topic_feature_.shape[0])
     words = {k: [w for w, _ in model.get_topic_words(k, 10)] for k in range(found)}
+    beta = np.asarray(model.topic_feature_)
+    # a topic with no document or no feature weight has no direction to steer along: left out
     docs = {
-        k: [texts[i] for i in np.argsort(-theta[:, k])[:4]] for k in range(found) if theta[:, k].max() > 0
+        k: [texts[i] for i in np.argsort(-theta[:, k])[:4]]
+        for k in range(found)
+        if theta[:, k].max() > 0 and np.abs(beta[k]).sum() > 0
     }
     return f"{kind}-{corpus}", _Directions(model), {k: words[k] for k in docs}, docs
 
