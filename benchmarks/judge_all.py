@@ -3,14 +3,21 @@
 Models (OCTIS adapters of ``benchmarks.octis_grid``, its full-grid hyperparameters, seed 0, K = 50): SAE-TM
 (``bertopic_sae.BERTopic`` + ``SAEAtomMerger``), default BERTopic, k-means + c-TF-IDF and LDA, on 20
 Newsgroups (the first ``--n-20ng`` documents, a subset for CPU time) and BBC News (all 2,225), with the OCTIS
-grid's vocabulary and tokenisation (``bertopic_sae.octis.load_octis_corpus``). Mechanistic topic models join
-through :data:`EXTRA_MODELS` (a function ``(dataset name, corpus) -> list[ModelTopics]``), no other change.
+grid's vocabulary and tokenisation (``bertopic_sae.octis.load_octis_corpus``). Mechanistic topic models
+(``--mtm mlda mbertopic [metm]``, :func:`mtm_views`) are fit on the SAE feature counts that
+``benchmarks/mtm_grid.py`` cached for its random subset of the same corpus (``--mtm-docs`` documents, 64
+tokens each) and applied with ``transform`` to the judged documents; their NPMI is over the same reference
+corpus. Other sources join through :data:`EXTRA_MODELS` (``(dataset, corpus, judged rows) -> views``).
 
-Per dataset and judge: ``--judge-docs`` sampled documents x every model pair, each asked in both A/B orders;
-Elo from one random order per comparison (the paper's randomised protocol) and from both orders averaged
-(position bias cancelled), 95% bootstrap bounds (500 resamples). Agreement between the two judges (Spearman of
+Per dataset and judge: ``--judge-docs`` sampled documents x every model pair. Judges: the embedding judge
+(MiniLM cosine), the SmolLM2 prompt judge (every pair asked in both A/B orders; Elo from one random order per
+comparison, the paper's randomised protocol, from that order contextually calibrated or batch-calibrated,
+and from both orders averaged) and the SmolLM2 likelihood judge (``LMLikelihoodJudge``, PMI of the
+rendering with the document, no position); 95% bootstrap bounds (500 resamples). Agreement between the
+judges (Spearman of
 Elo, per-comparison agreement) and with the NPMI ranking; position bias. C_I / C_R follow
-``bertopic_sae.judges.llm_metrics`` (5 words; C_I 3 repetitions, C_R 1 by default for CPU time).
+``bertopic_sae.judges.llm_metrics`` (5 words, ``--reps`` repetitions): ``--metrics`` picks among C_I
+(letters), C_I_cal (letters, calibrated), C_I_lik (answered by likelihood), C_R and C_R_cal.
 Comparisons are cached in
 ``results/judge_comparisons.jsonl`` and metric rows in ``results/judge_llm_metrics.csv``: a rerun resumes.
 
@@ -43,8 +50,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 RESULTS = Path(__file__).resolve().parent / "results"
 MODELS = ("sae", "bertopic", "kmeans", "lda")
 LABELS = {"sae": "SAE-TM", "bertopic": "BERTopic", "kmeans": "k-means+c-TF-IDF", "lda": "LDA"}
+LABELS.update({"mlda": "mLDA", "mbertopic": "mBERTopic", "metm": "mETM"})
 EXTRA_MODELS: dict[str, Callable] = {}
-"""Extra model sources, e.g. ``{"mtm": lambda name, corpus: [ModelTopics(...), ...]}`` (MTM plugs in here)."""
+"""Extra model sources: ``{"name": lambda dataset, corpus, docs: [ModelTopics(...), ...]}``."""
 METRIC_COLUMNS = [
     "dataset",
     "model",
@@ -93,16 +101,63 @@ def fit_models(name: str, n_docs: int | None, k: int, models, verbose: bool):
     return corpus, outputs, scores
 
 
-def elo_rows(dataset, judge, comparisons, npmi):
+def mtm_views(name: str, corpus, docs, kinds, k: int, n_docs: int):
+    """Mechanistic topic models fit on mtm_grid's cached feature counts, applied to the judged documents.
+
+    Returns ``(views, {model: OCTIS scores})``; a view's rows other than ``docs`` are empty (never judged).
+    """
+    import pickle
+
+    import numpy as np
+    from bertopic_sae.octis import OctisEvaluator
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    from benchmarks.mtm_grid import subset
+    from bertopic_sae.data import cache_dir
+    from bertopic_sae.judges import ModelTopics
+    from bertopic_sae.lm import load_causal_lm
+    from bertopic_sae.mtm import METM, MLDA, MBERTopic, load_lm_sae
+
+    dataset, texts, _ = subset(name, n_docs)
+    stored = cache_dir() / "mtm_grid" / f"{name}[{len(texts)}x64tok].pkl"
+    if not stored.exists():
+        raise FileNotFoundError(
+            f"{stored} is missing: run `python benchmarks/mtm_grid.py --docs {n_docs} --max-tokens 64` first."
+        )
+    fc = pickle.loads(stored.read_bytes())
+    lm, bundle = load_causal_lm(verbose=False), load_lm_sae()
+    vectorizer = CountVectorizer(vocabulary=dataset.get_vocabulary(), token_pattern=r"\S+", lowercase=False)
+    word_docs = [" ".join(t) for t in dataset.get_corpus()]
+    evaluator = OctisEvaluator(corpus.dataset, labels=None)
+    views, scores = [], {}
+    for kind in kinds:
+        cls = {"mlda": MLDA, "mbertopic": MBERTopic, "metm": METM}[kind]
+        model = cls(k, sae=bundle, lm=lm, max_tokens=64, vectorizer=vectorizer, random_state=0, verbose=False)
+        model.fit(word_docs, features=fc)
+        theta = np.zeros((len(corpus), model.topic_feature_.shape[0]))
+        theta[list(docs)] = model.transform([corpus.texts[i] for i in docs])
+        words = model.topic_words(10)
+        views.append(ModelTopics(kind, words, theta))
+        scores[kind] = evaluator.score({"topics": words})
+        print(f"{name} {kind}: {len(words)} topics, npmi={scores[kind]['npmi']:.3f}", flush=True)
+    return views, scores
+
+
+def batch_bias(comparisons) -> float:
+    """Mean log-odds of A over B of every answer (asked in both orders, so the content averages out)."""
+    import math
+
+    logits = [math.log(c.p_first / (1 - c.p_first)) for c in comparisons if 0 < c.p_first < 1]
+    return sum(logits) / len(logits)
+
+
+def elo_rows(dataset, judge, protocols: dict, npmi):
     from scipy.stats import spearmanr
 
-    from bertopic_sae.judges import bradley_terry_elo, combine_orders, one_order
+    from bertopic_sae.judges import bradley_terry_elo
 
     rows = []
-    for protocol, chosen in [
-        ("one order", one_order(comparisons)),
-        ("both orders", combine_orders(comparisons)),
-    ]:
+    for protocol, chosen in protocols.items():
         table = bradley_terry_elo(chosen, n_bootstrap=500)
         rho = spearmanr(table.elo, [npmi[m] for m in table.models]).statistic
         for i, model in enumerate(table.models):
@@ -126,20 +181,31 @@ def elo_rows(dataset, judge, comparisons, npmi):
     return rows
 
 
-def run_metrics(dataset, views, judge, csv_path: Path, reps: dict[str, int]):
+METRICS = {
+    "C_I": ("intruder", dict(answer="letter")),
+    "C_I_cal": ("intruder", dict(answer="letter", calibrate=True)),
+    "C_I_lik": ("intruder", dict(answer="likelihood")),
+    "C_R": ("coherence", {}),
+    "C_R_cal": ("coherence", dict(calibrate=True)),
+}
+"""Metric name -> (function, keyword arguments) of ``bertopic_sae.judges.llm_metrics``."""
+
+
+def run_metrics(dataset, views, judges: dict, csv_path: Path, metrics, reps: int):
     from bertopic_sae.judges import coherence_rating, intruder_detection
 
     done = set()
     if csv_path.exists():
         with csv_path.open() as handle:
             done = {(r["dataset"], r["model"], r["metric"]) for r in csv.DictReader(handle)}
-    for view, (metric, fn) in itertools.product(
-        views, [("C_I", intruder_detection), ("C_R", coherence_rating)]
-    ):
+    for view, metric in itertools.product(views, metrics):
         if (dataset, view.name, metric) in done:
             continue
+        kind, kwargs = METRICS[metric]
+        fn = intruder_detection if kind == "intruder" else coherence_rating
+        judge = judges["pmi"] if kwargs.get("answer") == "likelihood" else judges["prompt"]
         start = time.perf_counter()
-        scores = fn(view.topic_words, judge, repetitions=reps[metric])
+        scores = fn(view.topic_words, judge, repetitions=reps, **kwargs)
         row = {
             "dataset": dataset,
             "model": view.name,
@@ -181,7 +247,7 @@ def write_report(elo: list[dict], extra: list[str], path: Path) -> None:
     os.replace(tmp, path)
 
 
-def metrics_table(csv_path: Path, octis_scores: dict) -> list[str]:
+def metrics_table(csv_path: Path, octis_scores: dict, reps: int) -> list[str]:
     if not csv_path.exists():
         return []
     with csv_path.open() as handle:
@@ -189,20 +255,27 @@ def metrics_table(csv_path: Path, octis_scores: dict) -> list[str]:
     cells: dict[tuple, dict] = {}
     for r in rows:
         cells.setdefault((r["dataset"], r["model"]), {})[r["metric"]] = r
+    metrics = [m for m in METRICS if any(m in c for c in cells.values())]
     lines = [
         "## SAE-TM's LLM metrics (SmolLM2-135M judge, 5 words) next to the word metrics",
         "",
-        "| dataset | model | topics | C_I | C_I questions | C_R (0-100) | C_R questions | failures "
-        "| GloVe intrusion | NPMI |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "C_I: letters (chance 1/6); C_I_cal: letters, contextually calibrated; C_I_lik: the word least "
+        "predicted by the other five (likelihood judge); C_R / C_R_cal: expected 0-9 rating × 100/9. "
+        f"Each cell: mean (questions asked; this run {reps} per topic, C_I / C_R rows of the first run 1).",
+        "",
+        "| dataset | model | topics | " + " | ".join(metrics) + " | failures | GloVe intrusion | NPMI |",
+        "|---|---|---|" + "---|" * len(metrics) + "---|---|---|",
     ]
     for (dataset, model), m in sorted(cells.items()):
         score = octis_scores.get(dataset, {}).get(model, {})
-        ci, cr = m.get("C_I", {}), m.get("C_R", {})
-        fails = sum(int(x.get("n_failures", 0)) for x in (ci, cr))
+        first = next(iter(m.values()))
+        fails = sum(int(x.get("n_failures", 0)) for x in m.values())
+        values = " | ".join(
+            f"{float(m[k]['mean']):.3f} ({m[k]['n_questions']})" if k in m else "" for k in metrics
+        )
         lines.append(
-            f"| {dataset} | {LABELS.get(model, model)} | {ci.get('n_topics', '')} | {ci.get('mean', '')} | "
-            f"{ci.get('n_questions', '')} | {cr.get('mean', '')} | {cr.get('n_questions', '')} | {fails} | "
+            f"| {dataset} | {LABELS.get(model, model)} | {first.get('n_topics', '')} | {values} | "
+            f"{fails} | "
             f"{score.get('intrusion', float('nan')):.3f} | {score.get('npmi', float('nan')):.3f} |"
         )
     return lines
@@ -215,40 +288,66 @@ def main(argv=None) -> None:
     parser.add_argument("--k", type=int, default=50)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument(
-        "--judge-docs", type=int, default=20, help="documents per dataset for the topic judge"
+        "--mtm", nargs="*", default=["mlda", "mbertopic"], choices=["mlda", "mbertopic", "metm"]
     )
-    parser.add_argument("--reps", type=int, default=3, help="C_I repetitions per topic (SAE-TM: 3)")
-    parser.add_argument("--cr-reps", type=int, default=1, help="C_R repetitions per topic (SAE-TM: 3)")
-    parser.add_argument("--no-metrics", action="store_true", help="skip C_I / C_R")
+    parser.add_argument("--mtm-docs", type=int, default=250, help="mtm_grid subset the MTM models are fit on")
+    parser.add_argument(
+        "--judge-docs", type=int, default=10, help="documents per dataset for the topic judge"
+    )
+    parser.add_argument("--reps", type=int, default=3, help="repetitions per topic of C_I / C_R (SAE-TM: 3)")
+    parser.add_argument(
+        "--metrics", nargs="*", default=["C_I_lik", "C_I_cal", "C_R_cal"], choices=list(METRICS)
+    )
     parser.add_argument("--no-lm", action="store_true", help="embedding judge only")
     parser.add_argument("--prefix", default="judge", help="file prefix under benchmarks/results/")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
 
+    import numpy as np
+
     from bertopic_sae.judges import (
         EmbeddingJudge,
         LMJudge,
+        LMLikelihoodJudge,
         ModelTopics,
+        calibrate,
+        combine_orders,
         compare_models,
+        content_free_bias,
         judge_agreement,
+        one_order,
         position_bias,
     )
+    from bertopic_sae.lm import load_causal_lm
 
     RESULTS.mkdir(exist_ok=True)
     cache = RESULTS / f"{args.prefix}_comparisons.jsonl"
     metrics_csv = RESULTS / f"{args.prefix}_llm_metrics.csv"
-    lm_judge = None if args.no_lm else LMJudge(verbose=args.verbose)
-    judges = [("embedding", EmbeddingJudge())] + ([] if lm_judge is None else [("SmolLM2", lm_judge)])
+    lm = None if args.no_lm else load_causal_lm(verbose=False)
+    prompt_judge = None if lm is None else LMJudge(lm, verbose=args.verbose)
+    judges = [("embedding", EmbeddingJudge())]
+    if lm is not None:
+        judges += [("SmolLM2", prompt_judge), ("SmolLM2-pmi", LMLikelihoodJudge(lm))]
+    bias = None if prompt_judge is None else content_free_bias(prompt_judge)
     elo, notes, octis_scores = [], [], {}
+    if bias is not None:
+        notes.append(f"- SmolLM2 prompt judge, content-free log-odds of A over B: {bias:+.2f}.")
     for name in args.datasets:
         corpus, outputs, scores = fit_models(
             name, args.n_20ng if name == "20newsgroups" else None, args.k, args.models, args.verbose
         )
-        octis_scores[name] = scores
+        # the sample compare_models draws with seed 0 (kept, so cached comparisons stay valid)
+        rng = np.random.default_rng(0)
+        docs = np.sort(rng.choice(len(corpus), min(args.judge_docs, len(corpus)), replace=False)).tolist()
         views = [ModelTopics.from_octis(m, outputs[m]) for m in args.models]
+        if args.mtm:
+            mtm, mtm_scores = mtm_views(name, corpus, docs, args.mtm, args.k, args.mtm_docs)
+            views += mtm
+            scores.update(mtm_scores)
         for source in EXTRA_MODELS.values():
-            views.extend(source(name, corpus))
-        npmi = {m: s["npmi"] for m, s in scores.items()}
+            views.extend(source(name, corpus, docs))
+        octis_scores[name] = scores
+        npmi = {v.name: scores.get(v.name, {}).get("npmi", float("nan")) for v in views}
         label = f"{name} ({len(corpus)} docs)"
         found = {}
         for judge_name, judge in judges:
@@ -256,31 +355,48 @@ def main(argv=None) -> None:
                 views,
                 corpus.texts,
                 judge,
-                n_docs=args.judge_docs,
-                both_orders=True,
+                docs=docs,
+                both_orders=judge_name == "SmolLM2",  # the other judges see no position
                 seed=0,
                 cache=cache,
                 judge_name=judge_name,
             )
-            elo.extend(elo_rows(label, judge_name, found[judge_name], npmi))
-            bias = position_bias(found[judge_name])
+        protocols = {
+            "embedding": {"-": found["embedding"]},
+        }
+        if lm is not None:
+            single = one_order(found["SmolLM2"])
+            protocols["SmolLM2"] = {
+                "one order": single,
+                "one order, calibrated": calibrate(single, bias),
+                "one order, batch-calibrated": calibrate(single, batch_bias(found["SmolLM2"])),
+                "both orders": combine_orders(found["SmolLM2"]),
+            }
+            protocols["SmolLM2-pmi"] = {"-": found["SmolLM2-pmi"]}
+            raw, cal = position_bias(found["SmolLM2"]), position_bias(calibrate(found["SmolLM2"], bias))
             notes.append(
-                f"- {label}, {judge_name}: {len(found[judge_name])} comparisons, position bias: A chosen "
-                f"{bias.first_rate:.0%} of {bias.n} decided; verdict follows the position in both orders "
-                f"{bias.flip_rate:.0%} of pairs."
+                f"- {label}, SmolLM2 prompt judge: {len(found['SmolLM2'])} judgements (both orders); "
+                f"A chosen {raw.first_rate:.0%} raw, {cal.first_rate:.0%} calibrated; the verdict follows "
+                f"the position in both orders for {raw.flip_rate:.0%} of pairs raw, {cal.flip_rate:.0%} "
+                "calibrated."
             )
-        if len(found) == 2:
-            agree = judge_agreement(found["embedding"], found["SmolLM2"])
-            notes.append(
-                f"- {label}: SmolLM2 vs embedding judge (both orders averaged): Spearman of Elo "
-                f"{agree.spearman:.2f}, same winner on {agree.pair_agreement:.0%} of {agree.n_common} "
-                "comparisons."
-            )
-        if lm_judge is not None and not args.no_metrics:
-            run_metrics(name, views, lm_judge, metrics_csv, {"C_I": args.reps, "C_R": args.cr_reps})
+        for judge_name, chosen in protocols.items():
+            for protocol, comparisons in chosen.items():
+                rows = elo_rows(label, judge_name, {protocol: comparisons}, npmi)
+                elo.extend(rows)
+                if judge_name != "embedding":
+                    agree = judge_agreement(found["embedding"], comparisons)
+                    notes.append(
+                        f"- {label}, {judge_name} ({protocol}) vs embedding judge: Spearman of Elo "
+                        f"{agree.spearman:.2f}, same winner on {agree.pair_agreement:.0%} of "
+                        f"{agree.n_common} comparisons; ρ(Elo, NPMI) {rows[0]['spearman_npmi']:.2f}."
+                    )
+        if lm is not None and args.metrics:
+            judges_by_kind = {"prompt": prompt_judge, "pmi": LMLikelihoodJudge(lm)}
+            run_metrics(name, views, judges_by_kind, metrics_csv, args.metrics, args.reps)
         write_report(
             elo,
-            ["## Judges", "", *notes, "", *metrics_table(metrics_csv, octis_scores)],
+            ["## Judges", "", *notes, "", *metrics_table(metrics_csv, octis_scores, args.reps)],
             RESULTS / f"{args.prefix}_elo.md",
         )
     with (RESULTS / f"{args.prefix}_elo.csv").open("w", newline="") as handle:

@@ -6,6 +6,7 @@ import torch
 
 from bertopic_sae.judges import (
     EmbeddingJudge,
+    LMLikelihoodJudge,
     MeanDifferenceDirections,
     retrieval_shift,
     sae_topic_direction,
@@ -139,6 +140,9 @@ def test_mean_difference_directions_and_steering_sweep(lm):
     strong = rows[1]
     assert strong.text != strong.baseline and strong.relevance == 1.0  # the embedding judge sees food
     assert strong.delta_loglik > 0  # pushing along the food direction makes food text likelier
+    # the likelihood judge agrees: the topic words are likelier after the steered continuation
+    judge, words = LMLikelihoodJudge(lm), "recipe, cook, flour, soup, bake"
+    assert judge.compare(strong.text, [words])[0] > judge.compare(strong.baseline, [words])[0]
     table = summarize(rows)
     assert [t["strength"] for t in table] == [0.0, 10.0] and table[1]["changed"] == 1.0
 

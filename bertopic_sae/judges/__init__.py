@@ -1,6 +1,8 @@
 """LLM and embedding judges for topic models: the pairwise topic judge, SAE-TM's C_I / C_R, steering scores.
 
-* judges (``base.py``): :class:`LMJudge` (log-prob answers of a causal LM, SmolLM2 offline),
+* judges (``base.py``): :class:`LMJudge` (log-prob answers of a causal LM, SmolLM2 offline, optionally
+  contextually calibrated), :class:`LMLikelihoodJudge` (``likelihood.py``: PMI of a rendering with the
+  document, no question and no A/B position),
   :class:`TextJudge` / :class:`OpenAIJudge` (any callable, OpenAI-compatible client), :class:`EmbeddingJudge`;
 * the topic judge (``pairwise.py``): :class:`ModelTopics` adapts a model, :func:`compare_models` judges;
 * ratings (``ratings.py``): Bradley-Terry Elo with bootstrap bounds, judge agreement, position bias;
@@ -18,6 +20,7 @@ print(bradley_terry_elo(comparisons))
 """
 
 from .base import (
+    CONTENT_FREE,
     EmbeddingJudge,
     Judge,
     JudgeFailure,
@@ -26,6 +29,7 @@ from .base import (
     TextJudge,
     as_judge,
     choose_many,
+    content_free_offsets,
 )
 from .directions import (
     DirectionSource,
@@ -35,13 +39,22 @@ from .directions import (
     sae_topic_direction,
     shift_embedding,
 )
+from .likelihood import LMLikelihoodJudge, sequence_log_probs
 from .llm_metrics import TopicScores, coherence_rating, intruder_detection
-from .pairwise import Comparison, ModelTopics, compare_models
+from .pairwise import (
+    SIMPLE_TOPIC_JUDGE_PROMPT,
+    TOPIC_JUDGE_PROMPT,
+    Comparison,
+    ModelTopics,
+    compare_models,
+    content_free_bias,
+)
 from .ratings import (
     Agreement,
     EloTable,
     PositionBias,
     bradley_terry_elo,
+    calibrate,
     combine_orders,
     judge_agreement,
     one_order,
@@ -56,8 +69,15 @@ __all__ = [
     "TextJudge",
     "OpenAIJudge",
     "EmbeddingJudge",
+    "LMLikelihoodJudge",
     "as_judge",
     "choose_many",
+    "content_free_offsets",
+    "content_free_bias",
+    "sequence_log_probs",
+    "CONTENT_FREE",
+    "TOPIC_JUDGE_PROMPT",
+    "SIMPLE_TOPIC_JUDGE_PROMPT",
     "ModelTopics",
     "Comparison",
     "compare_models",
@@ -66,6 +86,7 @@ __all__ = [
     "PositionBias",
     "bradley_terry_elo",
     "combine_orders",
+    "calibrate",
     "one_order",
     "judge_agreement",
     "position_bias",

@@ -31,7 +31,20 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Judge", "JudgeFailure", "LMJudge", "TextJudge", "OpenAIJudge", "EmbeddingJudge", "as_judge"]
+__all__ = [
+    "Judge",
+    "JudgeFailure",
+    "LMJudge",
+    "TextJudge",
+    "OpenAIJudge",
+    "EmbeddingJudge",
+    "as_judge",
+    "content_free_offsets",
+    "CONTENT_FREE",
+]
+
+CONTENT_FREE = ("N/A", "", "[MASK]")
+"""Content-free inputs of contextual calibration (Zhao et al. 2021), put in every slot of a prompt."""
 
 
 class JudgeFailure(RuntimeError):
@@ -57,10 +70,40 @@ def as_judge(judge: Any) -> Judge:
     )
 
 
+def content_free_offsets(judge: Any, prompts: Sequence[str], labels: Sequence[str]) -> np.ndarray:
+    """Contextual calibration: the judge's log-probabilities of ``labels`` on content-free ``prompts``.
+
+    The label probabilities (renormalised over the labels) are averaged over the prompts; the log of that
+    mean is the judge's answer bias, which :func:`choose_many` subtracts when given it as ``calibration``.
+    """
+    if not hasattr(judge, "label_log_probs"):
+        raise ValueError(
+            f"calibration needs label log-probabilities; {type(judge).__name__} has no label_log_probs "
+            "(use an LMJudge, or calibrate=False for a text judge)."
+        )
+    log_probs = np.asarray(judge.label_log_probs(prompts, labels), dtype=float)
+    probs = np.exp(log_probs - log_probs.max(axis=1, keepdims=True))
+    return np.log((probs / probs.sum(axis=1, keepdims=True)).mean(axis=0))
+
+
 def choose_many(
-    judge: Judge, prompts: Sequence[str], labels: Sequence[str]
+    judge: Judge,
+    prompts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    calibration: np.ndarray | None = None,
 ) -> list[np.ndarray | Exception]:
-    """Ask ``judge`` every prompt (batched if it has ``choose_many``); failures come back as exceptions."""
+    """Ask ``judge`` every prompt (batched if it has ``choose_many``); failures come back as exceptions.
+
+    ``calibration`` (from :func:`content_free_offsets`) is subtracted from the label log-probabilities
+    before they are renormalised: the answer bias the judge shows without content is taken out.
+    """
+    if calibration is not None:
+        if not hasattr(judge, "label_log_probs"):
+            raise ValueError("calibration needs a judge with label_log_probs (an LMJudge).")
+        log_probs = np.asarray(judge.label_log_probs(prompts, labels), dtype=float) - calibration
+        probs = np.exp(log_probs - log_probs.max(axis=1, keepdims=True))
+        return list(probs / probs.sum(axis=1, keepdims=True))
     if hasattr(judge, "choose_many"):
         return list(judge.choose_many(prompts, labels))
     answers: list[np.ndarray | Exception] = []
@@ -187,6 +230,23 @@ class LMJudge:
                 )
             out[batch] = torch.log_softmax(logits, dim=-1)[:, label_ids.to(logits.device)].cpu().numpy()
         return out
+
+    def answer_log_probs(self, prompts: Sequence[str], answers: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        """Summed log-probability of each answer in ``answers[i]`` (any length) replying to ``prompts[i]``."""
+        from .likelihood import sequence_log_probs
+
+        tokenizer = self._lm().tokenizer
+        contexts, conts = [], []
+        for prompt, options in zip(prompts, answers, strict=True):
+            ids = self._encode(prompt)
+            for option in options:
+                contexts.append(ids)
+                conts.append(tokenizer.encode(option, add_special_tokens=False))
+        scores = sequence_log_probs(
+            self._lm(), contexts, conts, batch_size=self.batch_size, verbose=self.verbose
+        )
+        bounds = np.cumsum([0] + [len(a) for a in answers])
+        return [scores[bounds[i] : bounds[i + 1]] for i in range(len(prompts))]
 
     def choose_many(self, prompts: Sequence[str], labels: Sequence[str]) -> list[np.ndarray | Exception]:
         """Probabilities over ``labels`` for every prompt, batched."""

@@ -119,9 +119,7 @@ class MeanDifferenceDirections:
         if not hasattr(self, "directions_"):
             from sklearn.exceptions import NotFittedError
 
-            raise NotFittedError(
-                "MeanDifferenceDirections is not fitted; call fit(lm, texts, labels) first."
-            )
+            raise NotFittedError("MeanDifferenceDirections is not fitted; call fit(lm, texts, labels) first.")
         if k not in self.directions_:
             raise KeyError(f"topic {k} has no documents; topics are {self.topics_}.")
         v = self.directions_[k]
@@ -205,9 +203,7 @@ def retrieval_shift(
     corpus = corpus / np.maximum(np.linalg.norm(corpus, axis=1, keepdims=True), 1e-12)
     topics = np.asarray(corpus_topics)
     if len(topics) != len(corpus):
-        raise ValueError(
-            f"{len(corpus)} corpus embeddings but {len(topics)} topics; pass one topic per row."
-        )
+        raise ValueError(f"{len(corpus)} corpus embeddings but {len(topics)} topics; pass one topic per row.")
     shares, neighbours = [], []
     for s in strengths:
         top = np.argsort(-(corpus @ shift_embedding(query, direction, s)), kind="stable")[:k]

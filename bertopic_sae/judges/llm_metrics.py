@@ -12,6 +12,17 @@ each repetition a fresh random order), with the answers read from label probabil
   **expected value** of the digit under the judge's probabilities renormalised over the ten digits, × 100/9,
   i.e. on the reference's 0-100 scale. A text judge (one-hot answer) gives its parsed digit.
 
+Small judges answer with a bias whatever the content (SmolLM2-135M picks "A" for C_I). Two remedies:
+
+* ``calibrate=True`` (an :class:`~bertopic_sae.judges.LMJudge`): contextual calibration, the label
+  log-probabilities minus those on the same prompt with content-free words ("N/A", "", "[MASK]");
+* ``answer="likelihood"`` for C_I (an :class:`~bertopic_sae.judges.LMLikelihoodJudge`): no question; the
+  intruder named is the shown word with the lowest per-token PMI with the other five
+  (``log p(w | "Keywords: the others,") - log p(w | "Keywords:")``), the language modelling a small LM does;
+* ``answer="word"`` for C_I: no letters; the judge's log-probability of each of the 6 candidate *words* as
+  its reply is compared (``calibrate=True`` then subtracts each word's log-probability as a reply to the
+  content-free prompt, i.e. ranks the words by PMI with the question, cancelling word frequency and length).
+
 A failed answer (exception, or text that is none of the labels) is counted in ``n_failures`` and left out of
 that topic's mean, never silently: a topic whose every answer failed scores NaN.
 
@@ -30,19 +41,29 @@ from __future__ import annotations
 
 import string
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-from .base import as_judge, choose_many
+from .base import CONTENT_FREE, as_judge, choose_many, content_free_offsets
 
-__all__ = ["TopicScores", "intruder_detection", "coherence_rating", "INTRUDER_PROMPT", "COHERENCE_PROMPT"]
+__all__ = [
+    "TopicScores",
+    "intruder_detection",
+    "coherence_rating",
+    "INTRUDER_PROMPT",
+    "INTRUDER_WORD_PROMPT",
+    "COHERENCE_PROMPT",
+]
 
 INTRUDER_PROMPT = (
     "From the following list of words, identify the single word that does not belong with the others.\n\n"
     "{options}\n\nAnswer with the letter of the word that does not belong, and nothing else."
 )
 """C_I prompt (``{options}``: one "A. word" line per word)."""
+
+INTRUDER_WORD_PROMPT = "Which word does not belong with the others: {words}?\n\nAnswer with that word only."
+"""C_I prompt of ``answer="word"`` (``{words}``: comma-separated); the reply is the word itself."""
 
 COHERENCE_PROMPT = (
     "You are an expert in semantics and lexical relationships. Rate the coherence of this list of words: "
@@ -100,6 +121,8 @@ def intruder_detection(
     n_words: int = 5,
     repetitions: int = 3,
     seed: int = 0,
+    answer: Literal["letter", "word", "likelihood"] = "letter",
+    calibrate: bool = False,
 ) -> TopicScores:
     """C_I: per-topic accuracy of the judge at spotting an intruder among a topic's top words.
 
@@ -109,17 +132,28 @@ def intruder_detection(
         n_words: top words shown with the intruder.
         repetitions: questions per topic (a new intruder and order each).
         seed: seed of the intruders and orders.
+        answer: ``"letter"`` (options A-F, the letter's probability) or ``"word"`` (the candidate words'
+            log-probabilities as the reply; needs a judge with ``answer_log_probs``, an LMJudge) or
+            ``"likelihood"`` (the word least predicted by the others; needs an LMLikelihoodJudge).
+        calibrate: subtract the judge's answers to content-free prompts (see the module docstring).
 
     Usage:
 
     ```python
     scores = intruder_detection([["cat", "dog", ...], ["stock", "bond", ...]], LMJudge())
+    scores = intruder_detection(topics, LMJudge(), answer="word", calibrate=True)
     ```
     """
+    if answer not in ("letter", "word", "likelihood"):
+        raise ValueError(f"answer={answer!r}: use 'letter', 'word' or 'likelihood'.")
     topics = _check_topics(topics, n_words, 2)
-    judge = as_judge(judge)
+    if answer != "likelihood":
+        judge = as_judge(judge)
     rng = np.random.default_rng(seed)
-    prompts, owners, values = [], [], []
+    needs = {"word": ("answer_log_probs", "an LMJudge"), "likelihood": ("pmi", "an LMLikelihoodJudge")}
+    if answer in needs and not hasattr(judge, needs[answer][0]):
+        raise ValueError(f"answer={answer!r} needs {needs[answer][1]}, not {type(judge).__name__}.")
+    prompts, owners, values, shown_words = [], [], [], []
     labels = list(string.ascii_uppercase[: n_words + 1])
     for k, words in enumerate(topics):
         own = {w.lower() for w in words}
@@ -135,11 +169,41 @@ def intruder_detection(
             shown = [*words[:n_words], intruder]
             order = rng.permutation(len(shown))
             options = "\n".join(f"{labels[i]}. {shown[j]}" for i, j in enumerate(order))
-            prompts.append(INTRUDER_PROMPT.format(options=options))
+            if answer != "letter":
+                shown_words.append([shown[j] for j in order])
+                prompts.append(INTRUDER_WORD_PROMPT.format(words=", ".join(shown_words[-1])))
+            else:
+                prompts.append(INTRUDER_PROMPT.format(options=options))
             owners.append(k)
             target = int(np.flatnonzero(order == n_words)[0])
             values.append(lambda p, target=target: float(np.argmax(p) == target))
-    return _score(choose_many(judge, prompts, labels), owners, values, len(topics))
+    if answer == "likelihood":
+        contexts, replies = [], []
+        for shown in shown_words:
+            for i, w in enumerate(shown):
+                contexts.append("Keywords: " + ", ".join(shown[:i] + shown[i + 1 :]) + ",")
+                replies.append(" " + w)
+        pmi = judge.pmi(contexts, replies, "Keywords:").reshape(len(shown_words), n_words + 1)
+        return _score(list(-pmi), owners, values, len(topics))
+    if answer == "word":
+        scores = judge.answer_log_probs(prompts, shown_words)
+        if calibrate:  # each candidate's log-probability as a reply when no words are shown
+            blank = [INTRUDER_WORD_PROMPT.format(words=x) for x in CONTENT_FREE]
+            unique = sorted({w for words in shown_words for w in words})
+            prior = np.log(np.mean(np.exp(np.array(judge.answer_log_probs(blank, [unique] * len(blank)))), 0))
+            lookup = dict(zip(unique, prior, strict=True))
+            scores = [
+                row - np.array([lookup[w] for w in words])
+                for words, row in zip(shown_words, scores, strict=True)
+            ]
+        return _score(list(scores), owners, values, len(topics))
+    offsets = None
+    if calibrate:
+        template = "\n".join(f"{label}. {{x}}" for label in labels)
+        offsets = content_free_offsets(
+            judge, [INTRUDER_PROMPT.format(options=template.format(x=x)) for x in CONTENT_FREE], labels
+        )
+    return _score(choose_many(judge, prompts, labels, calibration=offsets), owners, values, len(topics))
 
 
 def coherence_rating(
@@ -149,6 +213,7 @@ def coherence_rating(
     n_words: int = 5,
     repetitions: int = 3,
     seed: int = 0,
+    calibrate: bool = False,
 ) -> TopicScores:
     """C_R: per-topic coherence on 0-100, the expected 0-9 rating under the judge's digit probabilities.
 
@@ -158,6 +223,7 @@ def coherence_rating(
         n_words: top words rated.
         repetitions: ratings per topic, each of a fresh random order of the words.
         seed: seed of the orders.
+        calibrate: divide the digit probabilities by those on content-free words (an LMJudge).
 
     Usage:
 
@@ -177,4 +243,8 @@ def coherence_rating(
             prompts.append(COHERENCE_PROMPT.format(words=", ".join(pool)))
             owners.append(k)
     values = [lambda p: float(p @ scale / p.sum())] * len(prompts)
-    return _score(choose_many(judge, prompts, digits), owners, values, len(topics))
+    offsets = None
+    if calibrate:
+        blank = [COHERENCE_PROMPT.format(words=x) for x in CONTENT_FREE]
+        offsets = content_free_offsets(judge, blank, digits)
+    return _score(choose_many(judge, prompts, digits, calibration=offsets), owners, values, len(topics))

@@ -34,7 +34,14 @@ import numpy as np
 
 from .base import EmbeddingJudge, JudgeFailure, as_judge, choose_many
 
-__all__ = ["ModelTopics", "Comparison", "compare_models", "TOPIC_JUDGE_PROMPT"]
+__all__ = [
+    "ModelTopics",
+    "Comparison",
+    "compare_models",
+    "content_free_bias",
+    "TOPIC_JUDGE_PROMPT",
+    "SIMPLE_TOPIC_JUDGE_PROMPT",
+]
 
 TOPIC_JUDGE_PROMPT = (
     "Read the document and two sets of topics. Which set better captures the document's subject, affect "
@@ -42,6 +49,11 @@ TOPIC_JUDGE_PROMPT = (
     "Answer with a single letter, A or B."
 )
 """Prompt of the LLM topic judge (``{document}``, ``{a}``, ``{b}``)."""
+
+SIMPLE_TOPIC_JUDGE_PROMPT = (
+    "Text: {document}\n\nA: {a}\nB: {b}\n\nWhich keywords, A or B, are about the text?"
+)
+"""A shorter topic-judge prompt for small judges (the keywords on one line each)."""
 
 
 class ModelTopics(NamedTuple):
@@ -111,8 +123,22 @@ def _truncate(text: str, n_words: int) -> str:
     return " ".join(words[:n_words]) + (" ..." if len(words) > n_words else "")
 
 
-def _key(judge_name: str, document: str, a: str, b: str) -> str:
-    return hashlib.sha1("\x1f".join([judge_name, document, a, b]).encode()).hexdigest()
+def _key(judge_name: str, document: str, a: str, b: str, prompt: str = TOPIC_JUDGE_PROMPT) -> str:
+    parts = [judge_name, document, a, b] + ([] if prompt == TOPIC_JUDGE_PROMPT else [prompt])
+    return hashlib.sha1("\x1f".join(parts).encode()).hexdigest()
+
+
+def content_free_bias(judge: Any, prompt: str = TOPIC_JUDGE_PROMPT) -> float:
+    """The judge's log-odds of "A" over "B" on ``prompt`` filled with content-free text (document and sets).
+
+    Pass it to :func:`bertopic_sae.judges.calibrate` to take a judge's position bias out of its verdicts
+    (contextual calibration, averaged over :data:`~bertopic_sae.judges.base.CONTENT_FREE` inputs).
+    """
+    from .base import CONTENT_FREE, content_free_offsets
+
+    prompts = [prompt.format(document=x, a=x, b=x) for x in CONTENT_FREE]
+    offsets = content_free_offsets(judge, prompts, ["A", "B"])
+    return float(offsets[0] - offsets[1])
 
 
 def _read_cache(path: Path | None) -> dict[str, dict]:
@@ -152,6 +178,7 @@ def compare_models(
     n_words: int = 10,
     doc_words: int = 120,
     both_orders: bool = False,
+    prompt: str = TOPIC_JUDGE_PROMPT,
     seed: int = 0,
     cache: str | os.PathLike | None = None,
     judge_name: str | None = None,
@@ -170,6 +197,7 @@ def compare_models(
         n_words: top words per topic shown.
         doc_words: the document is cut to this many words in the prompt.
         both_orders: ask A/B and B/A for every comparison (for :func:`combine_orders`); else one random order.
+        prompt: the question (``{document}``, ``{a}``, ``{b}``), e.g. :data:`SIMPLE_TOPIC_JUDGE_PROMPT`.
         seed: seed of the document sample and the A/B orders.
         cache: jsonl file of finished comparisons (appended; read to resume).
         judge_name: name of the judge in the cache (default: the judge's ``name`` attribute or its type).
@@ -217,7 +245,7 @@ def compare_models(
     results: dict[int, Comparison] = {}
     pending = []
     for index, (doc, a, b, text, ra, rb) in enumerate(tasks):
-        record = done.get(_key(name, text, ra, rb))
+        record = done.get(_key(name, text, ra, rb, prompt))
         if ra == rb:
             results[index] = Comparison(doc, names[a], names[b], 0.5, None)
         elif record is not None:
@@ -243,9 +271,7 @@ def compare_models(
                     else np.array([0.0, 1.0])
                 )
         else:
-            prompts = [
-                TOPIC_JUDGE_PROMPT.format(document=tasks[i][3], a=tasks[i][4], b=tasks[i][5]) for i in batch
-            ]
+            prompts = [prompt.format(document=tasks[i][3], a=tasks[i][4], b=tasks[i][5]) for i in batch]
             answers = choose_many(judge, prompts, ["A", "B"])
         new = []
         for index, answer in zip(batch, answers, strict=True):
@@ -257,12 +283,10 @@ def compare_models(
             else:
                 p = float(np.asarray(answer)[0])
             results[index] = _comparison(doc, names[a], names[b], p, failure)
-            if failure is None or isinstance(
-                answer, JudgeFailure
-            ):  # other exceptions are retried on resume
+            if failure is None or isinstance(answer, JudgeFailure):  # other exceptions are retried on resume
                 new.append(
                     {
-                        "key": _key(name, text, ra, rb),
+                        "key": _key(name, text, ra, rb, prompt),
                         "judge": name,
                         "doc": doc,
                         "first": names[a],

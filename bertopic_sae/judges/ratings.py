@@ -31,6 +31,7 @@ __all__ = [
     "PositionBias",
     "bradley_terry_elo",
     "combine_orders",
+    "calibrate",
     "judge_agreement",
     "position_bias",
     "one_order",
@@ -99,6 +100,9 @@ def combine_orders(comparisons: Sequence[Comparison]) -> list[Comparison]:
 
     The result is one comparison per pair, oriented alphabetically, with ``p_first`` the mean probability that
     the alphabetically first model is better; a failure in any order makes the combined one a failure.
+    For two orders the winner is the same as by the order-averaged log-odds
+    ``[logit p(A | X first) - logit p(A | Y first)] / 2``: both are > 0.5 (> 0) exactly when X's
+    probability as A exceeds Y's, so a constant position bias cancels either way.
     """
     combined = []
     for (doc, a, b), group in _by_pair(comparisons).items():
@@ -109,6 +113,23 @@ def combine_orders(comparisons: Sequence[Comparison]) -> list[Comparison]:
         p = float(np.mean([c.p_first if c.first == a else 1.0 - c.p_first for c in group]))
         combined.append(Comparison(doc, a, b, p, a if p > 0.5 else b if p < 0.5 else None))
     return combined
+
+
+def calibrate(comparisons: Sequence[Comparison], bias: float) -> list[Comparison]:
+    """Subtract a judge's A-over-B log-odds ``bias`` (:func:`content_free_bias`) from every verdict.
+
+    ``p_first`` becomes ``sigmoid(logit(p_first) - bias)`` and the winner is re-decided; ties of identical
+    renderings (no judge call) and failures are kept as they are.
+    """
+    out = []
+    for c in comparisons:
+        if c.failure is not None or (c.winner is None and c.p_first == 0.5):
+            out.append(c)
+            continue
+        p = min(max(c.p_first, 1e-12), 1 - 1e-12)
+        q = 1.0 / (1.0 + math.exp(-(math.log(p / (1 - p)) - bias)))
+        out.append(c._replace(p_first=q, winner=c.first if q > 0.5 else c.second if q < 0.5 else None))
+    return out
 
 
 def _fit(pairs: np.ndarray, n_items: int, alpha: float) -> np.ndarray:
@@ -143,9 +164,7 @@ def bradley_terry_elo(
     table = bradley_terry_elo(comparisons, n_bootstrap=200)
     ```
     """
-    names = (
-        sorted({n for c in comparisons for n in (c.first, c.second)}) if models is None else list(models)
-    )
+    names = sorted({n for c in comparisons for n in (c.first, c.second)}) if models is None else list(models)
     index = {n: i for i, n in enumerate(names)}
     decided = [c for c in comparisons if c.winner is not None]
     if not decided:

@@ -196,9 +196,7 @@ def _judge_relevance(rows: list[SteeringRow], judge: Any, topic_words, n_words: 
         for r in rows:
             scores = judge.compare(", ".join(topic_words[r.topic][:n_words]), [r.text, r.baseline])
             out.append(
-                r._replace(
-                    relevance=1.0 if scores[0] > scores[1] else 0.5 if scores[0] == scores[1] else 0.0
-                )
+                r._replace(relevance=1.0 if scores[0] > scores[1] else 0.5 if scores[0] == scores[1] else 0.0)
             )
         return out
     judge = as_judge(judge)
