@@ -1,4 +1,4 @@
-"""A fast static embedder for big corpora on a CPU (``embedding_model`` slot): WordLlama's token table, pooled.
+"""A fast static embedder for big corpora on a CPU (``embedding_model`` slot): WordLlama token vectors.
 
 WordLlama (PyPI ``wordllama``, MIT) ships a 32,000 x 256 token-embedding table distilled from an LLM and
 its tokenizer, inside the wheel (19 MB, no download). A document's embedding is the mean of its tokens'

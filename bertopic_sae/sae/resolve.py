@@ -34,7 +34,7 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
 # ------------------------------------------------------------------------------- embedding-model naming
 WORDLLAMA_MODEL = "wordllama-l2_supercat-256"
-"""The name recorded for WordLlama embeddings (:class:`~bertopic_sae.components.wordllama.WordLlamaEmbedder`)."""
+"""The name recorded for WordLlama embeddings (``bertopic_sae.components.wordllama.WordLlamaEmbedder``)."""
 
 
 def canonical_model_name(name: str) -> str:
