@@ -70,7 +70,8 @@ def test_two_processes_give_the_topics_of_one(tmp_path):
         assert part["topic_words"].tolist() == single.topic_words
     labels = np.concatenate([p["labels"] for p in ranks])
     np.testing.assert_array_equal(labels, single.labels)
-    np.testing.assert_allclose(np.vstack([p["probabilities"] for p in ranks]), single.probabilities, atol=1e-6)
+    merged = np.vstack([p["probabilities"] for p in ranks])
+    np.testing.assert_allclose(merged, single.probabilities, atol=1e-6)
     assert sum(int(p["counts_nnz"]) for p in ranks) == single.counts.nnz
     assert len(set(single.labels.tolist())) == N_TOPICS
 
@@ -95,9 +96,9 @@ def test_one_process_matches_the_emission_model():
     from sklearn.preprocessing import normalize
 
     from bertopic_sae import EmissionModel
+    from bertopic_sae.sae.pretrained import load_pretrained
     from bertopic_sae.tm.distributed import DistributedEmissionModel, Reducer, shared_vocabulary
     from bertopic_sae.tm.vocabulary import default_vectorizer
-    from bertopic_sae.sae.pretrained import load_pretrained
 
     texts, embeddings = _data()
     theta = normalize(load_pretrained("wordllama-256").encode_csr(embeddings, float16_grid=True), norm="l1")
