@@ -28,7 +28,7 @@ fit.labels          # topics of this rank's documents; fit.words, fit.emission i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numba
@@ -39,7 +39,7 @@ from sklearn.preprocessing import normalize
 
 from ..sae.model import SparseAutoencoder
 from ._kernels import _Likelihood
-from .assignment import fit_centroids, membership, mixture, realign_atoms, unit_points
+from .assignment import BLOCK, fit_centroids, membership, mixture, realign_atoms, unit_points
 from .emission import EmissionModel
 from .merge import atom_vectors, kmeans_atoms
 from .vocabulary import auto_min_df, default_vectorizer
@@ -210,6 +210,14 @@ class DistributedEmissionModel(EmissionModel):
         self.reducer = reducer
         self.n_docs = n_docs
 
+    def to_emission_model(self) -> EmissionModel:
+        """The same fit as a plain :class:`EmissionModel` (to save, or to score one process's documents)."""
+        params = {k: v for k, v in self.get_params().items() if k not in ("reducer", "n_docs")}
+        plain = EmissionModel(**params)
+        for name in ("emission_", "background_", "idf_", "atom_weights_", "n_iter_", "objective_", "history_"):
+            setattr(plain, name, getattr(self, name))
+        return plain
+
     def _likelihood(self, theta, counts, wn) -> _Likelihood:
         return _ReducedLikelihood(theta, counts, wn, float(self.background_weight), self.reducer or Reducer())
 
@@ -227,6 +235,17 @@ class DistributedEmissionModel(EmissionModel):
 
 
 # ---------------------------------------------------------------------------------------------- the fit
+def _encode(sae: SparseAutoencoder, embeddings, verbose: bool) -> sp.csr_matrix:
+    """SAE codes of an array, memmap or any ``X[a:b]``-sliceable rows (e.g. shards), block by block."""
+    if isinstance(embeddings, np.ndarray):
+        return sae.encode_csr(embeddings, verbose=verbose, float16_grid=True)
+    from tqdm.auto import tqdm
+
+    starts = range(0, embeddings.shape[0], BLOCK)
+    return sp.vstack([sae.encode_csr(embeddings[s : s + BLOCK], float16_grid=True)
+                      for s in tqdm(starts, disable=not verbose, desc="SAE encode")], format="csr")
+
+
 class DistributedFit(NamedTuple):
     """What a data-parallel SAE-TM fit leaves on each rank."""
 
@@ -250,6 +269,10 @@ class DistributedFit(NamedTuple):
     """Topic mixture ``(n_local, n_topics)`` of this rank's documents."""
     topic_words: list[list[str]]
     """The top 10 words of each topic (from the emission rows of its atoms; same on every rank)."""
+    atom_vectors: np.ndarray
+    """The unit atom vectors the k-means merged (same on every rank)."""
+    merge: str
+    """``"words"`` or ``"decoder"``: what the atom vectors were made of."""
 
 
 def fit_sae_tm_distributed(
@@ -260,7 +283,7 @@ def fit_sae_tm_distributed(
     n_topics: int = 50,
     reducer: Reducer | None = None,
     vectorizer: CountVectorizer | None = None,
-    word_vectors: np.ndarray | None = None,
+    word_vectors: np.ndarray | Callable[[Sequence[str]], np.ndarray] | None = None,
     background_weight: float = 0.3,
     top_p: float = 0.9,
     refine_iterations: int = 100,
@@ -271,14 +294,16 @@ def fit_sae_tm_distributed(
 
     Arguments:
         texts: this rank's documents.
-        embeddings: their embeddings ``(n_local, d_in)`` (an array or memmap slice).
+        embeddings: their embeddings ``(n_local, d_in)``: an array, a memmap, or anything sliceable by rows
+            (``X[a:b]``) with a ``shape``, read block by block.
         sae: the SAE (the same on every rank).
         n_topics: number of topics K.
         reducer: sums over ranks (:class:`TorchReducer`); None for one process.
         vectorizer: a ``CountVectorizer`` to take the parameters from (default: the project's vocabulary,
             ``min_df="auto"``).
-        word_vectors: vectors of the shared vocabulary's words for the word merge; None merges decoder
-            directions (what :class:`SAEAtomMerger` does without word vectors).
+        word_vectors: vectors of the shared vocabulary's words for the word merge, or a function from the
+            words to them (the vocabulary is known only here); None merges decoder directions (what
+            :class:`SAEAtomMerger` does without word vectors).
         background_weight: π of the emission model.
         top_p: share of an atom's emission mass whose words make its vector (word merge).
         refine_iterations: spherical k-means steps of the centroid assignment.
@@ -289,7 +314,7 @@ def fit_sae_tm_distributed(
     if len(texts) != embeddings.shape[0]:
         raise ValueError(f"This rank has {len(texts)} texts but {embeddings.shape[0]} embeddings.")
     n_docs = int(reducer.sum(np.array([len(texts)]))[0])
-    codes = sae.encode_csr(embeddings, verbose=verbose, float16_grid=True)
+    codes = _encode(sae, embeddings, verbose)
     vectorizer, counts = shared_vocabulary(
         texts, vectorizer if vectorizer is not None else default_vectorizer(min_df="auto"), reducer, n_docs
     )
@@ -301,6 +326,8 @@ def fit_sae_tm_distributed(
     atom_weights = mass / max(mass.sum(), 1e-12)
     if np.count_nonzero(atom_weights) < n_topics:
         raise ValueError(f"Only {np.count_nonzero(atom_weights)} atoms fire, fewer than n_topics={n_topics}.")
+    if callable(word_vectors):
+        word_vectors = word_vectors(list(vectorizer.get_feature_names_out()))
     vectors = atom_vectors(
         atom_weights, emission=emission.emission_ if word_vectors is not None else None,
         word_vectors=word_vectors, decoder=sae.atoms() if word_vectors is None else None, top_p=top_p,
@@ -323,4 +350,4 @@ def fit_sae_tm_distributed(
     rows = emission.topic_word(atom_topic, n_topics)
     topic_words = [[str(words[j]) for j in np.argsort(-row, kind="stable")[:10]] for row in rows]
     return DistributedFit(codes, counts, vectorizer, emission, atom_weights, atom_topic, centroids, labels,
-                          probabilities, topic_words)
+                          probabilities, topic_words, vectors, "words" if word_vectors is not None else "decoder")
