@@ -68,7 +68,9 @@ IMPORTED = {
     "bertopic._bertopic.TopicMapper": "set_n_topics starts a fresh topic mapping, as fit does",
     "bertopic._utils.check_documents_type": "the same document check as BERTopic's fit",
     "bertopic._utils.check_is_fitted": "the same not-fitted error as BERTopic's transform",
-    "bertopic.backend._utils.select_backend": "BERTopic.from_fitted wraps the embedding model as fit_transform does",
+    "bertopic.backend._utils.select_backend": (
+        "BERTopic.from_fitted wraps the embedding model as fit_transform does"
+    ),
     "ClassTfidfTransformer._idf_diag": (
         "EmissionTopicWords sets it so single-document rows (approximate_distribution, representative "
         "documents) use the emission fit's IDF weights"

@@ -467,8 +467,9 @@ class BERTopic(_BERTopic):
         return self
 
     @classmethod
-    def from_fitted(cls, documents: list[str], merger: SAEAtomMerger, vectorizer_model, *, embedding_model=None,
-                    topic_embeddings: np.ndarray | None = None, verbose: bool = False, **params) -> BERTopic:
+    def from_fitted(cls, documents: list[str], merger: SAEAtomMerger, vectorizer_model, *,
+                    embedding_model=None, topic_embeddings: np.ndarray | None = None, verbose: bool = False,
+                    **params) -> BERTopic:
         """A fitted model around a merger fitted outside :meth:`fit_transform` (the sharded, data-parallel
         fit of :mod:`bertopic_sae.components.sharded`), without refitting anything.
 
@@ -483,9 +484,11 @@ class BERTopic(_BERTopic):
             **params: other ``BERTopic`` arguments.
         """
         if merger.codes_.shape[0] != len(documents):
-            raise ValueError(f"{len(documents)} documents but the merger was fitted on {merger.codes_.shape[0]}.")
-        model = cls(clustering_model=merger, embedding_model=embedding_model, vectorizer_model=vectorizer_model,
-                    verbose=verbose, **params)
+            raise ValueError(
+                f"{len(documents)} documents but the merger was fitted on {merger.codes_.shape[0]}."
+            )
+        model = cls(clustering_model=merger, embedding_model=embedding_model,
+                    vectorizer_model=vectorizer_model, verbose=verbose, **params)
         if embedding_model is not None:
             from bertopic.backend._utils import select_backend
 

@@ -95,7 +95,9 @@ def fit_on_shards(
 
     reducer = reducer or Reducer()
     if len(texts) != embeddings.shape[0]:
-        raise ValueError(f"{len(texts):,} texts but {embeddings.shape[0]:,} embeddings; pass one per document.")
+        raise ValueError(
+            f"{len(texts):,} texts but {embeddings.shape[0]:,} embeddings; pass one per document."
+        )
     rows = rank_shard_rows(embeddings, reducer.rank, reducer.world)
     local = RowView(embeddings, rows.start, rows.stop)
     word_vectors = None

@@ -214,7 +214,8 @@ class DistributedEmissionModel(EmissionModel):
         """The same fit as a plain :class:`EmissionModel` (to save, or to score one process's documents)."""
         params = {k: v for k, v in self.get_params().items() if k not in ("reducer", "n_docs")}
         plain = EmissionModel(**params)
-        for name in ("emission_", "background_", "idf_", "atom_weights_", "n_iter_", "objective_", "history_"):
+        fitted = ("emission_", "background_", "idf_", "atom_weights_", "n_iter_", "objective_", "history_")
+        for name in fitted:
             setattr(plain, name, getattr(self, name))
         return plain
 
@@ -350,4 +351,5 @@ def fit_sae_tm_distributed(
     rows = emission.topic_word(atom_topic, n_topics)
     topic_words = [[str(words[j]) for j in np.argsort(-row, kind="stable")[:10]] for row in rows]
     return DistributedFit(codes, counts, vectorizer, emission, atom_weights, atom_topic, centroids, labels,
-                          probabilities, topic_words, vectors, "words" if word_vectors is not None else "decoder")
+                          probabilities, topic_words, vectors,
+                          "words" if word_vectors is not None else "decoder")
