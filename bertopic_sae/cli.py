@@ -357,7 +357,10 @@ def _fit_sharded(args: argparse.Namespace, texts: list[str], reader: ShardedEmbe
     finally:
         if world > 1 and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
-    return 0 if topic_model is None else _save_fit(args, topic_model, out, seconds)
+    if topic_model is None:
+        return 0
+    _log(args, "step seconds: " + json.dumps(topic_model.fit_seconds_))
+    return _save_fit(args, topic_model, out, seconds)
 
 
 def _save_fit(args: argparse.Namespace, topic_model, out: Path, seconds: float) -> int:

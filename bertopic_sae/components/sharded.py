@@ -19,6 +19,7 @@ model.save("model", serialization="safetensors")
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -112,6 +113,7 @@ def fit_on_shards(
         block = local[start : start + BLOCK]
         sums += one_hot(fit.labels[start : start + len(block)], n_topics).T @ block
     sums = reducer.sum(sums)
+    started = time.perf_counter()
     parts = _gather_rows(reducer, (fit.codes, fit.counts, fit.labels))
     if parts is None:
         return None
@@ -127,5 +129,7 @@ def fit_on_shards(
         {"n_topics_": n_topics, "merge_": fit.merge},
         stages,
     )
-    return BERTopic.from_fitted(list(texts), merger, fit.vectorizer, embedding_model=embedding_model,
-                                topic_embeddings=sums / np.maximum(sizes, 1)[:, None], verbose=verbose)
+    model = BERTopic.from_fitted(list(texts), merger, fit.vectorizer, embedding_model=embedding_model,
+                                 topic_embeddings=sums / np.maximum(sizes, 1)[:, None], verbose=verbose)
+    model.fit_seconds_ = {**fit.seconds, "build_model": round(time.perf_counter() - started, 3)}
+    return model

@@ -28,6 +28,7 @@ fit.labels          # topics of this rank's documents; fit.words, fit.emission i
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -236,6 +237,19 @@ class DistributedEmissionModel(EmissionModel):
 
 
 # ---------------------------------------------------------------------------------------------- the fit
+class _Clock:
+    """Wall seconds between calls, by step name."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+        self.last = time.perf_counter()
+
+    def __call__(self, step: str) -> None:
+        now = time.perf_counter()
+        self.seconds[step] = round(now - self.last, 3)
+        self.last = now
+
+
 def _encode(sae: SparseAutoencoder, embeddings, verbose: bool) -> sp.csr_matrix:
     """SAE codes of an array, memmap or any ``X[a:b]``-sliceable rows (e.g. shards), block by block."""
     if isinstance(embeddings, np.ndarray):
@@ -274,6 +288,8 @@ class DistributedFit(NamedTuple):
     """The unit atom vectors the k-means merged (same on every rank)."""
     merge: str
     """``"words"`` or ``"decoder"``: what the atom vectors were made of."""
+    seconds: dict[str, float]
+    """Wall seconds of each step on this rank (encode, vocabulary, emission, merge, assignment)."""
 
 
 def fit_sae_tm_distributed(
@@ -315,13 +331,17 @@ def fit_sae_tm_distributed(
     if len(texts) != embeddings.shape[0]:
         raise ValueError(f"This rank has {len(texts)} texts but {embeddings.shape[0]} embeddings.")
     n_docs = int(reducer.sum(np.array([len(texts)]))[0])
+    clock = _Clock()
     codes = _encode(sae, embeddings, verbose)
+    clock("encode")
     vectorizer, counts = shared_vocabulary(
         texts, vectorizer if vectorizer is not None else default_vectorizer(min_df="auto"), reducer, n_docs
     )
     emission = DistributedEmissionModel(reducer, n_docs, background_weight=background_weight,
                                         random_state=random_state, verbose=verbose and reducer.rank == 0)
+    clock("vocabulary")
     emission.fit(normalize(codes, norm="l1"), counts)
+    clock("emission")
     # θ̄ over all documents (merge.atom_prior of the union): per-rank sums of the normalised codes.
     mass = reducer.sum(np.asarray(normalize(codes, norm="l1").sum(axis=0)).ravel())
     atom_weights = mass / max(mass.sum(), 1e-12)
@@ -334,6 +354,7 @@ def fit_sae_tm_distributed(
         word_vectors=word_vectors, decoder=sae.atoms() if word_vectors is None else None, top_p=top_p,
     )
     atom_topic = kmeans_atoms(vectors, atom_weights, n_topics, random_state)
+    clock("merge")
     members = membership(atom_topic, n_topics)
     topic_weights = np.asarray(members.T @ atom_weights).ravel()
     points = lambda: unit_points(codes, None, embeddings)  # noqa: E731
@@ -347,9 +368,10 @@ def fit_sae_tm_distributed(
     members = membership(atom_topic, n_topics)
     topic_weights = np.asarray(members.T @ atom_weights).ravel()
     probabilities = mixture(codes, members, topic_weights)
+    clock("assignment")
     words = vectorizer.get_feature_names_out()
     rows = emission.topic_word(atom_topic, n_topics)
     topic_words = [[str(words[j]) for j in np.argsort(-row, kind="stable")[:10]] for row in rows]
     return DistributedFit(codes, counts, vectorizer, emission, atom_weights, atom_topic, centroids, labels,
                           probabilities, topic_words, vectors,
-                          "words" if word_vectors is not None else "decoder")
+                          "words" if word_vectors is not None else "decoder", clock.seconds)
