@@ -1,18 +1,16 @@
 """The data-parallel SAE-TM fit: 2 processes (torch.distributed, gloo on CPU) give the topics of 1 process.
 
-Real parts: 3,000 Trump tweets, WordLlama embeddings, the shipped wordllama-256 SAE, gloo over a file store.
+Real parts: 2,000 Trump tweets, WordLlama embeddings, the shipped wordllama-256 SAE, gloo over a file store.
 """
 
 from __future__ import annotations
-
-import os
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
-N_DOCS, N_TOPICS = 3000, 12
+N_DOCS, N_TOPICS = 2000, 10
 
 
 def _data():
@@ -50,10 +48,11 @@ def _rank_main(rank: int, world: int, store: str, out: str) -> None:
         dist.destroy_process_group()
 
 
-def test_two_processes_give_the_topics_of_one(tmp_path):
+def test_two_processes_give_the_topics_of_one(tmp_path, monkeypatch):
     import torch.multiprocessing as mp
 
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    for name in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "MKL_NUM_THREADS"):  # one thread per rank
+        monkeypatch.setenv(name, "1")
     out = str(tmp_path / "rank")
     mp.spawn(_rank_main, args=(2, str(tmp_path / "store"), out), nprocs=2, join=True)
     ranks = [np.load(f"{out}-{r}.npz") for r in range(2)]
