@@ -635,7 +635,7 @@ class ShardedEmbeddings:
         self.arrays = [_open_shard(f) for f in self.files]
         dims = {a.shape[1] if a.ndim == 2 else -1 for a in self.arrays}
         if len(dims) != 1 or -1 in dims:
-            first = {}
+            first: dict[object, str] = {}
             for f, a in zip(self.files, self.arrays, strict=True):
                 first.setdefault(a.shape[1] if a.ndim == 2 else f"{a.ndim}-D", f.name)
             raise DataError(

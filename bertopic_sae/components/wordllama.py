@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -68,7 +68,7 @@ class WordLlamaEmbedder(BaseEmbedder):
             f"wordllama-{config}-{dim}"
         self.embedding_model = self.name_or_path  # what bertopic_sae reads to find the shipped SAE
         self._table: np.ndarray | None = None
-        self._tokenizer = None
+        self._tokenizer: Any = None
 
     def _load(self) -> None:
         if self._table is not None:
@@ -92,9 +92,10 @@ class WordLlamaEmbedder(BaseEmbedder):
                 f"({err}); use config='l2_supercat', dim=256."
             ) from err
         self._table = np.ascontiguousarray(model.embedding, dtype=np.float32)
-        self._tokenizer = model.tokenizer
-        self._tokenizer.no_padding()
-        self._tokenizer.no_truncation()
+        tokenizer = model.tokenizer
+        tokenizer.no_padding()  # pooled through a sparse matrix: no padding to the longest document
+        tokenizer.no_truncation()
+        self._tokenizer = tokenizer
 
     def get_sentence_embedding_dimension(self) -> int:
         """Width of the embeddings (as sentence-transformers names it)."""

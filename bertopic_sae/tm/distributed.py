@@ -294,7 +294,7 @@ class DistributedFit(NamedTuple):
 
 def fit_sae_tm_distributed(
     texts: Sequence[str],
-    embeddings: np.ndarray,
+    embeddings: Any,
     sae: SparseAutoencoder,
     *,
     n_topics: int = 50,
