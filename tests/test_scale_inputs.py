@@ -86,3 +86,32 @@ def test_broken_manifest_and_truncated_shard(folder):
 def test_good_folder_reads(folder):
     X = ShardedEmbeddings(folder)
     assert X.shape == (30, 6) and X[5:25].shape == (20, 6)
+
+
+def test_a_disk_that_fills_mid_run_leaves_no_half_shard_and_the_rerun_resumes(tmp_path, monkeypatch):
+    import errno
+
+    import bertopic_sae._io as io
+
+    texts = [f"text {i} " + "ae" * (i % 5) for i in range(30)]
+    real_save, calls = np.save, {"n": 0}
+
+    def full_disk(path, array, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the second shard: write part of it, then the disk is full
+            with open(path, "wb") as handle:
+                handle.write(b"\x93NUMPY partial")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(path, array, *args, **kwargs)
+
+    monkeypatch.setattr(io.np, "save", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        embed_to_shards(texts, tmp_path / "emb", model=_Model(), model_name="tiny", shard_size=10,
+                        verbose=False)
+    monkeypatch.setattr(io.np, "save", real_save)
+    folder = tmp_path / "emb"
+    assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "shard-00000.npy"]  # no temp left
+    with pytest.raises(ValueError, match="incomplete"):
+        ShardedEmbeddings(folder)
+    embed_to_shards(texts, folder, model=_Model(), model_name="tiny", shard_size=10, verbose=False)
+    assert ShardedEmbeddings(folder).shape == (30, 6)
