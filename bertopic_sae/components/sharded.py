@@ -113,6 +113,7 @@ def fit_on_shards(
         block = local[start : start + BLOCK]
         sums += one_hot(fit.labels[start : start + len(block)], n_topics).T @ block
     sums = reducer.sum(sums)
+    fit = fit._replace(probabilities=None)  # the merger recomputes the mixture of all documents
     started = time.perf_counter()
     parts = _gather_rows(reducer, (fit.codes, fit.counts, fit.labels))
     if parts is None:

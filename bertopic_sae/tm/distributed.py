@@ -250,6 +250,15 @@ class _Clock:
         self.last = now
 
 
+def _points(codes: sp.csr_matrix, embeddings, budget: int) -> Callable[[], Any]:
+    """The unit document vectors in blocks, for every pass of the centroid assignment: kept in memory when
+    they fit ``budget`` bytes (the passes then skip reading and normalising the rows again)."""
+    if embeddings.shape[0] * embeddings.shape[1] * 4 > budget:
+        return lambda: unit_points(codes, None, embeddings)
+    blocks = list(unit_points(codes, None, embeddings))
+    return lambda: blocks
+
+
 def _encode(sae: SparseAutoencoder, embeddings, verbose: bool) -> sp.csr_matrix:
     """SAE codes of an array, memmap or any ``X[a:b]``-sliceable rows (e.g. shards), block by block."""
     if isinstance(embeddings, np.ndarray):
@@ -304,6 +313,7 @@ def fit_sae_tm_distributed(
     background_weight: float = 0.3,
     top_p: float = 0.9,
     refine_iterations: int = 100,
+    points_memory: int = 2**31,
     random_state: int | None = 42,
     verbose: bool = False,
 ) -> DistributedFit:
@@ -324,6 +334,8 @@ def fit_sae_tm_distributed(
         background_weight: π of the emission model.
         top_p: share of an atom's emission mass whose words make its vector (word merge).
         refine_iterations: spherical k-means steps of the centroid assignment.
+        points_memory: bytes of unit document vectors (float32) kept in memory across those steps; above it
+            they are read from ``embeddings`` again on every step (same values, slower).
         random_state: seed of the atom k-means.
         verbose: progress bars.
     """
@@ -357,7 +369,7 @@ def fit_sae_tm_distributed(
     clock("merge")
     members = membership(atom_topic, n_topics)
     topic_weights = np.asarray(members.T @ atom_weights).ravel()
-    points = lambda: unit_points(codes, None, embeddings)  # noqa: E731
+    points = _points(codes, embeddings, points_memory)
     centroids = fit_centroids(points, mixture(codes, members, topic_weights), codes.shape[0], sae.d_in,
                               refine_iterations, reduce=reducer.sum)
     labels = np.concatenate([(block @ centroids.T).argmax(axis=1) for _, block in points()]).astype(np.int64)
