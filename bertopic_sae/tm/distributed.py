@@ -289,7 +289,7 @@ class DistributedFit(NamedTuple):
     """Topic centroids ``(n_topics, d_in)`` (same on every rank)."""
     labels: np.ndarray
     """Topic of each of this rank's documents."""
-    probabilities: np.ndarray
+    probabilities: np.ndarray | None
     """Topic mixture ``(n_local, n_topics)`` of this rank's documents."""
     topic_words: list[list[str]]
     """The top 10 words of each topic (from the emission rows of its atoms; same on every rank)."""
