@@ -105,7 +105,36 @@ def report(rows: list[dict], meta: dict) -> str:
         )
     lines += ["", "Topics of the largest run (first 5 rows of its topics.csv):", "", "```",
               *rows[-1]["topics_sample"], "```", ""]
-    return "\n".join(lines)
+    return "\n".join(lines + projection(rows[-1]))
+
+
+def projection(row: dict, target: int = 100_000_000, bandwidth: float = 1e9) -> list[str]:
+    """A 100M-document fit on N machines like this one, from the largest run's measured step costs.
+
+    The data-parallel steps (encode, vocabulary, emission EM, assignment) scale with documents per machine;
+    the merge (k-means over the atoms) is fixed; each EM update all-reduces the M-step statistics (atoms x
+    vocabulary float64) and each machine's vocabulary is gathered once; building the BERTopic model is
+    serial on rank 0 and grows with all documents.
+    """
+    s, docs = row["steps"], row["docs"]
+    scale = target / docs
+    parallel = sum(s[k] for k in ("encode", "vocabulary", "emission", "assignment")) * scale
+    reduce_bytes = s["atoms"] * s["vocabulary_size"] * 8
+    lines = ["", f"## Projection: {target / 1e6:.0f}M documents on N machines (from the {docs:,}-doc run)",
+             "", "Per machine: the data-parallel steps at "
+             f"{parallel / scale / docs * 1e6:.1f} s per 1M documents; merge {s['merge']} s once; "
+             f"{s['em_updates']} EM updates, each a ring all-reduce of {reduce_bytes / 1e6:.0f} MB "
+             f"({s['atoms']} atoms x {s['vocabulary_size']:,} words, float64) at {bandwidth / 1e9:.0f} GB/s; "
+             f"building the model on rank 0: {s['build_model']} s per {docs:,} documents, linear. Same CPU "
+             "per machine (2 cores, 1 thread); the EM update count is assumed unchanged at 100M.", "",
+             "| machines | data-parallel s | communication s | merge s | fit to topics (min) | "
+             "+ model built on rank 0 (min) |", "|---|---|---|---|---|---|"]
+    for n in (1, 10, 100, 1000):
+        comm = 0.0 if n == 1 else s["em_updates"] * 2 * (n - 1) / n * reduce_bytes / bandwidth
+        fit = parallel / n + comm + s["merge"]
+        lines.append(f"| {n} | {parallel / n:,.0f} | {comm:.1f} | {s['merge']} | {fit / 60:,.1f} | "
+                     f"{(fit + s['build_model'] * scale) / 60:,.1f} |")
+    return lines + [""]
 
 
 def plot(rows: list[dict], path: Path) -> None:

@@ -132,5 +132,7 @@ def fit_on_shards(
     )
     model = BERTopic.from_fitted(list(texts), merger, fit.vectorizer, embedding_model=embedding_model,
                                  topic_embeddings=sums / np.maximum(sizes, 1)[:, None], verbose=verbose)
-    model.fit_seconds_ = {**fit.seconds, "build_model": round(time.perf_counter() - started, 3)}
+    model.fit_seconds_ = {**fit.seconds, "build_model": round(time.perf_counter() - started, 3),
+                          "em_updates": int(fit.emission.n_iter_), "vocabulary_size": int(counts.shape[1]),
+                          "atoms": int(sae.d_sae)}
     return model
