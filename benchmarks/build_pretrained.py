@@ -82,6 +82,13 @@ def main() -> None:
     parser.add_argument("--train-seconds", type=float, default=None)
     parser.add_argument("--embed-seconds", type=float, default=None)
     parser.add_argument("--heldout", nargs="*", default=["bbc_news", "20newsgroups"])
+    parser.add_argument("--name", default="minilm-l6-v2", help="the shipped SAE's registry name")
+    parser.add_argument("--embedding-model", default="sentence-transformers/all-MiniLM-L6-v2",
+                        help="the embedding model's recorded name")
+    parser.add_argument("--mix-note", default="the embedding budget was ~25 min on 2 shared CPU cores",
+                        help="why the training mix is this size, for the model card")
+    parser.add_argument("--embedding-note", default="384-d, L2-normalised, max 256 tokens",
+                        help="one line on the embeddings, for the model card")
     args = parser.parse_args()
 
     from safetensors.torch import load_file, save_file
@@ -119,7 +126,11 @@ def main() -> None:
             for text in texts:
                 digest.update(text.encode("utf-8", "replace"))
                 digest.update(b"\0")
-            hits = list(cache_dir().glob(f"*-{len(texts)}-{digest.hexdigest()[:16]}.npy"))
+            # The cache names files by the model (older sentence-transformers caches: "SentenceTransformer").
+            stems = [Path(args.embedding_model).name]
+            stems += ["SentenceTransformer"] if "sentence-transformers" in args.embedding_model else []
+            hits = [p for stem in stems
+                    for p in cache_dir().glob(f"{stem}-{len(texts)}-{digest.hexdigest()[:16]}.npy")]
             if not hits:
                 print(f"{name}: embeddings not cached, skipped", flush=True)
                 continue
@@ -134,7 +145,7 @@ def main() -> None:
     cfg["dtype"] = "float16"
     cfg["metadata"].update(
         {
-            "embedding_model": "sentence-transformers/all-MiniLM-L6-v2",
+            "embedding_model": args.embedding_model,
             "stored_dtype": "float16",
             "measured": stats,
         }
@@ -159,15 +170,15 @@ def main() -> None:
         if key.startswith("heldout_")
     )
     t = stats["train"]
-    card = f"""# minilm-l6-v2: a sparse autoencoder for all-MiniLM-L6-v2 document embeddings
+    card = f"""# {args.name}: a sparse autoencoder for {Path(args.embedding_model).name} document embeddings
 
-Shipped with `bertopic-sae`; `bertopic_sae.sae.pretrained.load_pretrained("minilm-l6-v2")`, or automatically by
-`SAEAtomMerger()` when the embedding model is all-MiniLM-L6-v2. Stage 1 of SAE-TM (Girrbach & Akata):
-a ReLU + L1 sparse autoencoder whose decoder rows are topic atoms.
+Shipped with `bertopic-sae`; `bertopic_sae.sae.pretrained.load_pretrained("{args.name}")`, or automatically by
+`SAEAtomMerger()` when the embedding model is {Path(args.embedding_model).name}. Stage 1 of SAE-TM (Girrbach &
+Akata): a ReLU + L1 sparse autoencoder whose decoder rows are topic atoms.
 
 | | |
 |---|---|
-| embedding model | sentence-transformers/all-MiniLM-L6-v2 (384-d, L2-normalised, max 256 tokens) |
+| embedding model | {args.embedding_model} ({args.embedding_note}) |
 | architecture | {sae.cfg.architecture} (SAELens `standard`), d_in {sae.d_in}, d_sae {sae.d_sae} |
 | L1 coefficient λ | {sae.cfg.l1_coefficient} |
 | training | {meta.get("train_steps")} steps × batch {meta.get("train_batch_size")}, Adam lr {meta.get("train_lr")}, seed {meta.get("train_seed")}, 10% warm-up of lr and λ |
@@ -192,10 +203,10 @@ Newsgroups, BBC News, M10 or DBLP), so transfer results on those benchmarks are 
 |---|---|---|
 {sources}
 
-(The two IMDB samples share 70 reviews, which are therefore seen twice as often. Shard sizes were 2,000
-rows, 1,000 for imdb-3000-s1; they do not change the embeddings.)
+(The two IMDB samples share 70 reviews, which are therefore seen twice as often. Shard sizes do not change
+the embeddings.)
 
-The mix is small (the embedding budget was ~25 min on 2 shared CPU cores) and dominated by short texts
+The mix is small ({args.mix_note}) and dominated by short texts
 (tweets about health news and by Donald Trump), with some 1987 Reuters newswire and IMDB movie reviews.
 Expect it to know news, politics, health, business and film well, and specialised domains (code, science,
 religion debates) less well; for those, train an SAE on your own corpus (`sae="train"`).

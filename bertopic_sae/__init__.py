@@ -33,6 +33,7 @@ _LAZY = {
     "BERTopic": ".components.bertopic",
     "default_vectorizer": ".tm.vocabulary",
     "load_pretrained": ".sae.pretrained",
+    "WordLlamaEmbedder": ".components.wordllama",
 }
 
 __all__ = [

@@ -280,7 +280,7 @@ def _check_texts_hash(reader: ShardedEmbeddings, texts: list[str]) -> None:
 
 def fit_sae_tm(args: argparse.Namespace) -> int:
     """``fit --model sae-tm``: bertopic_sae.BERTopic with SAEAtomMerger; saves the model and topic table."""
-    from ._io import check_target, register
+    from ._io import check_target
     from .data import embed
 
     texts = read_texts(
@@ -306,7 +306,11 @@ def fit_sae_tm(args: argparse.Namespace) -> int:
                 f"{reader.model} (its word vectors and the SAE must match the embeddings)."
             )
         _check_texts_hash(reader, texts)
+        if args.sharded or int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            return _fit_sharded(args, texts, reader, model, out)
         embeddings = reader[0 : reader.shape[0]]
+    elif args.sharded:
+        raise CLIError("--sharded reads embedding shards: pass --embeddings FOLDER (from `embed`).")
     else:
         _log(args, f"embedding {len(texts):,} documents with {args.embedding_model} (cached on disk)")
         embeddings = embed(texts, model, show_progress_bar=not args.quiet)
@@ -327,7 +331,45 @@ def fit_sae_tm(args: argparse.Namespace) -> int:
         verbose=not args.quiet,
     )
     topic_model.fit_transform(texts, embeddings=embeddings)
-    seconds = time.perf_counter() - started
+    return _save_fit(args, topic_model, out, time.perf_counter() - started)
+
+
+def _fit_sharded(args: argparse.Namespace, texts: list[str], reader: ShardedEmbeddings, model,
+                 out: Path) -> int:
+    """``fit --sharded`` (and any fit under torchrun): the data-parallel fit on the shards; rank 0 saves."""
+    import torch
+
+    from .components.sharded import fit_on_shards
+    from .tm.distributed import Reducer, TorchReducer
+
+    sae, sae_name = _resolve_sae(args.sae, reader.shape[1], args.embedding_model)
+    if isinstance(sae, str):
+        raise CLIError(
+            f"--sharded needs a trained SAE, and there is no shipped one for {args.embedding_model}; train "
+            "one with `bertopic-sae pretrain` and pass --sae FOLDER."
+        )
+    rank, world = _init_distributed(args.device)
+    try:
+        _log(args, f"fitting {args.n_topics} topics on {len(texts):,} documents with SAE {sae_name}, sharded"
+                   f" over {world} process{'es' if world > 1 else ''}")
+        started = time.perf_counter()
+        topic_model = fit_on_shards(texts, reader, sae, n_topics=args.n_topics, embedding_model=model,
+                                    reducer=TorchReducer() if world > 1 else Reducer(),
+                                    random_state=args.seed, verbose=not args.quiet and rank == 0)
+        seconds = time.perf_counter() - started
+    finally:
+        if world > 1 and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+    if topic_model is None:
+        return 0
+    _log(args, "step seconds: " + json.dumps(topic_model.fit_seconds_))
+    return _save_fit(args, topic_model, out, seconds)
+
+
+def _save_fit(args: argparse.Namespace, topic_model, out: Path, seconds: float) -> int:
+    """Save a fitted model and its topic table (``fit``'s last step)."""
+    from ._io import register
+
     topic_model.save(
         str(out),
         serialization="safetensors",
@@ -403,7 +445,9 @@ def _text_source(p: argparse.ArgumentParser, *, model_alias: bool = False) -> No
     p.add_argument("--sample-seed", type=int, default=0, help="seed of --sample")
     names = ("--embedding-model", "--model") if model_alias else ("--embedding-model",)
     p.add_argument(
-        *names, dest="embedding_model", default=DEFAULT_MODEL, help="sentence-transformers embedding model"
+        *names, dest="embedding_model", default=DEFAULT_MODEL,
+        help="sentence-transformers embedding model, or 'wordllama' (static WordLlama token vectors, "
+        "~50x faster on a CPU)",
     )
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1... (default: CUDA if available)")
 
@@ -560,6 +604,12 @@ def register_fit(sub) -> None:
     p.add_argument("--n-topics", type=_positive_int, default=50, help="number of topics")
     p.add_argument("--seed", type=int, default=42, help="seed of the atom merge (k-means)")
     p.add_argument("--out", required=True, help="folder for the saved BERTopic model")
+    p.add_argument(
+        "--sharded",
+        action="store_true",
+        help="with --embeddings: the data-parallel fit that reads the shards block by block (bounded memory; "
+        "implied under torchrun, where each process reads only its own shards)",
+    )
     p.add_argument("--topics-csv", default=None, help="topic table path (default: OUT/topics.csv)")
     p.add_argument("--show", type=int, default=20, help="topic rows to print")
     p.add_argument(

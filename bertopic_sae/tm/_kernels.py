@@ -248,6 +248,10 @@ class _Likelihood:
         self.ratio = np.empty_like(wn)
         self.doc_ll = np.empty(counts.shape[0])
 
+    def unigram(self, n_words: int) -> np.ndarray:
+        """Weighted word counts Σ_d w n_dv (the background's starting point)."""
+        return np.bincount(self.counts.indices, weights=self.wn, minlength=n_words)
+
     def objective(self, B: np.ndarray, P0: np.ndarray) -> float:
         """E-step: weighted NLL per weighted token; leaves w n / q in ``ratio`` for the M-step."""
         _e_step(

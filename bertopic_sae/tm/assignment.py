@@ -66,10 +66,13 @@ def unit_points(codes: sp.csr_matrix, decode: Callable[[sp.csr_matrix], np.ndarr
 
 
 def fit_centroids(points: Callable[[], Iterator[tuple[int, np.ndarray]]], weights: np.ndarray, n_docs: int,
-                  dim: int, refine_iterations: int) -> np.ndarray:
+                  dim: int, refine_iterations: int,
+                  reduce: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """Topic centroids ``(n_topics, dim)``: the ``weights``-weighted means of the documents (``points()``
     yields them in blocks), refined by at most ``refine_iterations`` spherical k-means steps, which stop once
-    fewer than 0.1% of the documents change topic."""
+    fewer than 0.1% of the documents change topic. ``reduce`` sums arrays over processes when the documents
+    are split across them (tm/distributed.py)."""
+    total = (lambda array: array) if reduce is None else reduce  # noqa: E731
     n_topics = weights.shape[1]
     # Up to 256 MB: keep the points for all steps; else read them again on every pass.
     kept = list(points()) if n_docs * dim <= 2**26 else None
@@ -77,7 +80,7 @@ def fit_centroids(points: Callable[[], Iterator[tuple[int, np.ndarray]]], weight
     centroids = np.zeros((n_topics, dim), dtype=np.float32)
     for start, block in passes():
         centroids += weights[start : start + block.shape[0]].T.astype(np.float32) @ block
-    centroids = normalize(centroids)
+    centroids = normalize(np.asarray(total(centroids), dtype=np.float32))
     previous = None
     for _ in range(refine_iterations):  # spherical k-means steps, seeded by the atom topics
         sums = np.zeros_like(centroids)
@@ -87,9 +90,12 @@ def fit_centroids(points: Callable[[], Iterator[tuple[int, np.ndarray]]], weight
             sums += one_hot(nearest, n_topics).T @ block
             parts.append(nearest)
         labels = np.concatenate(parts)
-        if previous is not None and np.mean(labels != previous) < 1e-3:  # < 0.1% of documents moved
-            break
+        if previous is not None:
+            moved, seen = total(np.array([np.sum(labels != previous), labels.size]))
+            if moved < 1e-3 * seen:  # < 0.1% of documents moved
+                break
         previous = labels
+        sums = np.asarray(total(sums), dtype=np.float32)
         empty = ~sums.any(axis=1)
         sums[empty] = centroids[empty]
         centroids = normalize(sums)
@@ -97,12 +103,15 @@ def fit_centroids(points: Callable[[], Iterator[tuple[int, np.ndarray]]], weight
 
 
 def realign_atoms(
-    codes: sp.csr_matrix, labels: np.ndarray, atom_topic: np.ndarray, n_topics: int
+    codes: sp.csr_matrix, labels: np.ndarray, atom_topic: np.ndarray, n_topics: int,
+    reduce: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
     """Each atom joins the topic whose documents carry most of its mass, so a topic's words (from its atoms)
-    describe the documents it holds. Atoms no document uses keep their topic."""
+    describe the documents it holds. Atoms no document uses keep their topic. ``reduce`` sums the mass over
+    processes when the documents are split across them."""
     theta = normalize(codes, norm="l1")
     mass = np.asarray((theta.T @ one_hot(labels, n_topics)).todense())
+    mass = mass if reduce is None else reduce(mass)
     realigned = atom_topic.copy()
     used = mass.sum(axis=1) > 0
     realigned[used] = mass[used].argmax(axis=1)

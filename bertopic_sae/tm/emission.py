@@ -208,7 +208,7 @@ class EmissionModel(BaseEstimator):
         self._check_params()
         theta, counts = self._check_data(theta, counts, fitting=True)
         n_docs, n_atoms = theta.shape
-        weights = idf_weights(counts) if self.idf_weighting else np.ones(counts.shape[1])
+        weights = self._idf(counts) if self.idf_weighting else np.ones(counts.shape[1])
         wn = counts.data * weights[counts.indices]
         if not wn.sum() > 0:
             raise ValueError(
@@ -216,7 +216,7 @@ class EmissionModel(BaseEstimator):
                 "vocabulary word occurs in every document (IDF weight 0). Pass more varied documents (words "
                 "that occur in some documents only)."
             )
-        column_mass = np.asarray(theta.sum(axis=0)).ravel()
+        column_mass = self._column_mass(theta)
         total = column_mass.sum()
         self.idf_ = weights
         self.atom_weights_ = column_mass / total if total > 0 else np.full(n_atoms, 1.0 / n_atoms)
@@ -239,13 +239,13 @@ class EmissionModel(BaseEstimator):
     def _fit_em(self, theta, counts, wn) -> tuple[np.ndarray, np.ndarray]:
         n_docs, n_atoms = theta.shape
         n_words = counts.shape[1]
-        data = _Likelihood(theta, counts, wn, float(self.background_weight))
+        data = self._likelihood(theta, counts, wn)
 
         # Start from the data: P0 = weighted unigram, B_k = weighted word profile of the documents
         # where atom k is active (one M-step from B = 1 with ratio = w n). Zeros in B_k are words
         # that never co-occur with atom k; they are zero at the optimum too, so multiplicative updates
         # keeping them at zero lose nothing.
-        P0 = np.asarray(np.bincount(counts.indices, weights=wn, minlength=n_words), dtype=np.float64)
+        P0 = np.asarray(data.unigram(n_words), dtype=np.float64)
         P0 /= P0.sum()
         # float32 halves the memory of the (n_atoms, n_words) arrays and speeds up the E-step ~25%;
         # sums are accumulated in float64 inside the kernels.
@@ -384,8 +384,17 @@ class EmissionModel(BaseEstimator):
 
     # ------------------------------------------------------------------------------ scoring
     def _objective(self, theta, counts, wn) -> float:
-        data = _Likelihood(theta, counts, wn, float(self.background_weight))
-        return data.objective(self.emission_, self.background_)
+        return self._likelihood(theta, counts, wn).objective(self.emission_, self.background_)
+
+    # Hooks for a fit over documents split across processes (tm/distributed.py sums these over ranks).
+    def _likelihood(self, theta, counts, wn) -> _Likelihood:
+        return _Likelihood(theta, counts, wn, float(self.background_weight))
+
+    def _idf(self, counts) -> np.ndarray:
+        return idf_weights(counts)
+
+    def _column_mass(self, theta) -> np.ndarray:
+        return np.asarray(theta.sum(axis=0)).ravel()
 
     def objective(self, theta: Codes, counts: Counts) -> float:
         """Weighted negative log-likelihood per weighted token (lower is better).

