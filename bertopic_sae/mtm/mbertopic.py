@@ -160,7 +160,7 @@ class MBERTopic(MechanisticTopicModel):
             # BERTopic pads a topic with fewer words than top_n_words with empty strings
             words = [w for w, _ in self.bertopic_.get_topic(int(topic))[:3] if w[1:].isdigit()]
             labels[int(topic)] = f"{topic}: " + " | ".join(
-                describe_features(self.bundle_, [int(w[1:]) for w in words if w])  # BERTopic pads with ""
+                describe_features(self.bundle_, [int(w[1:]) for w in words])
             )
         self.bertopic_.set_topic_labels(labels)
 
