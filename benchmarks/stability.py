@@ -206,7 +206,7 @@ def write(args, rows, notes, cpu: str, cores: int) -> None:
         "",
         f"{stamp}. Written by `benchmarks/stability.py` (`python -m benchmarks.stability "
         f"--corpora {' '.join(args.corpora)} --n-docs {args.n_docs} --k {args.k} "
-        f"--seeds {' '.join(map(str, args.seeds))}`).",
+        f"--seeds {' '.join(map(str, args.seeds))} --methods {' '.join(args.methods)}`).",
         "",
         "ARI of the topics: float32 vs float16-rounded embeddings (first seed), and over all seed pairs "
         "(float32). ours = bertopic_sae.BERTopic + SAEAtomMerger (shipped MiniLM SAE; "

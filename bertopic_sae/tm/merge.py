@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.cluster import AgglomerativeClustering, KMeans
 from sklearn.preprocessing import normalize
+from threadpoolctl import threadpool_limits
 
 __all__ = ["top_p_rows", "atom_prior", "atom_vectors", "consensus_centroids", "kmeans_atoms", "MergeInit"]
 
@@ -151,12 +152,15 @@ def kmeans_atoms(
         raise ValueError(f"n_init must be a positive integer, got {n_init!r}.")
     active = np.flatnonzero(atom_weights > 0)
     points, weights = vectors[active], atom_weights[active]
-    if init == "consensus":
-        start = consensus_centroids(points, weights, n_topics, int(n_init))
-        kmeans = KMeans(n_clusters=n_topics, init=start, n_init=1)
-    else:
-        kmeans = KMeans(n_clusters=n_topics, n_init=int(n_init), random_state=random_state)
-    kmeans.fit(points, sample_weight=weights)
+    # A few thousand atoms: OpenMP threads cost more than they gain (10x slower on a busy 2-core machine),
+    # and one thread makes the sums, hence the merge, the same on every machine.
+    with threadpool_limits(1):
+        if init == "consensus":
+            start = consensus_centroids(points, weights, n_topics, int(n_init))
+            kmeans = KMeans(n_clusters=n_topics, init=start, n_init=1)
+        else:
+            kmeans = KMeans(n_clusters=n_topics, n_init=int(n_init), random_state=random_state)
+        kmeans.fit(points, sample_weight=weights)
     atom_topic = np.full(atom_weights.shape[0], -1, dtype=np.int64)
     atom_topic[active] = kmeans.labels_
     return atom_topic
