@@ -391,18 +391,20 @@ def main(argv=None) -> None:
                         f"{agree.spearman:.2f}, same winner on {agree.pair_agreement:.0%} of "
                         f"{agree.n_common} comparisons; ρ(Elo, NPMI) {rows[0]['spearman_npmi']:.2f}."
                     )
-        if lm is not None and args.metrics:
-            judges_by_kind = {"prompt": prompt_judge, "pmi": LMLikelihoodJudge(lm)}
-            run_metrics(name, views, judges_by_kind, metrics_csv, args.metrics, args.reps)
-        write_report(
+        report = lambda: write_report(  # noqa: E731 - written before and after the slow metrics
             elo,
             ["## Judges", "", *notes, "", *metrics_table(metrics_csv, octis_scores, args.reps)],
             RESULTS / f"{args.prefix}_elo.md",
         )
-    with (RESULTS / f"{args.prefix}_elo.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(elo[0]))
-        writer.writeheader()
-        writer.writerows(elo)
+        report()
+        with (RESULTS / f"{args.prefix}_elo.csv").open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(elo[0]))
+            writer.writeheader()
+            writer.writerows(elo)
+        if lm is not None and args.metrics:
+            judges_by_kind = {"prompt": prompt_judge, "pmi": LMLikelihoodJudge(lm)}
+            run_metrics(name, views, judges_by_kind, metrics_csv, args.metrics, args.reps)
+            report()
     print((RESULTS / f"{args.prefix}_elo.md").read_text())
 
 

@@ -191,6 +191,9 @@ def main(argv=None) -> None:
     parser.add_argument("--mode", choices=["absolute", "relative"], default="absolute")
     parser.add_argument("--prompts", type=int, default=3)
     parser.add_argument("--tokens", type=int, default=32)
+    parser.add_argument(
+        "--skip-sinks", type=float, default=None, help="leave tokens over this x the median norm unsteered"
+    )
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
 
@@ -216,6 +219,7 @@ def main(argv=None) -> None:
         topic_documents=docs,
         mode=args.mode,
         max_new_tokens=args.tokens,
+        skip_sinks=args.skip_sinks,
     )
     norm, along = residual_scale(lm, source, topics, docs)
     rows = steering_sweep(lm, source, judge=LMJudge(lm, verbose=False), verbose=True, **common)
@@ -235,7 +239,7 @@ def main(argv=None) -> None:
         t["win_emb"] = float(np.mean([emb_rel[k] for k in keys]))
         t["win_pmi"] = float(np.mean([pmi_rel[k] for k in keys]))
     RESULTS.mkdir(exist_ok=True)
-    stem = RESULTS / f"steering_{name}_{args.mode}"
+    stem = RESULTS / (f"steering_{name}_{args.mode}" + ("" if args.skip_sinks is None else "_nosinks"))
     with open(f"{stem}.csv.tmp", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(
@@ -268,11 +272,13 @@ def main(argv=None) -> None:
                 ]
             )
     os.replace(f"{stem}.csv.tmp", f"{stem}.csv")
+    sinks = "yes" if args.skip_sinks is None else f"no (norm > {args.skip_sinks:g}x median left alone)"
     lines = [
         f"# Steering SmolLM2-135M-Instruct: {name}",
         "",
         f"Machine: {cpu_cores()} cores {cpu_model()}; {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC. "
-        f"Layer {source.layer}, {args.mode} strengths, {len(topics)} topics x {len(common['prompts'])} "
+        f"Layer {source.layer}, {args.mode} strengths, sink tokens steered: "
+        f"{sinks}, {len(topics)} topics x {len(common['prompts'])} "
         f"prompts, "
         f"greedy, {args.tokens} new tokens. Written by `python -m benchmarks.steering_bench`. "
         f"Topic documents' tokens at layer {source.layer}: median |h| = {norm:.1f}, "

@@ -60,6 +60,7 @@ def steer(
     strength: float,
     *,
     mode: SteeringMode = "absolute",
+    skip_sinks: float | None = None,
 ) -> Iterator[None]:
     """Context manager: within it, ``model`` runs with its residual stream at ``layer`` steered.
 
@@ -69,6 +70,9 @@ def steer(
         direction: ``(d_model,)`` steering direction; normalised here.
         strength: the value the component along the direction is set to (see ``mode``).
         mode: ``"absolute"`` (component = strength) or ``"relative"`` (component = strength * |h|).
+        skip_sinks: leave alone tokens whose residual norm is over ``skip_sinks`` x the median norm of the
+            first call's tokens (attention sinks such as the first token carry ~10x the norm; editing
+            them breaks the model even at strength 0); ``None`` steers every token.
 
     Usage:
 
@@ -92,11 +96,19 @@ def steer(
     param = next(model.parameters())
     unit = (direction / norm).to(device=param.device, dtype=param.dtype)
 
+    reference: dict[str, torch.Tensor] = {}
+
     def hook(_module: Any, _inputs: Any, output: Any) -> Any:
         hidden = output[0] if isinstance(output, tuple) else output
         along = hidden @ unit
-        target = strength * hidden.norm(dim=-1) if mode == "relative" else strength
-        steered = hidden + (target - along).unsqueeze(-1) * unit
+        norms = hidden.norm(dim=-1)
+        target = strength * norms if mode == "relative" else strength
+        shift = (target - along).unsqueeze(-1)
+        if skip_sinks is not None:
+            # the prompt's (first call's) median norm is the yardstick for later one-token calls too
+            limit = reference.setdefault("limit", skip_sinks * norms.flatten().median())
+            shift = shift * (norms <= limit).unsqueeze(-1).to(shift.dtype)
+        steered = hidden + shift * unit
         if isinstance(output, tuple):
             return (steered, *output[1:])
         return steered

@@ -170,3 +170,19 @@ def test_sae_topic_direction_shifts_retrieval(bbc, small_sae, embedding_model):
     assert shift.topic_share[1] > shift.topic_share[0] and shift.topic_share[1] >= 0.5
     with pytest.raises(ValueError, match="SAEAtomMerger"):
         sae_topic_direction(object(), 0)
+
+
+def test_skip_sinks_leaves_the_attention_sink_alone(lm):
+    ids = _ids(lm, "The weather today is sunny and warm")
+    v = torch.randn(lm.d_model, generator=torch.Generator().manual_seed(2))
+    unit = v / v.norm()
+    plain = _block_output(lm, ids, LAYER)
+    norms = plain[0].norm(dim=-1)
+    sinks = norms > 3 * norms.median()
+    assert sinks[0] and not sinks.all()  # the first token is a massive-norm sink at this layer
+    with steer(lm.model, LAYER, v, 5.0, skip_sinks=3.0):
+        steered = _block_output(lm, ids, LAYER)
+    torch.testing.assert_close(steered[0, sinks], plain[0, sinks])
+    torch.testing.assert_close(
+        steered[0, ~sinks] @ unit, torch.full((int((~sinks).sum()),), 5.0), atol=1e-3, rtol=1e-4
+    )

@@ -150,6 +150,7 @@ def steering_sweep(
     do_sample: bool = False,
     seed: int = 0,
     n_words: int = 8,
+    skip_sinks: float | None = None,
     verbose: bool = True,
 ) -> list[SteeringRow]:
     """Steer ``lm`` towards each topic at each strength from each prompt and score the continuations.
@@ -168,6 +169,7 @@ def steering_sweep(
         do_sample: sample (seeded) instead of greedy decoding.
         seed: sampling seed.
         n_words: topic words shown to the judge.
+        skip_sinks: passed to ``bertopic_sae.steering.steer`` (leave attention-sink tokens unsteered).
         verbose: progress bar.
     """
     from tqdm.auto import tqdm
@@ -179,7 +181,7 @@ def steering_sweep(
     rows = []
     grid = [(k, s, p) for k in topics for s in strengths for p in range(len(prompts))]
     for k, s, p in tqdm(grid, desc="steering", disable=not verbose):
-        with steer(lm.model, layer, source.topic_direction(k), float(s), mode=mode):
+        with steer(lm.model, layer, source.topic_direction(k), float(s), mode=mode, skip_sinks=skip_sinks):
             text = _generate(lm, ids[p], max_new_tokens, do_sample, seed)
             delta = mean_log_likelihood(lm, topic_documents[k]) - base_ll[k] if p == 0 else float("nan")
         ppl = continuation_perplexity(lm, ids[p], text)
