@@ -544,3 +544,16 @@ def test_topics_do_not_depend_on_the_seed(fitted, corpus):
     np.testing.assert_array_equal(old.merge_atoms(N_TOPICS, embeddings).labels_,
                                   again.merge_atoms(N_TOPICS, embeddings).labels_)
     assert len(np.unique(old.labels_)) == N_TOPICS
+
+
+def test_model_saved_before_merge_init_reloads_with_its_old_rule(saved, tmp_path):
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(saved, old)
+    config = json.loads((old / "sae_merger.json").read_text())
+    assert config["merger_params"]["merge_init"] == "consensus"  # what new saves record
+    del config["merger_params"]["merge_init"], config["merger_params"]["n_init"]
+    (old / "sae_merger.json").write_text(json.dumps(config))
+    merger = BERTopic.load(old).hdbscan_model
+    assert (merger.merge_init, merger.n_init) == ("k-means++", 1)  # set_n_topics re-merges as it did

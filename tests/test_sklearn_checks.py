@@ -6,9 +6,13 @@ topic-by-word matrix together with an emission model, and ``EmissionModel.fit`` 
 so neither is a plain sklearn estimator the checks can drive.)
 """
 
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from bertopic_sae import SAEAtomMerger, SAEEncoder, TrainConfig
+
+# The checks fit sae="auto" on random 2-5-d data, where no SAE ships: that warning is noise here.
+pytestmark = pytest.mark.filterwarnings("ignore:No shipped SAE for the embedding model:UserWarning")
 
 # A few optimisation steps: the checks fit dozens of times on tiny random data.
 _FAST = TrainConfig(steps=20, batch_size=32, verbose=False)
