@@ -85,6 +85,7 @@ def main() -> None:
     parser.add_argument("--name", default="minilm-l6-v2", help="the shipped SAE's registry name")
     parser.add_argument("--embedding-model", default="sentence-transformers/all-MiniLM-L6-v2",
                         help="the embedding model's recorded name")
+    parser.add_argument("--card-note", default="", help="extra table rows for the model card (markdown)")
     parser.add_argument("--mix-note", default="the embedding budget was ~25 min on 2 shared CPU cores",
                         help="why the training mix is this size, for the model card")
     parser.add_argument("--embedding-note", default="384-d, L2-normalised, max 256 tokens",
@@ -170,6 +171,12 @@ def main() -> None:
         if key.startswith("heldout_")
     )
     t = stats["train"]
+    ratios = [v["fvu"] / t["fvu"] for key, v in stats.items() if key.startswith("heldout_")]
+    silent = sum(v["silent_docs"] for key, v in stats.items() if key.startswith("heldout_"))
+    held_note = (
+        f"{'Every' if silent == 0 else 'Not every'} held-out document activates atoms; the held-out FVU is "
+        f"{min(ratios):.1f}-{max(ratios):.1f}x the training FVU." if ratios else "No held-out corpus was cached."
+    )
     card = f"""# {args.name}: a sparse autoencoder for {Path(args.embedding_model).name} document embeddings
 
 Shipped with `bertopic-sae`; `bertopic_sae.sae.pretrained.load_pretrained("{args.name}")`, or automatically by
@@ -191,7 +198,7 @@ Akata): a ReLU + L1 sparse autoencoder whose decoder rows are topic atoms.
 | storage | float16 safetensors (loaded as float32); rounding changes the support of {stats["float16_check"]["support_changed_share"]:.2e} of codes, max code change {stats["float16_check"]["max_abs_code_diff"]:.1e} |
 | training time | {f"{args.train_seconds / 60:.0f} min" if args.train_seconds else "n/a"} on {platform.machine()}, 2 shared CPU cores, 1 torch thread |
 | embedding time | {f"{args.embed_seconds / 60:.0f} min" if args.embed_seconds else "n/a"} (same machine) |
-| date | {dt.date.today().isoformat()} |
+| date | {dt.date.today().isoformat()} |{args.card_note}
 | bertopic-sae | {meta.get("bertopic_sae_version")} |
 
 ## Training data
@@ -217,8 +224,7 @@ religion debates) less well; for those, train an SAE on your own corpus (`sae="t
 |---|---|---|---|---|---|
 {held}
 
-Every held-out document activates atoms, but the FVU is about twice the training FVU: the SAE reconstructs
-its small training mix much better than new domains. Topics need the atoms' directions, not a faithful
+{held_note} The SAE reconstructs its small training mix better than new domains. Topics need the atoms' directions, not a faithful
 reconstruction, so see `benchmarks/transfer.py` for what this costs in topic quality.
 
 ## How it was made

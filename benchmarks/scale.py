@@ -174,19 +174,20 @@ def main() -> None:
     if not args.corpus.exists():
         subprocess.run([sys.executable, str(Path(__file__).parent / "scale_corpus.py"), "--out",
                         str(args.corpus)], check=True)
-    rows = []
-    for n in args.sizes:
-        rows.append(one_size(args.corpus, args.root, n, args.n_topics, args.threads))
-        print(json.dumps(rows[-1]), flush=True)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                            text=True).stdout.strip()
-    meta = {"date": dt.datetime.now().isoformat(timespec="seconds"), "commit": commit,
-            "machine": f"{cpu_model()}, {cpu_cores()} cores (shared), {args.threads} thread(s)"}
     from bertopic_sae._io import atomic_write_text
 
-    atomic_write_text(args.out.with_suffix(".json"), json.dumps({"meta": meta, "rows": rows}, indent=2))
-    atomic_write_text(args.out.with_suffix(".md"), report(rows, meta))
-    plot(rows, args.out.with_suffix(".png"))
+    rows = []
+    for n in args.sizes:  # results are rewritten after every size, so a stopped run keeps what it measured
+        rows.append(one_size(args.corpus, args.root, n, args.n_topics, args.threads))
+        print(json.dumps(rows[-1]), flush=True)
+        rows.sort(key=lambda r: r["docs"])
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                text=True).stdout.strip()
+        meta = {"date": dt.datetime.now().isoformat(timespec="seconds"), "commit": commit,
+                "machine": f"{cpu_model()}, {cpu_cores()} cores (shared), {args.threads} thread(s)"}
+        atomic_write_text(args.out.with_suffix(".json"), json.dumps({"meta": meta, "rows": rows}, indent=2))
+        atomic_write_text(args.out.with_suffix(".md"), report(rows, meta))
+        plot(rows, args.out.with_suffix(".png"))
     print(report(rows, meta))
 
 
