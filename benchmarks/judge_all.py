@@ -14,8 +14,7 @@ Per dataset and judge: ``--judge-docs`` sampled documents x every model pair. Ju
 comparison, the paper's randomised protocol, from that order contextually calibrated or batch-calibrated,
 and from both orders averaged) and the SmolLM2 likelihood judge (``LMLikelihoodJudge``, PMI of the
 rendering with the document, no position); 95% bootstrap bounds (500 resamples). Agreement between the
-judges (Spearman of
-Elo, per-comparison agreement) and with the NPMI ranking; position bias. C_I / C_R follow
+judges (Spearman of Elo, per-comparison agreement) and with the NPMI ranking; position bias. C_I / C_R follow
 ``bertopic_sae.judges.llm_metrics`` (5 words, ``--reps`` repetitions): ``--metrics`` picks among C_I
 (letters), C_I_cal (letters, calibrated), C_I_lik (answered by likelihood), C_R and C_R_cal.
 Comparisons are cached in
