@@ -55,3 +55,13 @@ def test_bad_start_options_refused(atoms, options, name):
     vectors, weights, _ = atoms
     with pytest.raises(ValueError, match=name):
         kmeans_atoms(vectors, weights, 6, 0, **options)
+
+
+def test_consensus_shows_progress_only_when_verbose(capsys):
+    rng = np.random.default_rng(0)
+    vectors, weights = rng.standard_normal((60, 8)).astype(np.float32), np.ones(60)
+    quiet = consensus_centroids(vectors, weights, 4, n_runs=5)
+    assert capsys.readouterr().err == ""
+    loud = consensus_centroids(vectors, weights, 4, n_runs=5, verbose=True)
+    assert "Merging atoms (consensus)" in capsys.readouterr().err
+    np.testing.assert_array_equal(quiet, loud)

@@ -274,7 +274,7 @@ class SAEAtomMerger(ClusterMixin, BaseEstimator):  # mixins first: sklearn reads
 
     def _assign_atoms(self, n_topics: int, embeddings=None) -> None:
         atom_topic = kmeans_atoms(self._atom_vectors, self.atom_weights_, n_topics, self.random_state,
-                                  init=self.merge_init, n_init=self.n_init)
+                                  init=self.merge_init, n_init=self.n_init, verbose=self.verbose)
         self._set_atom_topics(atom_topic, n_topics)
         self.topic_centroids_ = None
         if self._uses_centroids():

@@ -14,6 +14,7 @@ import scipy.sparse as sp
 from sklearn.cluster import AgglomerativeClustering, KMeans
 from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
 
 __all__ = ["top_p_rows", "atom_prior", "atom_vectors", "consensus_centroids", "kmeans_atoms", "MergeInit"]
 
@@ -98,6 +99,7 @@ def consensus_centroids(
     n_topics: int,
     n_runs: int = 30,
     max_atoms: int = CONSENSUS_MAX_ATOMS,
+    verbose: bool = False,
 ) -> np.ndarray:
     """``(n_topics, dim)`` starting centroids that no seed chooses: ``n_runs`` θ̄-weighted k-means++ runs
     (seeds 0..n_runs-1), the share of runs in which two atoms share a cluster (co-association), an
@@ -109,9 +111,10 @@ def consensus_centroids(
         n_topics: number of centroids.
         n_runs: k-means++ runs pooled.
         max_atoms: above this many atoms the co-association is clustered over the ``max_atoms`` heaviest.
+        verbose: show a progress bar over the runs.
     """
     runs = [KMeans(n_clusters=n_topics, n_init=1, random_state=seed).fit(vectors, sample_weight=atom_weights)
-            .labels_ for seed in range(n_runs)]
+            .labels_ for seed in tqdm(range(n_runs), desc="Merging atoms (consensus)", disable=not verbose)]
     keep = np.arange(vectors.shape[0])
     if keep.size > max_atoms:
         keep = np.sort(np.argsort(-atom_weights, kind="stable")[:max_atoms])
@@ -132,6 +135,7 @@ def kmeans_atoms(
     *,
     init: MergeInit = "consensus",
     n_init: int = 30,
+    verbose: bool = False,
 ) -> np.ndarray:
     """Topic of every atom from θ̄-weighted k-means over the active atoms' vectors (-1: inactive atoms).
 
@@ -145,6 +149,7 @@ def kmeans_atoms(
             ``"k-means++"``: ``n_init`` k-means++ starts seeded by ``random_state``, the lowest weighted
             inertia kept (0.1.0: one start).
         n_init: k-means++ runs pooled (``"consensus"``) or started (``"k-means++"``).
+        verbose: show progress of the consensus runs.
     """
     if init not in ("consensus", "k-means++"):
         raise ValueError(f"init must be 'consensus' or 'k-means++', got {init!r}.")
@@ -156,7 +161,7 @@ def kmeans_atoms(
     # and one thread makes the sums, hence the merge, the same on every machine.
     with threadpool_limits(1):
         if init == "consensus":
-            start = consensus_centroids(points, weights, n_topics, int(n_init))
+            start = consensus_centroids(points, weights, n_topics, int(n_init), verbose=verbose)
             kmeans = KMeans(n_clusters=n_topics, init=start, n_init=1)
         else:
             kmeans = KMeans(n_clusters=n_topics, n_init=int(n_init), random_state=random_state)
