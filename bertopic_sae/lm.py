@@ -59,6 +59,51 @@ class LanguageModel(NamedTuple):
         """Device the weights live on."""
         return next(self.model.parameters()).device
 
+    def prompt_ids(self, prompt: str) -> torch.Tensor:
+        """``(1, n)`` token ids of ``prompt`` as a user turn of the chat template (plain text without one)."""
+        tokenizer = self.tokenizer
+        if getattr(tokenizer, "chat_template", None):
+            text = tokenizer.apply_chat_template(
+                [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=False
+            )
+            ids = tokenizer.encode(text, add_special_tokens=False)
+        else:
+            ids = tokenizer.encode(prompt)
+        return torch.tensor([ids], device=self.device)
+
+    def generate(self, prompt: str, max_new_tokens: int = 40, *, do_sample: bool = False, seed: int = 0) -> str:
+        """The model's reply to ``prompt`` (chat template applied), as text; steering hooks apply.
+
+        Arguments:
+            prompt: the user's message.
+            max_new_tokens: most tokens generated.
+            do_sample: sample (temperature 0.8, top-p 0.95) instead of greedy decoding.
+            seed: torch seed set before sampling.
+
+        Usage:
+
+        ```python
+        lm = load_causal_lm()
+        plain = lm.generate("Write one sentence about the news.")
+        with topic_model.steer(topic=3, strength=40):
+            steered = lm.generate("Write one sentence about the news.")
+        ```
+        """
+        ids = self.prompt_ids(prompt)
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            out = self.model.generate(
+                ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=int(max_new_tokens),
+                do_sample=do_sample,
+                temperature=0.8 if do_sample else None,
+                top_p=0.95 if do_sample else None,
+                top_k=None,
+                pad_token_id=self.tokenizer.pad_token_id,
+            )
+        return str(self.tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True).strip())
+
 
 def default_device() -> str:
     """``"cuda"`` when a GPU is visible, else ``"cpu"``."""

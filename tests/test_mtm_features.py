@@ -92,6 +92,32 @@ def test_counts_follow_the_definition_and_the_filters(lm, bundle, texts):
     assert fc.tokens_per_second > 0 and fc.threshold_source == "sae-training-data"
 
 
+def test_filters_can_be_tried_again_without_the_lm(lm, bundle, texts):
+    everything = featurize(lm, bundle, texts, max_tokens=40, max_firing_rate=1.0, max_doc_fraction=1.0,
+                           mean_acts=True, verbose=False)
+    paper = featurize(lm, bundle, texts, max_tokens=40, mean_acts=True, verbose=False)
+    again = everything.filtered(bundle.stats.firing_rate)  # the default 1% / 90% filters, after the fact
+    np.testing.assert_array_equal(again.features, paper.features)
+    np.testing.assert_array_equal(again.counts.toarray(), paper.counts.toarray())
+    np.testing.assert_array_equal(again.n_sae, paper.n_sae)
+    np.testing.assert_allclose(again.mean_acts.toarray(), paper.mean_acts.toarray(), rtol=1e-6)
+    looser = everything.filtered(bundle.stats.firing_rate, max_firing_rate=0.05)
+    assert set(paper.features) < set(looser.features) <= set(everything.features)
+    picked = everything.select(everything.features[[3, 0]])
+    np.testing.assert_array_equal(picked.counts.toarray(), everything.counts.toarray()[:, [3, 0]])
+    np.testing.assert_array_equal(picked.n_sae, everything.counts.toarray()[:, [3, 0]].sum(1))
+    assert picked.n_tok is everything.n_tok
+    dropped = np.setdiff1d(everything.features, paper.features)[0]
+    with pytest.raises(ValueError, match="not columns of these counts"):
+        paper.select([dropped])
+    with pytest.raises(ValueError, match="more than once"):
+        paper.select(paper.features[[0, 0]])
+    with pytest.raises(ValueError, match="firing rates of the SAE"):
+        paper.filtered(bundle.stats.firing_rate[:10])
+    with pytest.raises(ValueError, match="Every feature was filtered out"):
+        everything.filtered(bundle.stats.firing_rate, max_firing_rate=0.0)
+
+
 def test_bad_corpora_get_clear_errors(lm, bundle, texts):
     with pytest.raises(ValueError, match="no token"):
         featurize(lm, bundle, [texts[0], ""], verbose=False)

@@ -58,6 +58,59 @@ class FeatureCounts(NamedTuple):
     tokens_per_second: float
     """Featurisation throughput of this call (LM forward + SAE + counting)."""
 
+    def select(self, features: np.ndarray | Sequence[int]) -> FeatureCounts:
+        """These counts over the given SAE feature ids only (each one of ``self.features``), N_sae recomputed.
+
+        Arguments:
+            features: SAE feature ids to keep, in the order the columns should take.
+
+        Usage: ``fc.select(fc.features[:100])``; with :meth:`filtered`, filters can be tried without
+        running the LM again.
+        """
+        wanted = np.asarray(features, dtype=np.int64).ravel()
+        column = {int(f): j for j, f in enumerate(self.features)}
+        missing = [int(f) for f in wanted if int(f) not in column]
+        if missing:
+            raise ValueError(
+                f"Features {missing[:5]} are not columns of these counts (filtered out or never counted); "
+                "featurize with looser filters (max_firing_rate=1.0, max_doc_fraction=1.0) to keep them."
+            )
+        if np.unique(wanted).size != wanted.size:
+            raise ValueError("features lists a feature id more than once; pass each id once.")
+        columns = np.array([column[int(f)] for f in wanted], dtype=np.int64)
+        counts = sp.csr_matrix(self.counts[:, columns], dtype=np.int32)
+        means = sp.csr_matrix(self.mean_acts[:, columns]) if self.mean_acts is not None else None
+        return self._replace(counts=counts, features=wanted, n_sae=np.asarray(counts.sum(1)).ravel(),
+                             mean_acts=means)
+
+    def filtered(self, firing_rate: np.ndarray, *, max_firing_rate: float = 0.01,
+                 max_doc_fraction: float = 0.9) -> FeatureCounts:
+        """These counts after the density and document-frequency filters of :func:`filter_features`.
+
+        Arguments:
+            firing_rate: ``(d_sae,)`` fraction of SAE training tokens each feature is non-zero on
+                (``bundle.stats.firing_rate``).
+            max_firing_rate: density filter (the paper: 1%).
+            max_doc_fraction: document-frequency filter (the paper: 90%).
+
+        Usage:
+
+        ```python
+        everything = featurize(lm, bundle, texts, max_firing_rate=1.0, max_doc_fraction=1.0)
+        paper = everything.filtered(bundle.stats.firing_rate)                      # 1% / 90%
+        looser = everything.filtered(bundle.stats.firing_rate, max_firing_rate=0.05)
+        ```
+        """
+        rates = np.asarray(firing_rate, dtype=np.float64).ravel()
+        if rates.size <= int(self.features.max(initial=-1)):
+            raise ValueError(
+                f"firing_rate has {rates.size} entries but these counts use feature id {int(self.features.max())}; "
+                "pass the firing rates of the SAE that counted them (bundle.stats.firing_rate)."
+            )
+        keep = filter_features(self.counts, rates[self.features], max_firing_rate=max_firing_rate,
+                               max_doc_fraction=max_doc_fraction)
+        return self.select(self.features[keep])
+
 
 def _doc_sum(local: torch.Tensor, values: torch.Tensor, n_docs: int) -> torch.Tensor:
     return torch.zeros((n_docs, values.shape[1]), dtype=values.dtype, device=values.device).index_add_(
