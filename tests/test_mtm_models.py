@@ -74,8 +74,8 @@ def test_model_fits_transforms_reads_saves_and_steers(setup, name, tmp_path):
         reply = lm.generate("Write one sentence about the news.", max_new_tokens=8)
         ids = lm.prompt_ids("Write one sentence about the news.")
         with torch.no_grad():
-            out = lm.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=8, do_sample=False,
-                                    pad_token_id=lm.tokenizer.pad_token_id)
+            out = lm.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=8,
+                                    do_sample=False, pad_token_id=lm.tokenizer.pad_token_id)
         assert reply == lm.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip() != ""
         with model.steer(0, strength=80.0):
             assert lm.generate("Write one sentence about the news.", max_new_tokens=8) != reply

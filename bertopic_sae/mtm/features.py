@@ -104,8 +104,9 @@ class FeatureCounts(NamedTuple):
         rates = np.asarray(firing_rate, dtype=np.float64).ravel()
         if rates.size <= int(self.features.max(initial=-1)):
             raise ValueError(
-                f"firing_rate has {rates.size} entries but these counts use feature id {int(self.features.max())}; "
-                "pass the firing rates of the SAE that counted them (bundle.stats.firing_rate)."
+                f"firing_rate has {rates.size} entries but these counts use feature id "
+                f"{int(self.features.max())}; pass the firing rates of the SAE that counted them "
+                "(bundle.stats.firing_rate)."
             )
         keep = filter_features(self.counts, rates[self.features], max_firing_rate=max_firing_rate,
                                max_doc_fraction=max_doc_fraction)
