@@ -106,21 +106,25 @@ def fit_on_shards(
         def word_vectors(words):
             return np.asarray(embedding_model.embed(list(words)), dtype=np.float32)
     fit = fit_sae_tm_distributed(list(texts[rows]), local, sae, n_topics=n_topics, reducer=reducer,
-                                 word_vectors=word_vectors, random_state=random_state, verbose=verbose)
+                                 word_vectors=word_vectors, probabilities=False,  # the merger recomputes them
+                                 random_state=random_state, verbose=verbose)
     # Topic embeddings (mean embedding of each topic's documents), summed over ranks block by block.
     sums = np.zeros((n_topics, embeddings.shape[1]))
     for start in range(0, len(local), BLOCK):
         block = local[start : start + BLOCK]
         sums += one_hot(fit.labels[start : start + len(block)], n_topics).T @ block
     sums = reducer.sum(sums)
-    fit = fit._replace(probabilities=None)  # the merger recomputes the mixture of all documents
     started = time.perf_counter()
     parts = _gather_rows(reducer, (fit.codes, fit.counts, fit.labels))
     if parts is None:
         return None
-    codes = sp.vstack([p[0] for p in parts], format="csr")
-    counts = sp.vstack([p[1] for p in parts], format="csr")
-    labels = np.concatenate([p[2] for p in parts])
+    if len(parts) == 1:  # one process: its own matrices as they are (no second copy in memory)
+        codes, counts, labels = parts[0]
+    else:
+        codes = sp.vstack([p[0] for p in parts], format="csr")
+        counts = sp.vstack([p[1] for p in parts], format="csr")
+        labels = np.concatenate([p[2] for p in parts])
+    del parts
     sizes = np.bincount(labels, minlength=n_topics)
     stages = FittedStages(sae=sae, codes=codes, counts=counts, emission=fit.emission.to_emission_model())
     merger = SAEAtomMerger(n_topics=n_topics, sae=sae, random_state=random_state, verbose=verbose)

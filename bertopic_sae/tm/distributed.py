@@ -37,8 +37,9 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.preprocessing import normalize
+from sklearn.utils.extmath import row_norms
 
-from ..sae.model import SparseAutoencoder
+from ..sae.model import SparseAutoencoder, round_to_float16
 from ._kernels import _Likelihood
 from .assignment import BLOCK, fit_centroids, membership, mixture, realign_atoms, unit_points
 from .emission import EmissionModel
@@ -251,12 +252,27 @@ class _Clock:
 
 
 def _points(codes: sp.csr_matrix, embeddings, budget: int) -> Callable[[], Any]:
-    """The unit document vectors in blocks, for every pass of the centroid assignment: kept in memory when
-    they fit ``budget`` bytes (the passes then skip reading and normalising the rows again)."""
-    if embeddings.shape[0] * embeddings.shape[1] * 4 > budget:
+    """The unit document vectors in blocks, for every pass of the centroid assignment. The rows are read on
+    the float16 grid (:func:`round_to_float16`), so when they fit ``budget`` bytes as float16 they are kept
+    that way (half the memory of float32, same values) with their norms, and divided again on each pass
+    (what ``normalize`` does, so the vectors are the same)."""
+    if embeddings.shape[0] * embeddings.shape[1] * 2 > budget:
         return lambda: unit_points(codes, None, embeddings)
-    blocks = list(unit_points(codes, None, embeddings))
-    return lambda: blocks
+    kept = []
+    for start in range(0, embeddings.shape[0], BLOCK):
+        block = round_to_float16(embeddings[start : start + BLOCK])
+        norms = row_norms(block)
+        norms[norms == 0.0] = 1.0  # as normalize leaves all-zero rows
+        exact = np.array_equal(block, block.astype(np.float16).astype(np.float32))  # False only on overflow
+        kept.append((start, block.astype(np.float16) if exact else block, norms[:, None]))
+
+    def passes():
+        for start, block, norms in kept:
+            vectors = block.astype(np.float32)
+            vectors /= norms
+            yield start, vectors
+
+    return passes
 
 
 def _encode(sae: SparseAutoencoder, embeddings, verbose: bool) -> sp.csr_matrix:
@@ -314,6 +330,7 @@ def fit_sae_tm_distributed(
     top_p: float = 0.9,
     refine_iterations: int = 100,
     points_memory: int = 2**31,
+    probabilities: bool = True,
     random_state: int | None = 42,
     verbose: bool = False,
 ) -> DistributedFit:
@@ -334,8 +351,10 @@ def fit_sae_tm_distributed(
         background_weight: π of the emission model.
         top_p: share of an atom's emission mass whose words make its vector (word merge).
         refine_iterations: spherical k-means steps of the centroid assignment.
-        points_memory: bytes of unit document vectors (float32) kept in memory across those steps; above it
+        points_memory: bytes of document vectors (float16) kept in memory across those steps; above it
             they are read from ``embeddings`` again on every step (same values, slower).
+        probabilities: also return each document's topic mixture (``n_local x n_topics`` floats; off when
+            the caller recomputes it, to spare the memory).
         random_state: seed of the atom k-means.
         verbose: progress bars.
     """
@@ -379,11 +398,11 @@ def fit_sae_tm_distributed(
     atom_topic = realign_atoms(codes, labels, atom_topic, n_topics, reduce=reducer.sum)
     members = membership(atom_topic, n_topics)
     topic_weights = np.asarray(members.T @ atom_weights).ravel()
-    probabilities = mixture(codes, members, topic_weights)
+    mixtures = mixture(codes, members, topic_weights) if probabilities else None
     clock("assignment")
     words = vectorizer.get_feature_names_out()
     rows = emission.topic_word(atom_topic, n_topics)
     topic_words = [[str(words[j]) for j in np.argsort(-row, kind="stable")[:10]] for row in rows]
     return DistributedFit(codes, counts, vectorizer, emission, atom_weights, atom_topic, centroids, labels,
-                          probabilities, topic_words, vectors,
+                          mixtures, topic_words, vectors,
                           "words" if word_vectors is not None else "decoder", clock.seconds)
