@@ -70,12 +70,14 @@ def one_size(corpus: Path, root: Path, n: int, n_topics: int, threads: int) -> d
                               "--out", str(out), "--overwrite", "--threads", str(threads)], env)
     steps = json.loads(re.search(r"step seconds: (\{.*\})", stderr).group(1))
     fit_seconds = float(re.search(r"fit in ([\d.]+) s", stderr).group(1))
+    peaks = re.search(r"peak memory MB after each step: (\{.*\})", stderr)
     topics = (out / "topics.csv").read_text().splitlines()[1:6]
     return {
         "docs": info["n_rows"], "shards": len(info["shards"]),
         "embed_seconds": info.get("embed_seconds_last_run"),
         "wall_seconds": round(wall, 1), "fit_seconds": fit_seconds, "peak_rss_mb": round(rss),
-        "steps": steps, "load1": round(os.getloadavg()[0], 2), "topics_sample": topics,
+        "steps": steps, "step_peak_mb": json.loads(peaks.group(1)) if peaks else None,
+        "load1": round(os.getloadavg()[0], 2), "topics_sample": topics,
         "model_mb": round(sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 2**20, 1),
     }
 
@@ -103,6 +105,12 @@ def report(rows: list[dict], meta: dict) -> str:
             + " | ".join(str(s.get(k, "")) for k in STEPS)
             + f" | {r['peak_rss_mb']:,} | {r['model_mb']} | {met if r is rows[-1] else ''} |"
         )
+    peaks = [r for r in rows if r.get("step_peak_mb")]
+    if peaks:
+        lines += ["", "Peak resident memory (MB) by the end of each step of the fit (before the save):",
+                  ""]
+        lines += [f"* {r['docs']:,} docs: " + ", ".join(f"{k} {v:,.0f}" for k, v in r["step_peak_mb"].items())
+                  for r in peaks]
     lines += ["", "Topics of the largest run (first 5 rows of its topics.csv):", "", "```",
               *rows[-1]["topics_sample"], "```", ""]
     return "\n".join(lines + projection(rows[-1]))

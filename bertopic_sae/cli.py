@@ -363,6 +363,7 @@ def _fit_sharded(args: argparse.Namespace, texts: list[str], reader: ShardedEmbe
     if topic_model is None:
         return 0
     _log(args, "step seconds: " + json.dumps(topic_model.fit_seconds_))
+    _log(args, "peak memory MB after each step: " + json.dumps(topic_model.fit_peak_mb_))
     return _save_fit(args, topic_model, out, seconds)
 
 

@@ -28,7 +28,7 @@ import scipy.sparse as sp
 from ..data import ShardedEmbeddings
 from ..sae.model import SparseAutoencoder
 from ..tm.assignment import BLOCK, one_hot
-from ..tm.distributed import Reducer, fit_sae_tm_distributed, rank_rows
+from ..tm.distributed import Reducer, fit_sae_tm_distributed, peak_rss_mb, rank_rows
 from ..tm.state import FittedStages
 
 __all__ = ["fit_on_shards", "rank_shard_rows", "RowView"]
@@ -139,4 +139,5 @@ def fit_on_shards(
     model.fit_seconds_ = {**fit.seconds, "build_model": round(time.perf_counter() - started, 3),
                           "em_updates": int(fit.emission.n_iter_), "vocabulary_size": int(counts.shape[1]),
                           "atoms": int(sae.d_sae)}
+    model.fit_peak_mb_ = {**fit.peak_mb, "build_model": peak_rss_mb()}
     return model

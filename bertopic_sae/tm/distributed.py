@@ -238,16 +238,27 @@ class DistributedEmissionModel(EmissionModel):
 
 
 # ---------------------------------------------------------------------------------------------- the fit
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB (0 where the platform does not say)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return 0.0
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KB on Linux
+
+
 class _Clock:
-    """Wall seconds between calls, by step name."""
+    """Wall seconds between calls, and the peak memory reached by the end of each step, by step name."""
 
     def __init__(self):
         self.seconds: dict[str, float] = {}
+        self.peak_mb: dict[str, float] = {}
         self.last = time.perf_counter()
 
     def __call__(self, step: str) -> None:
         now = time.perf_counter()
         self.seconds[step] = round(now - self.last, 3)
+        self.peak_mb[step] = peak_rss_mb()
         self.last = now
 
 
@@ -315,6 +326,8 @@ class DistributedFit(NamedTuple):
     """``"words"`` or ``"decoder"``: what the atom vectors were made of."""
     seconds: dict[str, float]
     """Wall seconds of each step on this rank (encode, vocabulary, emission, merge, assignment)."""
+    peak_mb: dict[str, float]
+    """Peak resident memory of this rank's process by the end of each step (MB)."""
 
 
 def fit_sae_tm_distributed(
@@ -405,4 +418,4 @@ def fit_sae_tm_distributed(
     topic_words = [[str(words[j]) for j in np.argsort(-row, kind="stable")[:10]] for row in rows]
     return DistributedFit(codes, counts, vectorizer, emission, atom_weights, atom_topic, centroids, labels,
                           mixtures, topic_words, vectors,
-                          "words" if word_vectors is not None else "decoder", clock.seconds)
+                          "words" if word_vectors is not None else "decoder", clock.seconds, clock.peak_mb)
