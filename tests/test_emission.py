@@ -341,6 +341,9 @@ def test_unnormalised_and_normalised_theta_give_the_same_fit(data):
     a = EmissionModel(max_iter=10).fit(theta, counts)
     b = EmissionModel(max_iter=10).fit(scaled, counts)
     np.testing.assert_allclose(a.emission_, b.emission_, rtol=1e-4, atol=1e-7)
+    before = scaled.copy()
+    EmissionModel(max_iter=3).fit(scaled, counts).objective(scaled, counts)  # rows divided in a copy only
+    assert (scaled != before).nnz == 0
 
 
 def test_background_only_model_is_the_weighted_unigram(data):
