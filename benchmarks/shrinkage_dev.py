@@ -210,9 +210,9 @@ def choose(cells, variants, stats, spread, candidates) -> tuple[str | None, list
     base_cv = np.mean([stats[(c, K, DEFAULT)][1] for c, K in cells])
     lines, best, best_gain = [], None, 0.0
     for v in candidates:
-        deltas = np.array([stats[(c, K, v)][6] for c, K in cells])
-        worst = min(cells, key=lambda cell: stats[(*cell, v)][6] + spread[cell])
-        a = all(stats[(c, K, v)][6] >= -spread[(c, K)] for c, K in cells)
+        deltas = np.array([stats[(c, K, v)][5] for c, K in cells])
+        worst = min(cells, key=lambda cell: stats[(*cell, v)][5] + spread[cell])
+        a = all(stats[(c, K, v)][5] >= -spread[(c, K)] for c, K in cells)
         b = all(stats[(c, K, v)][2] >= 0.8 for c, K in cells if stats[(c, K, DEFAULT)][2] >= 0.8)
         cv = np.mean([stats[(c, K, v)][1] for c, K in cells])
         ok = a and b and cv >= base_cv
@@ -254,7 +254,7 @@ def write(rows: list[dict], out: str, args) -> None:
     ]
     for c, K in cells:
         for v in variants:
-            n, cv, td, sn, scv, _, d, sd = stats[(c, K, v)]
+            n, cv, td, sn, _, d, sd = stats[(c, K, v)]
             delta = "" if v == DEFAULT else f"{d:+.3f} ± {sd:.3f}"
             lines.append(f"| {c} | {K} | {v} | {n:.3f} ± {sn:.3f} | {cv:.3f} | {td:.2f} | {delta} |")
     if DEFAULT in variants and len(cells) > 1:
@@ -268,7 +268,7 @@ def write(rows: list[dict], out: str, args) -> None:
         short = [cell for cell in cells if cell[0] in SHORT]
         if short and len(short) < len(cells):
             short_choice, table = choose(short, variants, stats, spread, others)
-            gain = lambda v: np.mean([stats[(*cell, v)][6] for cell in short]) if v else 0.0  # noqa: E731
+            gain = lambda v: np.mean([stats[(*cell, v)][5] for cell in short]) if v else 0.0  # noqa: E731
             adopt = short_choice not in (None, choice) and gain(short_choice) > gain(choice) + 0.005
             lines += ["", "## Short documents (headlines, tweets only)", *header, *table, "",
                       f"**Short-text choice: {short_choice or 'none'}** (mean Δ NPMI "
@@ -285,11 +285,21 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--variants", nargs="+", default=None, help="score only these variants (exact names)")
     parser.add_argument("--out", default="shrinkage_dev", help="results/<out>.csv and .md")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the rows of results/<out>.csv and skip the (corpus, seed) runs it holds")
     args = parser.parse_args(argv)
     args.argv = argv if argv is not None else __import__("sys").argv[1:]
     rows = []
+    if args.resume and (RESULTS / f"{args.out}.csv").exists():
+        with open(RESULTS / f"{args.out}.csv") as handle:
+            rows = [{**r, "K": int(r["K"]), "seed": int(r["seed"]), "n_docs": int(r["n_docs"]),
+                     **{m: float(r[m]) for m in ("npmi", "cv", "td", "median_words")}}
+                    for r in csv.DictReader(handle)]
+    done = {(r["corpus"], r["seed"]) for r in rows}
     for seed in args.seeds:  # every corpus at a seed before the next seed, so a cut run covers every corpus
         for corpus in args.corpora:
+            if (corpus, seed) in done:
+                continue
             rows += run(corpus, args.ks, [seed], args.variants)
             write(rows, args.out, args)
 
