@@ -21,6 +21,8 @@ import scipy.sparse as sp
 from bertopic.vectorizers import ClassTfidfTransformer
 from sklearn.preprocessing import normalize
 
+from ..tm.topic_words import Parent
+
 __all__ = ["EmissionTopicWords"]
 
 
@@ -39,6 +41,11 @@ class EmissionTopicWords(ClassTfidfTransformer):
         share_prior: documents' worth of activation before an atom counts as specific to a topic.
         background_tokens: weight (0 to 1) of the tokens the background explains; 0 (default) drops them.
         weight_documents: count each document by the share of its activation on the topic's atoms (off).
+        parent_prior: tokens' worth of its parent's words each topic's words are shrunk towards
+            (``(n_c p̂_c + τ p_parent) / (n_c + τ)``, :func:`~bertopic_sae.tm.topic_words.shrink_to_parents`);
+            0 (default): off.
+        parent: ``"tree"`` (default): the parent is the topic's group in an average-linkage tree of the
+            topics, itself shrunk towards its own parent; ``"atoms"``: the atom average of its atoms.
         idf_ranking: rank words by ``P_c(w) × idf(w)`` instead of ``P_c(w)``.
         slice_iterations: EM steps that re-estimate a topic's atom mixture on a time slice or class.
         bm25_weighting: as in ``ClassTfidfTransformer`` (used only where c-TF-IDF rows are computed).
@@ -65,6 +72,8 @@ class EmissionTopicWords(ClassTfidfTransformer):
         share_prior: float = 10.0,
         background_tokens: float = 0.0,
         weight_documents: bool = False,
+        parent_prior: float = 0.0,
+        parent: Parent = "tree",
         idf_ranking: bool = False,
         slice_iterations: int = 30,
         bm25_weighting: bool = False,
@@ -84,6 +93,8 @@ class EmissionTopicWords(ClassTfidfTransformer):
         self.share_prior = share_prior
         self.background_tokens = background_tokens
         self.weight_documents = weight_documents
+        self.parent_prior = parent_prior
+        self.parent = parent
         self.idf_ranking = idf_ranking
         self.slice_iterations = slice_iterations
 
@@ -151,6 +162,8 @@ class EmissionTopicWords(ClassTfidfTransformer):
                 share_prior=self.share_prior,
                 background_tokens=self.background_tokens,
                 weight_documents=self.weight_documents,
+                parent_prior=self.parent_prior,
+                parent=self.parent,
             )
         else:
             table = emission_model.topic_word(atom_topic, n_topics=n_rows)

@@ -1,17 +1,19 @@
 """Topic words read from a fitted emission model, given the atoms' and documents' topics (stage 3's output).
 
 * :func:`topic_word`: the paper's atom average ``P_c(w)`` over the atoms merged into each topic;
-* :func:`document_topic_word`: the words the atoms emit in each topic's documents (the default reading).
+* :func:`document_topic_word`: the words the atoms emit in each topic's documents (the default reading);
+* :func:`shrink_to_parents`: small topics' word distributions pulled towards their parents' (optional).
 
 :class:`~bertopic_sae.EmissionTopicWords` calls these with the fitted state passed explicitly.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.cluster.hierarchy import linkage
 from sklearn.utils.validation import check_is_fitted
 
 from .._types import Labels
@@ -20,7 +22,10 @@ from ._kernels import _topic_explained
 if TYPE_CHECKING:
     from .emission import EmissionModel
 
-__all__ = ["topic_word", "document_topic_word"]
+__all__ = ["topic_word", "document_topic_word", "shrink_to_parents", "Parent"]
+
+Parent = Literal["tree", "atoms"]
+"""What a topic's words shrink towards (see :func:`shrink_to_parents`)."""
 
 
 def topic_word(model: EmissionModel, atom_topic: Labels, n_topics: int | None = None) -> np.ndarray:
@@ -82,6 +87,8 @@ def document_topic_word(
     share_prior: float = 10.0,
     background_tokens: float = 0.0,
     weight_documents: bool = False,
+    parent_prior: float = 0.0,
+    parent: Parent = "tree",
 ) -> np.ndarray:
     """Topic words read off the topic's documents: the tokens its atoms emit there.
 
@@ -112,6 +119,9 @@ def document_topic_word(
         share_prior: ``β``, in documents (each document's θ sums to 1); 0 gives the plain activation share.
         background_tokens: ``λ`` in [0, 1], weight of the share of each word the background unigram explains.
         weight_documents: count each document with ``P(c|d)`` (default ``False``: every document fully).
+        parent_prior: ``τ``, in tokens: shrink each topic's words towards its parent's with the weight of
+            ``τ`` tokens against the ``n_c`` tokens of its documents (:func:`shrink_to_parents`); 0: off.
+        parent: ``"tree"`` (the topic tree of these rows) or ``"atoms"`` (the topic's atom average).
 
     Measurements behind the defaults: ``benchmarks/README.md`` ("Topic words").
 
@@ -146,6 +156,7 @@ def document_topic_word(
         raise ValueError(
             f"share_prior must be >= 0 (documents), got {share_prior}; 0 disables the shrinkage."
         )
+    _check_parent(parent_prior, parent)
     used = doc_topic >= 0
     if weight_documents:  # P(c|d) = Σ_{k∈c} θ_dk, the share of a document's activation on its topic
         row_of = np.repeat(np.arange(theta.shape[0]), np.diff(theta.indptr))
@@ -173,7 +184,103 @@ def document_topic_word(
     rows = np.asarray((members @ explained).todense())
     mass = rows.sum(axis=1, keepdims=True)
     empty = mass.ravel() <= 0
-    if empty.any():
-        rows[empty] = topic_word(model, np.where(atom_topic < n_topics, atom_topic, -1), n_topics)[empty]
+    atoms = None
+    if empty.any() or (parent_prior > 0 and parent == "atoms"):
+        atoms = topic_word(model, np.where(atom_topic < n_topics, atom_topic, -1), n_topics)
+        rows[empty] = atoms[empty]
         mass = rows.sum(axis=1, keepdims=True)
+    if parent_prior > 0:
+        tokens = np.where(empty, 0.0, members @ np.asarray(counts.sum(axis=1)).ravel())
+        return shrink_to_parents(rows, tokens, parent_prior, parent, atom_rows=atoms)
     return np.divide(rows, mass, out=np.zeros_like(rows), where=mass > 0)
+
+
+def _check_parent(parent_prior: float, parent: str) -> None:
+    if not parent_prior >= 0 or not np.isfinite(parent_prior):
+        raise ValueError(
+            f"parent_prior must be a finite number >= 0 (tokens), got {parent_prior}; 0 disables the "
+            "shrinkage towards the parent topic."
+        )
+    if parent not in ("tree", "atoms"):
+        raise ValueError(f"parent must be 'tree' or 'atoms', got {parent!r}.")
+
+
+def shrink_to_parents(
+    rows: np.ndarray,
+    tokens: np.ndarray,
+    parent_prior: float,
+    parent: Parent = "tree",
+    *,
+    atom_rows: np.ndarray | None = None,
+) -> np.ndarray:
+    """Posterior-mean topic words: ``p_c = (n_c p̂_c + τ p_parent(c)) / (n_c + τ)``.
+
+    ``p̂_c`` is row ``c`` normalised, ``n_c`` the evidence of topic ``c`` (its documents' tokens) and
+    ``τ = parent_prior`` the weight of the parent, so a topic of few documents borrows its parent's
+    words and a large one keeps its own.
+
+    ``parent="tree"``: the parents are the nodes of an average-linkage tree of the topics (cosine
+    distance between their rows). A node's evidence is the sum of its children's, its ``p̂`` their
+    evidence-weighted mixture, and each node is itself shrunk towards its own parent from the root
+    down, so a small topic inherits from the nearest group of topics that has the evidence.
+    ``parent="atoms"``: the parent of ``c`` is ``atom_rows[c]``, the atom average of its atoms
+    (:func:`topic_word`), i.e. the words its atoms emit over every document. Topics without evidence
+    (``n_c = 0``) or with an all-zero row are returned normalised, not shrunk.
+
+    Arguments:
+        rows: ``(n_topics, n_words)`` non-negative word weights of each topic (unnormalised).
+        tokens: ``(n_topics,)`` evidence ``n_c`` of each topic, in the unit of ``parent_prior``.
+        parent_prior: ``τ >= 0``; 0 returns the normalised rows.
+        parent: ``"tree"`` or ``"atoms"``.
+        atom_rows: ``(n_topics, n_words)`` parent rows for ``parent="atoms"`` (rows sum to 1 or 0).
+
+    Returns:
+        ``(n_topics, n_words)`` array; non-zero rows sum to 1.
+
+    Usage:
+
+    ```python
+    words = shrink_to_parents(rows, tokens_per_topic, parent_prior=300)
+    ```
+    """
+    _check_parent(parent_prior, parent)
+    rows = np.asarray(rows, dtype=np.float64)
+    tokens = np.asarray(tokens, dtype=np.float64)
+    if tokens.shape != (rows.shape[0],) or (tokens < 0).any():
+        raise ValueError(
+            f"tokens needs one non-negative count per topic ({rows.shape[0]}), got shape {tokens.shape}."
+        )
+    mass = rows.sum(axis=1, keepdims=True)
+    out = np.divide(rows, mass, out=np.zeros_like(rows), where=mass > 0)
+    live = np.flatnonzero((tokens > 0) & (mass.ravel() > 0))
+    if parent_prior == 0 or live.size == 0:
+        return out
+    n = tokens[live, None]
+    if parent == "atoms":
+        if atom_rows is None or atom_rows.shape != rows.shape:
+            raise ValueError(f"parent='atoms' needs atom_rows of shape {rows.shape} (the atom average).")
+        prior = np.asarray(atom_rows[live], dtype=np.float64)
+        has = prior.sum(axis=1) > 0  # a topic without atoms keeps its own words
+        shrunk = (n * out[live] + parent_prior * prior) / (n + parent_prior)
+        out[live[has]] = shrunk[has]
+        return out
+    if live.size < 2:
+        return out
+    # Node ids as scipy numbers them: leaves 0..m-1 (the live topics), then m + i for merge i.
+    m = live.size
+    tree = linkage(out[live], method="average", metric="cosine")
+    node_rows = np.concatenate([out[live] * n, np.zeros((m - 1, rows.shape[1]))])  # in tokens
+    node_tokens = np.concatenate([tokens[live], np.zeros(m - 1)])
+    up = np.full(2 * m - 1, -1)
+    for i, (a, b) in enumerate(tree[:, :2].astype(np.int64)):
+        node_rows[m + i] = node_rows[a] + node_rows[b]
+        node_tokens[m + i] = node_tokens[a] + node_tokens[b]
+        up[a] = up[b] = m + i
+    node_rows /= node_rows.sum(axis=1, keepdims=True)
+    for node in range(2 * m - 3, -1, -1):  # parents have larger ids: the root down
+        weight = node_tokens[node]
+        node_rows[node] = (weight * node_rows[node] + parent_prior * node_rows[up[node]]) / (
+            weight + parent_prior
+        )
+    out[live] = node_rows[:m]
+    return out
