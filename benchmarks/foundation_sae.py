@@ -98,7 +98,9 @@ def build_train_set(shards: Path, docs: list[Path], out: Path) -> None:
     from bertopic_sae._io import atomic_save_npy, atomic_write_text
 
     manifest = json.loads((shards / "manifest.json").read_text())
-    lines = Path(manifest["source"]).read_text(encoding="utf-8").split("\n")
+    from bertopic_sae.data import read_texts
+
+    lines = read_texts(manifest["source"], limit=int(manifest["n_rows"]))  # row i = document i, as embedded
     scored = set(dev_texts("health_news_tweets")) | set(dev_texts("trump_tweets"))
     parts, start, counts = [], 0, {"sentence rows": 0, "scored tweets dropped": 0, "documents": 0}
     for shard in manifest["shards"]:
