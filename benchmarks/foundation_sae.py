@@ -2,8 +2,9 @@
 
 Three steps, each resumable:
 
-* ``docs``: write the held-out development documents that are *not* scored (Reuters articles past the
-  12,000 the table scores, IMDB reviews past its first 4,000) as JSON lines, for ``bertopic-sae embed``;
+* ``docs``: write development documents that the table does *not* score (health-news and Trump tweets
+  outside its samples, Reuters articles past its 12,000, IMDB reviews past its 4,000) as JSON lines, for
+  ``bertopic-sae embed``;
 * ``train-set``: one float16 ``.npy`` of SAE training embeddings: the finished shards of the sentence
   embeddings (IMDB review sentences, health-news and Trump tweets) minus every tweet the table scores,
   plus those held-out documents;
@@ -71,17 +72,24 @@ def dev_texts(name: str) -> list[str]:
     raise ValueError(f"not a development corpus: {name!r}; choose one of {', '.join(DEV_CORPORA)}.")
 
 
-def held_out_docs(n_reuters: int = 2000, n_imdb: int = 1000, seed: int = 0) -> list[str]:
-    """Development documents the table never scores: Reuters articles after its 12,000 and IMDB reviews
-    after its 4,000, random samples of each (so an SAE trained on them is not fit on the scored text)."""
+def held_out_docs(n_tweets: tuple[int, int] = (10000, 8000), n_long: tuple[int, int] = (1500, 500),
+                  seed: int = 0) -> list[str]:
+    """Development documents the table never scores, sampled with ``seed``: ``n_tweets`` health-news and
+    Trump tweets outside its 8,000 + 8,000, ``n_long`` Reuters articles after its 12,000 and IMDB reviews
+    after its 4,000 (so an SAE trained on them is not fit on the scored text)."""
     from bertopic_sae.data import load_corpus
 
     rng = np.random.default_rng(seed)
-    reuters = [t for t in load_corpus("reuters").texts if len(t.split()) >= 5][12000:]
-    imdb = load_corpus("imdb").texts[4000:]
-    chosen = np.sort(rng.choice(len(reuters), min(n_reuters, len(reuters)), replace=False))
-    pick = [reuters[i] for i in chosen]
-    pick += [imdb[i] for i in np.sort(rng.choice(len(imdb), n_imdb, replace=False))]
+    pools = []
+    for name in ("health_news_tweets", "trump_tweets"):
+        scored = set(dev_texts(name))
+        pools.append([t for t in load_corpus(name).texts if t not in scored])
+    pools.append([t for t in load_corpus("reuters").texts if len(t.split()) >= 5][12000:])
+    pools.append(load_corpus("imdb").texts[4000:])
+    pick: list[str] = []
+    for pool, count in zip(pools, (*n_tweets, *n_long), strict=True):
+        chosen = np.sort(rng.choice(len(pool), min(count, len(pool)), replace=False))
+        pick += [pool[i] for i in chosen]
     return pick
 
 
