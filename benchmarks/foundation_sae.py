@@ -73,7 +73,7 @@ def dev_texts(name: str) -> list[str]:
     raise ValueError(f"not a development corpus: {name!r}; choose one of {', '.join(DEV_CORPORA)}.")
 
 
-def held_out_docs(n_tweets: tuple[int, int] = (10000, 8000), n_long: tuple[int, int] = (1500, 500),
+def held_out_docs(n_tweets: tuple[int, int] = (10000, 8000), n_long: tuple[int, int] = (1000, 300),
                   seed: int = 0) -> list[str]:
     """Development documents the table never scores, sampled with ``seed``: ``n_tweets`` health-news and
     Trump tweets outside its 8,000 + 8,000, ``n_long`` Reuters articles after its 12,000 and IMDB reviews
