@@ -88,6 +88,13 @@ def main() -> None:
     parser.add_argument("--card-note", default="", help="extra table rows for the model card (markdown)")
     parser.add_argument("--mix-note", default="the embedding budget was ~25 min on 2 shared CPU cores",
                         help="why the training mix is this size, for the model card")
+    parser.add_argument("--data-note", default=(
+        "(The two IMDB samples share 70 reviews, which are therefore seen twice as often. Shard sizes do not "
+        "change\nthe embeddings.)\n\nThe mix is small (the embedding budget was ~25 min on 2 shared CPU cores) "
+        "and dominated by short texts\n(tweets about health news and by Donald Trump), with some 1987 Reuters "
+        "newswire and IMDB movie reviews.\nExpect it to know news, politics, health, business and film well, "
+        "and specialised domains (code, science,\nreligion debates) less well; for those, train an SAE on your "
+        "own corpus (`sae=\"train\"`)."), help="what the training mix is, for the model card (markdown)")
     parser.add_argument("--embedding-note", default="384-d, L2-normalised, max 256 tokens",
                         help="one line on the embeddings, for the model card")
     args = parser.parse_args()
@@ -224,13 +231,7 @@ Newsgroups, BBC News, M10 or DBLP), so transfer results on those benchmarks are 
 |---|---|---|
 {sources}
 
-(The two IMDB samples share 70 reviews, which are therefore seen twice as often. Shard sizes do not change
-the embeddings.)
-
-The mix is small ({args.mix_note}) and dominated by short texts
-(tweets about health news and by Donald Trump), with some 1987 Reuters newswire and IMDB movie reviews.
-Expect it to know news, politics, health, business and film well, and specialised domains (code, science,
-religion debates) less well; for those, train an SAE on your own corpus (`sae="train"`).
+{args.data_note}
 
 ## Held-out corpora (never trained on)
 

@@ -272,6 +272,60 @@ def report(path: Path) -> None:
     print("\n".join(lines[:12]))
 
 
+def grid_report(new: Path, peers: Path) -> None:
+    """Every OCTIS-grid cell of the new SAE rows against the committed peers (mean over their seeds):
+    the rank on NPMI and C_V, the gap to the best peer and its seed spread, and NPMI's change from K = 20
+    to 200."""
+    import pandas as pd
+
+    from bertopic_sae._io import atomic_write_text
+
+    fresh = pd.read_csv(new).assign(model="sae (new defaults)")
+    committed = pd.read_csv(peers)
+    committed["model"] = committed["model"].replace({"sae": "sae (committed)"})
+    frame = pd.concat([committed, fresh])
+    stats = frame.groupby(["dataset", "num_topics", "model"])[["npmi", "c_v", "td"]].agg(["mean", "std"])
+    lines = ["# OCTIS grid: SAE cells at the new defaults against the committed peers", "",
+             f"New rows: `{new.name}` ({len(fresh)} cells, seeds {sorted(fresh['seed'].unique().tolist())}, "
+             f"code {', '.join(sorted(fresh['code'].astype(str).unique()))}); peers: `{peers.name}` "
+             "(means over their seeds; the committed SAE rows were measured with 0.1.0's single k-means++ "
+             "merge).", "",
+             "| dataset | K | new NPMI | rank | best other (NPMI) | Δ (spread) | new C_V | rank | "
+             "best other (C_V) | Δ (spread) | new TD |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for (dataset, k), cell in stats.groupby(level=[0, 1]):
+        cell = cell.droplevel([0, 1])
+        row = [dataset, str(k)]
+        for metric in ("npmi", "c_v"):
+            means = cell[(metric, "mean")]
+            ours = means["sae (new defaults)"]
+            others = means.drop(["sae (new defaults)", "sae (committed)"], errors="ignore")
+            best = others.idxmax()
+            spread = cell.loc[best, (metric, "std")]
+            rank = int((others > ours).sum()) + 1
+            row += [f"{ours:.3f}", f"{rank} of {len(others) + 1}", f"{best} {others[best]:.3f}",
+                    f"{ours - others[best]:+.3f} (±{0 if pd.isna(spread) else spread:.3f})"]
+        row.append(f"{cell.loc['sae (new defaults)', ('td', 'mean')]:.2f}")
+        lines.append("| " + " | ".join(row) + " |")
+    lines += ["", "NPMI change from K = 20 to K = 200:", "",
+              "| dataset | new SAE | committed SAE | best peer at K=20 |", "|---|---|---|---|"]
+    means = frame.groupby(["dataset", "model", "num_topics"])["npmi"].mean()
+
+    def change(dataset, model):
+        try:
+            a, b = means[(dataset, model, 20)], means[(dataset, model, 200)]
+        except KeyError:
+            return "n/a"
+        return f"{a:.3f} → {b:.3f} ({(b - a) / abs(a) * 100:+.0f}%)"
+
+    for dataset in sorted(frame["dataset"].unique()):
+        at20 = means.xs((dataset,), level=[0]).xs(20, level="num_topics")
+        peer = at20.drop(["sae (new defaults)", "sae (committed)"], errors="ignore").idxmax()
+        lines.append(f"| {dataset} | {change(dataset, 'sae (new defaults)')} | "
+                     f"{change(dataset, 'sae (committed)')} | {peer}: {change(dataset, peer)} |")
+    atomic_write_text(new.with_suffix(".md"), "\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -290,6 +344,9 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=DEFAULT_CSV)
     p = sub.add_parser("report", help="rewrite the markdown from the CSV")
     p.add_argument("--out", type=Path, default=DEFAULT_CSV)
+    p = sub.add_parser("grid-report", help="new OCTIS-grid SAE rows against the committed peers")
+    p.add_argument("--new", type=Path, required=True)
+    p.add_argument("--peers", type=Path, default=RESULTS / "octis_grid.csv")
     args = parser.parse_args()
     if args.command == "docs":
         write_docs(args.out)
@@ -297,6 +354,8 @@ def main() -> None:
         build_train_set(args.shards, args.docs, args.out)
     elif args.command == "run":
         run(args)
+    elif args.command == "grid-report":
+        grid_report(args.new, args.peers)
     else:
         report(args.out)
 
