@@ -222,8 +222,11 @@ def _append(path: Path, row: dict) -> None:
 def winner(frame) -> tuple[str, object]:
     """The winner under :data:`RULE` and the table of mean ranks it was read from."""
     cells = frame.groupby(["corpus", "k", "sae"])[["npmi", "c_v", "td"]].mean().reset_index()
+    n_saes = cells["sae"].nunique()
     ranked = []
     for _, cell in cells.groupby(["corpus", "k"]):
+        if len(cell) < n_saes:  # a cell not every candidate finished is left out of the ranking
+            continue
         cell = cell.copy()
         low_td = cell["td"] < 0.8
         for metric in ("npmi", "c_v"):
