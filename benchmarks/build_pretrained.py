@@ -88,6 +88,13 @@ def main() -> None:
     parser.add_argument("--card-note", default="", help="extra table rows for the model card (markdown)")
     parser.add_argument("--mix-note", default="the embedding budget was ~25 min on 2 shared CPU cores",
                         help="why the training mix is this size, for the model card")
+    parser.add_argument("--data-note", default=(
+        "(The two IMDB samples share 70 reviews, which are therefore seen twice as often. Shard sizes do not "
+        "change\nthe embeddings.)\n\nThe mix is small (the embedding budget was ~25 min on 2 shared CPU cores) "
+        "and dominated by short texts\n(tweets about health news and by Donald Trump), with some 1987 Reuters "
+        "newswire and IMDB movie reviews.\nExpect it to know news, politics, health, business and film well, "
+        "and specialised domains (code, science,\nreligion debates) less well; for those, train an SAE on your "
+        "own corpus (`sae=\"train\"`)."), help="what the training mix is, for the model card (markdown)")
     parser.add_argument("--embedding-note", default="384-d, L2-normalised, max 256 tokens",
                         help="one line on the embeddings, for the model card")
     args = parser.parse_args()
@@ -177,18 +184,32 @@ def main() -> None:
         f"{'Every' if silent == 0 else 'Not every'} held-out document activates atoms; the held-out FVU is "
         f"{min(ratios):.1f}-{max(ratios):.1f}x the training FVU." if ratios else "No held-out corpus was cached."
     )
+    from bertopic_sae.sae.checkpoint import TO_SAELENS
+
+    relu = sae.cfg.architecture == "relu-l1"
+    kind = {
+        "relu-l1": "a ReLU + L1 sparse autoencoder",
+        "topk": "a top-k sparse autoencoder",
+        "batchtopk": "a BatchTopK sparse autoencoder (batch top-k in training, a learned threshold at inference)",
+        "matryoshka-batchtopk": "a Matryoshka-BatchTopK sparse autoencoder (nested dictionaries of sizes "
+        f"{', '.join(map(str, sae.cfg.prefixes))}, each trained to reconstruct alone; a learned threshold at "
+        "inference)",
+    }[sae.cfg.architecture]
+    sparsity = (f"L1 coefficient λ | {sae.cfg.l1_coefficient}" if relu else
+                f"k (mean active atoms per embedding in training) | {sae.cfg.k}; inference threshold "
+                f"{float(sae.threshold.max()):.4f}")
     card = f"""# {args.name}: a sparse autoencoder for {Path(args.embedding_model).name} document embeddings
 
 Shipped with `bertopic-sae`; `bertopic_sae.sae.pretrained.load_pretrained("{args.name}")`, or automatically by
 `SAEAtomMerger()` when the embedding model is {Path(args.embedding_model).name}. Stage 1 of SAE-TM (Girrbach &
-Akata): a ReLU + L1 sparse autoencoder whose decoder rows are topic atoms.
+Akata): {kind} whose decoder rows are topic atoms.
 
 | | |
 |---|---|
 | embedding model | {args.embedding_model} ({args.embedding_note}) |
-| architecture | {sae.cfg.architecture} (SAELens `standard`), d_in {sae.d_in}, d_sae {sae.d_sae} |
-| L1 coefficient λ | {sae.cfg.l1_coefficient} |
-| training | {meta.get("train_steps")} steps × batch {meta.get("train_batch_size")}, Adam lr {meta.get("train_lr")}, seed {meta.get("train_seed")}, 10% warm-up of lr and λ |
+| architecture | {sae.cfg.architecture} (SAELens `{TO_SAELENS[sae.cfg.architecture]}`), d_in {sae.d_in}, d_sae {sae.d_sae} |
+| {sparsity} |
+| training | {meta.get("train_steps")} steps × batch {meta.get("train_batch_size")}, Adam lr {meta.get("train_lr")}, seed {meta.get("train_seed")}, 10% warm-up of lr{" and λ" if relu else ""} |
 | training embeddings | {train.shape[0]:,} documents |
 | L0 (active atoms / doc, training data) | {t["l0"]} |
 | FVU (training data) | {t["fvu"]} |
@@ -210,13 +231,7 @@ Newsgroups, BBC News, M10 or DBLP), so transfer results on those benchmarks are 
 |---|---|---|
 {sources}
 
-(The two IMDB samples share 70 reviews, which are therefore seen twice as often. Shard sizes do not change
-the embeddings.)
-
-The mix is small ({args.mix_note}) and dominated by short texts
-(tweets about health news and by Donald Trump), with some 1987 Reuters newswire and IMDB movie reviews.
-Expect it to know news, politics, health, business and film well, and specialised domains (code, science,
-religion debates) less well; for those, train an SAE on your own corpus (`sae="train"`).
+{args.data_note}
 
 ## Held-out corpora (never trained on)
 

@@ -495,7 +495,7 @@ def register_pretrain(sub) -> None:
     )
     p.add_argument(
         "--architecture",
-        choices=("relu-l1", "topk", "batchtopk"),
+        choices=("relu-l1", "topk", "batchtopk", "matryoshka-batchtopk"),
         default="relu-l1",
         help="relu-l1 is the SAE-TM paper's SAE",
     )
@@ -509,7 +509,8 @@ def register_pretrain(sub) -> None:
         default=0.25,
         help="L1 weight λ for relu-l1 (unit-norm MiniLM: 0.2-0.3 gives L0 ≈ 20-30)",
     )
-    p.add_argument("--k", type=_positive_int, default=32, help="active atoms per document for topk/batchtopk")
+    p.add_argument("--k", type=_positive_int, default=32,
+                   help="active atoms per document for topk/batchtopk/matryoshka-batchtopk")
     p.add_argument(
         "--b-enc-init",
         choices=("zeros", "uniform"),

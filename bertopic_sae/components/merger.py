@@ -27,7 +27,7 @@ from ..tm.assignment import (
     realign_atoms,
     unit_points,
 )
-from ..tm.merge import MergeInit, atom_prior, atom_vectors, kmeans_atoms
+from ..tm.merge import AtomPrefix, MergeInit, atom_prior, atom_vectors, kmeans_atoms, merge_prefix
 from ..tm.state import FittedStages, fit_stages
 
 __all__ = ["SAEAtomMerger"]
@@ -70,6 +70,10 @@ class SAEAtomMerger(ClusterMixin, BaseEstimator):  # mixins first: sklearn reads
             every ``random_state``; ``"k-means++"``: ``n_init`` k-means++ starts seeded by
             ``random_state``, the lowest weighted inertia kept (0.1.0: ``n_init=1``).
         n_init: k-means++ runs of the merge, pooled (``"consensus"``) or the best kept (``"k-means++"``).
+        atom_prefix: which atoms the k-means merges (:func:`~bertopic_sae.tm.merge.merge_prefix`):
+            ``"auto"``: with a Matryoshka SAE the smallest nested dictionary holding 8 atoms per topic
+            (its coarse atoms for few topics, all atoms for many), every atom otherwise; ``"all"``; or
+            an integer, the first that many atoms. Atoms left out join the topic of their documents.
         sae_config: shape of an SAE trained on the documents (when the merger trains one).
         train_config: how to train it.
         random_state: seed of the merge's k-means++ starts (and of SAE training when the merger trains one).
@@ -107,6 +111,7 @@ class SAEAtomMerger(ClusterMixin, BaseEstimator):  # mixins first: sklearn reads
         background_weight: float = 0.3,
         merge_init: MergeInit = "consensus",
         n_init: int = 30,
+        atom_prefix: AtomPrefix = "auto",
         sae_config: SAEConfig | None = None,
         train_config: TrainConfig | None = None,
         random_state: int | None = 42,
@@ -121,6 +126,7 @@ class SAEAtomMerger(ClusterMixin, BaseEstimator):  # mixins first: sklearn reads
         self.background_weight = background_weight
         self.merge_init = merge_init
         self.n_init = n_init
+        self.atom_prefix = atom_prefix
         self.sae_config = sae_config
         self.train_config = train_config
         self.random_state = random_state
@@ -148,6 +154,8 @@ class SAEAtomMerger(ClusterMixin, BaseEstimator):  # mixins first: sklearn reads
             raise ValueError(f"n_init must be a positive integer, got {self.n_init!r}.")
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}.")
+        if isinstance(self.atom_prefix, str) and self.atom_prefix not in ("auto", "all"):
+            raise ValueError(f"atom_prefix must be 'auto', 'all' or an integer, got {self.atom_prefix!r}.")
 
     def fit(
         self,
@@ -273,7 +281,17 @@ class SAEAtomMerger(ClusterMixin, BaseEstimator):  # mixins first: sklearn reads
         return "words"
 
     def _assign_atoms(self, n_topics: int, embeddings=None) -> None:
-        atom_topic = kmeans_atoms(self._atom_vectors, self.atom_weights_, n_topics, self.random_state,
+        sae_cfg = self.sae_.cfg if self.sae_ is not None else None
+        self.atom_prefix_ = merge_prefix(sae_cfg, n_topics, getattr(self, "atom_prefix", "auto"))
+        weights = self.atom_weights_
+        if self.atom_prefix_ is not None:
+            weights = np.where(np.arange(weights.size) < self.atom_prefix_, weights, 0.0)
+            if np.count_nonzero(weights) < n_topics:
+                raise ValueError(
+                    f"Only {np.count_nonzero(weights)} of the first {self.atom_prefix_} atoms fire on these "
+                    f"documents, fewer than n_topics={n_topics}; pass a larger atom_prefix or 'all'."
+                )
+        atom_topic = kmeans_atoms(self._atom_vectors, weights, n_topics, self.random_state,
                                   init=self.merge_init, n_init=self.n_init, verbose=self.verbose)
         self._set_atom_topics(atom_topic, n_topics)
         self.topic_centroids_ = None
@@ -286,7 +304,7 @@ class SAEAtomMerger(ClusterMixin, BaseEstimator):  # mixins first: sklearn reads
                 self.refine_iterations,
             )
         self.labels_, self.probabilities_ = self._assign(self.codes_, embeddings, repair_empty=True)
-        if self.topic_centroids_ is not None:
+        if self.topic_centroids_ is not None or self.atom_prefix_ is not None:  # atoms join their documents
             self._set_atom_topics(
                 realign_atoms(self.codes_, self.labels_, self.atom_topic_, self.n_topics_), self.n_topics_
             )

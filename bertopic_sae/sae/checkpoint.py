@@ -23,8 +23,10 @@ WEIGHTS_FILE = "sae_weights.safetensors"  # SAELens
 SPARSIFY_WEIGHTS_FILE = "sae.safetensors"  # EleutherAI sparsify
 
 # Our architecture name -> the name SAELens uses in cfg.json. A trained batchtopk SAE is a JumpReLU
-# SAE with one threshold for every atom, which is how SAELens stores it too.
-TO_SAELENS = {"relu-l1": "standard", "topk": "topk", "batchtopk": "jumprelu"}
+# SAE with one threshold for every atom, which is how SAELens stores it too; so is a Matryoshka one (its
+# nested prefixes only shape the training loss; cfg.json's "bertopic_sae" section keeps them).
+TO_SAELENS = {"relu-l1": "standard", "topk": "topk", "batchtopk": "jumprelu",
+              "matryoshka-batchtopk": "jumprelu"}
 FROM_SAELENS = {"standard": "relu-l1", "topk": "topk", "jumprelu": "batchtopk", "batchtopk": "batchtopk"}
 
 

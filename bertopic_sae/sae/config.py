@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Literal
 
-Architecture = Literal["relu-l1", "topk", "batchtopk"]
+Architecture = Literal["relu-l1", "topk", "batchtopk", "matryoshka-batchtopk"]
+ARCHITECTURES = ("relu-l1", "topk", "batchtopk", "matryoshka-batchtopk")
+BATCHTOPK_FAMILY = ("batchtopk", "matryoshka-batchtopk")
+"""Architectures that keep the batch's top activations while training and a learned threshold at inference."""
 
 
 @dataclass
@@ -25,7 +28,9 @@ class SAEConfig:
     """``relu-l1``: the SAE-TM paper's SAE (ReLU encoder, L1 penalty; the MAP estimator of a continuous
     LDA). ``topk``: keep the ``k`` largest activations per document (OpenAI / EleutherAI sparsify).
     ``batchtopk``: keep the ``k * batch`` largest activations of a batch while training, a learned
-    threshold at inference (Bussmann et al.)."""
+    threshold at inference (Bussmann et al.). ``matryoshka-batchtopk``: batchtopk whose loss adds the
+    reconstruction of every nested prefix of the dictionary (``prefixes``), so the first atoms learn
+    coarse directions and later ones refine them (Bussmann et al. 2025; the SAE-TM repository's trainer)."""
 
     l1_coefficient: float = 0.25
     """Weight λ of the L1 penalty (``relu-l1`` only); it sets the sparsity. It depends on the scale
@@ -34,7 +39,12 @@ class SAEConfig:
     here."""
 
     k: int = 32
-    """Active atoms per document for ``topk`` and ``batchtopk``."""
+    """Active atoms per document for ``topk``, ``batchtopk`` and ``matryoshka-batchtopk``."""
+
+    prefixes: tuple[int, ...] = ()
+    """Sizes of the nested dictionaries of ``matryoshka-batchtopk``, increasing, the last one ``d_sae``.
+    Empty = doubling sizes from ``d_sae / 32``: 192, 384, ..., 6144 for 6,144 atoms. Each prefix's
+    reconstruction error weighs the same in the loss."""
 
     def __post_init__(self) -> None:
         if self.d_in <= 0:
@@ -43,23 +53,47 @@ class SAEConfig:
             raise ValueError("d_sae must be >= 0 (0 = derive it) and expansion_factor > 0.")
         if self.d_sae == 0:
             self.d_sae = self.expansion_factor * self.d_in
-        if self.architecture not in ("relu-l1", "topk", "batchtopk"):
+        if self.architecture not in ARCHITECTURES:
             raise ValueError(
-                f"Unknown architecture {self.architecture!r}; use 'relu-l1', 'topk' or 'batchtopk'."
+                f"Unknown architecture {self.architecture!r}; use one of "
+                f"{', '.join(map(repr, ARCHITECTURES))}."
             )
         if self.architecture != "relu-l1" and not 0 < self.k <= self.d_sae:
             raise ValueError(f"k must be in 1..d_sae={self.d_sae} for {self.architecture}, got {self.k}.")
         if self.l1_coefficient < 0:
             raise ValueError(f"l1_coefficient must be >= 0, got {self.l1_coefficient}.")
+        self.prefixes = tuple(int(size) for size in self.prefixes)
+        if self.architecture == "matryoshka-batchtopk":
+            if not self.prefixes:
+                self.prefixes = default_prefixes(self.d_sae)
+            sizes = self.prefixes
+            increasing = all(a < b for a, b in zip(sizes, sizes[1:], strict=False))
+            if not increasing or sizes[0] < 1 or sizes[-1] != self.d_sae:
+                raise ValueError(
+                    f"prefixes must increase from >= 1 to d_sae={self.d_sae}, got {list(sizes)}; e.g. "
+                    f"{list(default_prefixes(self.d_sae))}."
+                )
+        elif self.prefixes:
+            raise ValueError(
+                f"prefixes are for architecture='matryoshka-batchtopk' only, not {self.architecture!r}."
+            )
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        values = asdict(self)
+        values["prefixes"] = list(self.prefixes)
+        return values
 
     @classmethod
     def from_dict(cls, values: dict) -> SAEConfig:
         """Build from a dict, ignoring keys this version does not know (newer files still load)."""
         known = {f.name for f in fields(cls)}
         return cls(**{key: value for key, value in values.items() if key in known})
+
+
+def default_prefixes(d_sae: int, n_levels: int = 6) -> tuple[int, ...]:
+    """Doubling nested-dictionary sizes ending at ``d_sae``: ``d_sae / 2**(n_levels-1)``, ..., ``d_sae``."""
+    sizes = sorted({max(1, d_sae >> shift) for shift in range(n_levels - 1, -1, -1)})
+    return tuple(sizes)
 
 
 @dataclass

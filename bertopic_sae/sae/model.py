@@ -27,7 +27,7 @@ from .checkpoint import (
     _read_sparsify,
     sparsify_layout,
 )
-from .config import SAEConfig
+from .config import BATCHTOPK_FAMILY, SAEConfig
 
 __all__ = ["SparseAutoencoder", "EncoderOutput", "ForwardOutput", "check_embeddings", "round_to_float16"]
 
@@ -181,15 +181,15 @@ class SparseAutoencoder(nn.Module):
         arch = self.cfg.architecture
         if arch == "relu-l1":
             return acts
-        if arch == "topk" or (arch == "batchtopk" and batch_topk):
+        if arch == "topk" or (arch in BATCHTOPK_FAMILY and batch_topk):
             k = self.cfg.k
-            if arch == "batchtopk":  # keep the k*n largest activations of the whole batch
+            if arch in BATCHTOPK_FAMILY:  # keep the k*n largest activations of the whole batch
                 flat = acts.flatten()
                 values, indices = flat.topk(min(k * acts.shape[0], flat.numel()), sorted=False)
                 return torch.zeros_like(flat).scatter_(0, indices, values).view_as(acts)
             values, indices = acts.topk(k, dim=-1, sorted=False)
             return torch.zeros_like(acts).scatter_(-1, indices, values)
-        return acts * (acts > self.threshold)  # batchtopk at inference
+        return acts * (acts > self.threshold)  # batchtopk and matryoshka at inference
 
     def encode(self, x: Tensor) -> EncoderOutput:
         """Encode a batch of embeddings ``(n, d_in)`` into atom activations ``(n, d_sae)``."""
@@ -220,6 +220,9 @@ class SparseAutoencoder(nn.Module):
         recon = self.decode(acts)
         error = x - recon
         mse = error.pow(2).sum(-1).mean()
+        # Matryoshka: every nested prefix of the dictionary reconstructs x on its own; the loss is the mean
+        # of their errors (the last prefix is the whole dictionary, so its error is ``mse``).
+        recon_loss = self._prefix_mse(x, acts) if self.cfg.architecture == "matryoshka-batchtopk" else mse
         total_variance = (x - x.mean(0)).pow(2).sum(-1).mean().clamp_min(1e-12)
         zero = x.new_zeros(())
         l1 = auxk = zero
@@ -237,7 +240,17 @@ class SparseAutoencoder(nn.Module):
             auxk = auxk_alpha * (residual - aux_recon).pow(2).sum(-1).mean() / residual.pow(2).sum(
                 -1
             ).mean().clamp_min(1e-12)
-        return ForwardOutput(recon, acts, mse + l1 + auxk, mse, l1, auxk, mse / total_variance)
+        return ForwardOutput(recon, acts, recon_loss + l1 + auxk, mse, l1, auxk, mse / total_variance)
+
+    def _prefix_mse(self, x: Tensor, acts: Tensor) -> Tensor:
+        """Mean over the nested prefixes of the squared error of reconstructing ``x`` from that prefix."""
+        partial = self.b_dec.expand_as(x)
+        start, errors = 0, []
+        for stop in self.cfg.prefixes:
+            partial = partial + acts[:, start:stop] @ self.W_dec[start:stop]
+            errors.append((x - partial).pow(2).sum(-1).mean())
+            start = stop
+        return torch.stack(errors).mean()
 
     @torch.no_grad()
     def normalize_decoder(self) -> None:
@@ -310,7 +323,7 @@ class SparseAutoencoder(nn.Module):
             "W_dec": self.W_dec.detach(),
             "b_dec": self.b_dec.detach(),
         }
-        if self.cfg.architecture == "batchtopk":
+        if self.cfg.architecture in BATCHTOPK_FAMILY:
             tensors["threshold"] = self.threshold.detach()
         return {name: t.float().cpu().contiguous() for name, t in tensors.items()}
 

@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from .._io import atomic_file
 from .._types import TrainingData
-from .config import SAEConfig, TrainConfig
+from .config import BATCHTOPK_FAMILY, SAEConfig, TrainConfig
 from .model import SparseAutoencoder, check_embeddings
 
 __all__ = ["train_sae", "TrainResult", "ArrayBatches", "pick_device"]
@@ -275,7 +275,7 @@ def train_sae(
         sae.remove_parallel_decoder_grad()
         optimizer.step()
         sae.normalize_decoder()
-        if sae.cfg.architecture == "batchtopk":
+        if sae.cfg.architecture in BATCHTOPK_FAMILY:
             _update_threshold(sae, out.acts)
 
         with torch.no_grad():

@@ -16,10 +16,48 @@ from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-__all__ = ["top_p_rows", "atom_prior", "atom_vectors", "consensus_centroids", "kmeans_atoms", "MergeInit"]
+__all__ = ["top_p_rows", "atom_prior", "atom_vectors", "consensus_centroids", "kmeans_atoms", "MergeInit",
+           "AtomPrefix", "merge_prefix", "ATOMS_PER_TOPIC"]
 
 MergeInit = Literal["consensus", "k-means++"]
 """How the k-means over atoms starts (see :func:`kmeans_atoms`)."""
+
+AtomPrefix = int | Literal["auto", "all"]
+"""Which leading atoms the merge clusters (see :func:`merge_prefix`)."""
+
+ATOMS_PER_TOPIC = 8
+"""``atom_prefix="auto"`` merges the smallest nested dictionary of a Matryoshka SAE with at least this many
+atoms per topic (fixed before the development-corpus runs; benchmarks/foundation_sae.py measures it)."""
+
+
+def merge_prefix(sae_cfg, n_topics: int, atom_prefix: AtomPrefix = "auto") -> int | None:
+    """How many leading atoms the merge clusters into ``n_topics`` topics; None = all of them.
+
+    The other atoms are not lost: after the documents are assigned, every atom joins the topic of the
+    documents it fires on (:func:`~bertopic_sae.tm.assignment.realign_atoms`).
+
+    Arguments:
+        sae_cfg: the SAE's :class:`~bertopic_sae.SAEConfig` (None: an SAE-less merge, all atoms).
+        n_topics: number of topics.
+        atom_prefix: ``"auto"``: for a ``matryoshka-batchtopk`` SAE the smallest of its nested dictionaries
+            (``sae_cfg.prefixes``) with at least ``ATOMS_PER_TOPIC * n_topics`` atoms, so few topics are
+            built from its coarse atoms and many from the whole dictionary; all atoms for other SAEs.
+            ``"all"``: every atom. An integer ``m``: the first ``m`` atoms.
+    """
+    if atom_prefix == "all" or sae_cfg is None:
+        return None
+    if atom_prefix == "auto":
+        if sae_cfg.architecture != "matryoshka-batchtopk":
+            return None
+        fitting = [size for size in sae_cfg.prefixes if size >= ATOMS_PER_TOPIC * n_topics]
+        return fitting[0] if fitting and fitting[0] < sae_cfg.d_sae else None
+    if isinstance(atom_prefix, bool) or not isinstance(atom_prefix, (int, np.integer)) or \
+            not 1 <= atom_prefix <= sae_cfg.d_sae:
+        raise ValueError(
+            f"atom_prefix must be 'auto', 'all' or an integer in 1..{sae_cfg.d_sae} (the SAE's atoms), "
+            f"got {atom_prefix!r}."
+        )
+    return None if atom_prefix == sae_cfg.d_sae else int(atom_prefix)
 
 
 def top_p_rows(matrix: np.ndarray, top_p: float) -> np.ndarray:
