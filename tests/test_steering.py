@@ -186,3 +186,23 @@ def test_skip_sinks_leaves_the_attention_sink_alone(lm):
     torch.testing.assert_close(
         steered[0, ~sinks] @ unit, torch.full((int((~sinks).sum()),), 5.0), atol=1e-3, rtol=1e-4
     )
+
+
+def test_additive_steering_and_generated_positions_only(lm):
+    ids = _ids(lm, "The weather today is sunny and warm")
+    v = torch.randn(lm.d_model, generator=torch.Generator().manual_seed(3))
+    unit = v / v.norm()
+    plain = _block_output(lm, ids, LAYER)
+    with steer(lm.model, LAYER, v, 7.0, replace=False):
+        added = _block_output(lm, ids, LAYER)
+    torch.testing.assert_close(added, plain + 7.0 * unit, rtol=1e-4, atol=1e-3)  # h + s v
+    with steer(lm.model, LAYER, v, 7.0, positions="new"):
+        last = _block_output(lm, ids, LAYER)
+    torch.testing.assert_close(last[0, :-1], plain[0, :-1])  # the prompt's positions are left alone
+    torch.testing.assert_close(last[0, -1] @ unit, torch.tensor(7.0), atol=1e-3, rtol=1e-4)
+    with steer(lm.model, LAYER, v, 7.0, positions="new"):  # one-position calls (cached decoding): steered
+        one = _block_output(lm, ids[:, :1], LAYER)
+    torch.testing.assert_close(one[0, 0] @ unit, torch.tensor(7.0), atol=1e-3, rtol=1e-4)
+    with pytest.raises(ValueError, match="positions"):
+        with steer(lm.model, LAYER, v, 1.0, positions="prompt"):
+            pass
