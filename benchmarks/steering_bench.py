@@ -99,8 +99,8 @@ def mtm_topics(lm, kind: str, corpus: str, n_docs: int, n_topics: int, verbose: 
     SAE feature counts (the shipped layer-15 SAE, 64 tokens per document) are computed once per corpus and
     cached on disk; topic words are read over ``bertopic_sae.default_vectorizer``; each topic's documents
     for Δℓ are its 4 highest-θ documents, its off-topic documents the highest-θ document of 4 other
-    topics. Topics holding under 2% of the corpus's θ mass (empty LDA topics, whose β is the flat prior)
-    or with no feature weight left are not steered.
+    topics. Topics are taken largest first (by θ mass); those holding under 1% of it (empty LDA topics,
+    whose β is the flat prior) or with no feature weight left are not steered.
     """
     import pickle
 
@@ -120,16 +120,15 @@ def mtm_topics(lm, kind: str, corpus: str, n_docs: int, n_topics: int, verbose: 
     cls = {"mlda": MLDA, "mbertopic": MBERTopic, "metm": METM}[kind]
     model = cls(n_topics, sae=bundle, lm=lm, max_tokens=64, verbose=verbose, random_state=0).fit(texts, fc)
     theta = np.asarray(model.doc_topic_)
-    found = int(model.topic_feature_.shape[0])
     source = _Directions(model, **options)
     share = theta.sum(0) / theta.sum()
     usable = []
-    for k in range(found):
+    for k in np.argsort(-share).tolist():
         try:
             source.topic_direction(k)
         except ValueError:
             continue
-        if share[k] >= 0.02 and theta[:, k].max() > 0:
+        if share[k] >= 0.01 and theta[:, k].max() > 0:
             usable.append(k)
     words = {k: [w for w, _ in model.get_topic_words(k, 10)] for k in usable}
     docs = {k: [texts[i] for i in np.argsort(-theta[:, k])[:4]] for k in usable}
@@ -197,6 +196,11 @@ def plot(tables: dict[str, list[dict]], path: Path, title: str) -> None:
     os.replace(tmp, path)
 
 
+def _win(steered: float, plain: float) -> float:
+    """1 when the steered continuation scores higher, 0 when lower, 0.5 on a tie (e.g. unchanged text)."""
+    return float(np.sign(steered - plain) / 2 + 0.5)
+
+
 def score_rows(rows, words, lm, prompt_judge: bool) -> list[dict]:
     """Per row: likelihood-judge and embedding-judge wins (steered vs unsteered continuation)."""
     from bertopic_sae.judges import EmbeddingJudge, LMLikelihoodJudge
@@ -210,8 +214,8 @@ def score_rows(rows, words, lm, prompt_judge: bool) -> list[dict]:
         steered, plain = (pmi.compare(text or ".", [topic_words])[0] for text in (r.text, r.baseline))
         out.append(
             {
-                "win_emb": float(scores[0] > scores[1]),
-                "win_pmi": float(steered > plain),
+                "win_emb": _win(scores[0], scores[1]),
+                "win_pmi": _win(steered, plain),
                 "pmi_gain": float(steered - plain),
             }
         )
@@ -315,7 +319,7 @@ def main(argv=None) -> None:
             name, source, words, docs, off = mtm_topics(
                 lm, kind, args.corpus, args.n_docs, args.n_topics, args.verbose, **options
             )
-        topics = sorted(words)[: args.topics]
+        topics = list(words)[: args.topics]  # largest first
         if not topics:
             notes.append(f"- {name}: no topic with a usable direction; not steered.")
             continue

@@ -248,8 +248,8 @@ def _nanmean(values: Sequence[float]) -> float:
 
 
 def summarize(rows: Sequence[SteeringRow]) -> list[dict]:
-    """Per strength: win rate (relevance > 0.5), mean relevance, mean Δℓ (on- and off-topic), median
-    perplexity, failures."""
+    """Per strength: win rate (relevance > 0.5; ties half), mean relevance, mean Δℓ (on- and off-topic),
+    median perplexity, failures."""
     table = []
     for s in sorted({r.strength for r in rows}):
         group = [r for r in rows if r.strength == s]
@@ -259,7 +259,8 @@ def summarize(rows: Sequence[SteeringRow]) -> list[dict]:
             {
                 "strength": s,
                 "n": len(group),
-                "win_rate": float(np.mean(rel[ok] > 0.5)) if ok.any() else float("nan"),
+                # a tie (e.g. an unchanged continuation) counts as half a win
+                "win_rate": float(np.mean(np.sign(rel[ok] - 0.5) / 2 + 0.5)) if ok.any() else float("nan"),
                 "relevance": float(np.mean(rel[ok])) if ok.any() else float("nan"),
                 "delta_loglik": float(np.nanmean([r.delta_loglik for r in group])),
                 "delta_loglik_off": _nanmean([r.delta_loglik_off for r in group]),
