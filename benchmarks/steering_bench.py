@@ -282,6 +282,7 @@ def main(argv=None) -> None:
     parser.add_argument("--weighting", choices=["beta", "specific"], default="beta")
     parser.add_argument("--content-only", action="store_true", help="directions from word features only")
     parser.add_argument("--remove-bias", action="store_true", help="project the SAE's b_dec out of v_k")
+    parser.add_argument("--top-features", type=int, default=None, help="keep only the n heaviest features")
     parser.add_argument("--prompts", type=int, default=3)
     parser.add_argument("--tokens", type=int, default=32)
     parser.add_argument(
@@ -304,6 +305,7 @@ def main(argv=None) -> None:
         "weighting": args.weighting,
         "content_only": args.content_only,
         "remove_bias": args.remove_bias,
+        "top_features": args.top_features,
     }
     all_rows, tables, notes = [], {}, []
     for kind in ["custom"] if args.source else args.models:
@@ -375,6 +377,7 @@ def write_results(args, all_rows, tables, notes) -> None:
         [args.mode, "add" if args.add else "set", args.weighting]
         + (["content"] if args.content_only else [])
         + (["nobias"] if args.remove_bias else [])
+        + ([f"top{args.top_features}"] if args.top_features else [])
         + (["newpos"] if args.positions == "new" else [])
         + ([] if args.skip_sinks is None else ["nosinks"])
     )
@@ -411,7 +414,9 @@ def write_results(args, all_rows, tables, notes) -> None:
         f"{'added (h + λv)' if args.add else 'set (h − (h·v)v + λv)'}, positions steered in generation: "
         f"{args.positions}; sink tokens steered: {sinks}; direction weights: {args.weighting}"
         f"{', word features only' if args.content_only else ''}"
-        f"{', b_dec projected out' if args.remove_bias else ''}; {args.prompts} prompts, {decoding}, "
+        f"{', b_dec projected out' if args.remove_bias else ''}"
+        f"{f', the {args.top_features} heaviest features only' if args.top_features else ''}; "
+        f"{args.prompts} prompts, {decoding}, "
         f"{args.tokens} new tokens; K = {args.n_topics} on the first {args.n_docs} documents.",
         "",
         "| model | λ | rows | win rate (likelihood judge) | mean PMI gain | win rate (embedding judge) | "

@@ -273,6 +273,7 @@ class MechanisticTopicModel:
         weighting: DirectionWeighting = "beta",
         content_only: bool = False,
         remove_bias: bool = False,
+        top_features: int | None = None,
     ) -> torch.Tensor:
         """The topic's unit direction in the residual stream, ``(d_model,)``: ``normalize(Σ_i c_ki w_i)``.
 
@@ -286,6 +287,7 @@ class MechanisticTopicModel:
             remove_bias: project out the SAE's decoder bias direction ``b_dec`` (nearly the mean residual:
                 a β-weighted sum of many features points partly along it, and setting that component
                 moves every token).
+            top_features: keep only this many highest-weight features (fewer features, harder push each).
         """
         return topic_direction(
             self.topic_feature_,
@@ -295,6 +297,7 @@ class MechanisticTopicModel:
             weighting=weighting,
             content_only=content_only,
             remove_bias=remove_bias,
+            top_features=top_features,
         )
 
     def steer(
@@ -311,8 +314,8 @@ class MechanisticTopicModel:
             strength: λ (see :func:`bertopic_sae.steering.steer`).
             mode: ``"absolute"`` or ``"relative"`` to the token's norm.
             **direction: options of :meth:`topic_direction` (``weighting``, ``content_only``,
-                ``remove_bias``) and of :func:`~bertopic_sae.steering.steer` (``skip_sinks``, ``replace``,
-                ``positions``).
+                ``remove_bias``, ``top_features``) and of :func:`~bertopic_sae.steering.steer`
+                (``skip_sinks``, ``replace``, ``positions``).
 
         Usage:
 
@@ -321,7 +324,7 @@ class MechanisticTopicModel:
             out = model.lm_.model.generate(ids, max_new_tokens=30)
         ```
         """
-        names = ("weighting", "content_only", "remove_bias")
+        names = ("weighting", "content_only", "remove_bias", "top_features")
         of_direction = {k: direction.pop(k) for k in names if k in direction}
         return _steer(
             self.lm_.model,

@@ -169,8 +169,9 @@ def content_features(
     """Boolean mask: which ``features`` fire mostly on words (content), not digits, punctuation or pieces.
 
     A feature is content when at least ``share`` of the counts of its ``n_tokens`` most frequent firing
-    tokens (on the SAE's training data) fall on words: tokens with ``min_letters`` letters or more that are
-    not English stop words (scikit-learn's list) or HTML entities; and those counts add up to ``min_count``
+    tokens (on the SAE's training data) fall on words: tokens with ``min_letters`` letters or more (one more
+    without a leading space, to leave out word pieces) that are not English stop words (scikit-learn's
+    list) or HTML entities; and those counts add up to ``min_count``
     or more (rarer features have no reliable description).
 
     Raises:
@@ -184,9 +185,11 @@ def content_features(
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
     def is_word(token: str) -> bool:
+        # a token without a leading space is often a word piece ("ack", "enn"): it needs one letter more
+        needed = min_letters if token.startswith(" ") else min_letters + 1
         token = token.strip().lower()
         letters = sum(ch.isalpha() for ch in token)
-        return letters >= min_letters and token not in ENGLISH_STOP_WORDS and token not in _ENTITIES
+        return letters >= needed and token not in ENGLISH_STOP_WORDS and token not in _ENTITIES
 
     tokens = bundle.examples["top_tokens"]
     mask = np.zeros(len(features), dtype=bool)

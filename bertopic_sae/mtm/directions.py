@@ -36,6 +36,7 @@ def topic_direction(
     weighting: DirectionWeighting = "beta",
     content_only: bool = False,
     remove_bias: bool = False,
+    top_features: int | None = None,
 ) -> torch.Tensor:
     """Unit ``(d_model,)`` direction of ``topic`` (see ``MechanisticTopicModel.topic_direction``).
 
@@ -47,6 +48,8 @@ def topic_direction(
         weighting: ``"beta"`` or ``"specific"`` (max(β_ki - mean_k' β_k'i, 0)).
         content_only: keep only word features (:func:`~bertopic_sae.mtm.descriptions.content_features`).
         remove_bias: project out the direction of the SAE's decoder bias ``b_dec``.
+        top_features: keep only this many highest-weight features (after the options above); a unit push
+            spread over n similar features moves each by about 1/sqrt(n), so fewer features steer harder.
 
     Raises:
         ValueError: unknown weighting, or no feature weight left after the options.
@@ -60,6 +63,10 @@ def topic_direction(
         from .descriptions import content_features
 
         row = row * content_features(bundle, features)
+    if top_features is not None:
+        if top_features < 1:
+            raise ValueError(f"top_features={top_features}: pass a positive number or None.")
+        row = np.where(row >= np.sort(row)[-min(top_features, len(row))], row, 0.0)
     if not np.any(row > 0):
         raise ValueError(
             f"topic {topic} has no feature weight left (weighting={weighting!r}, content_only="
