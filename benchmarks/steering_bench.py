@@ -1,28 +1,32 @@
 """Steering benchmark: steer SmolLM2 towards topics and trade topic relevance against fluency.
 
-Topics and directions (``--model``): a mechanistic topic model (mLDA, mBERTopic, mETM;
-``bertopic_sae.mtm``) fit on the first ``--n-docs`` documents of a development corpus (``--corpus``,
-default health-news tweets; never a benchmark corpus) with the shipped layer-15 SmolLM2 SAE, steered along
-``v_k = normalize(Σ_i β_ki w_i)`` (topic-feature weights × SAE decoder rows) at the SAE's layer; or
-(``sae-tm-meandiff``) SAE-TM topics on Reuters with mean-difference residual directions
-(``bertopic_sae.judges.MeanDifferenceDirections``). Any source with ``layer`` and ``topic_direction(k)``
-plugs in with ``--source module:function`` (a function returning ``(name, source, topic_words,
-topic_documents)``).
+Topics and directions (``--models``): mechanistic topic models (mLDA, mBERTopic, mETM; ``bertopic_sae.mtm``)
+fit on the first ``--n-docs`` documents of a development corpus (``--corpus``, default health-news tweets;
+never a benchmark corpus) with the shipped layer-15 SmolLM2 SAE, steered along
+``v_k = normalize(Σ_i c_ki w_i)`` (SAE decoder rows w_i) at the SAE's layer, c_ki = β_ki (the paper) or
+cleaned (``--weighting specific --content-only --remove-bias --top-features N``, see
+``MechanisticTopicModel.topic_direction``); or (``sae-tm-meandiff``) SAE-TM topics on Reuters with
+mean-difference residual directions. Any source with ``layer`` and ``topic_direction(k)`` plugs in with
+``--source module:function`` (a function returning ``(name, source, topic_words, topic_documents)``).
 
-Grid: topics x ``--strengths`` (λ; ``--mode absolute``: the component along v_k set to λ, ``relative``: to
-λ·|h|; 0 = projected out) x neutral prompts, greedy decoding, ``--tokens`` new tokens. Scores per row
-(``bertopic_sae.judges.steering_eval``), each a win when the steered continuation beats the unsteered one
-on the topic's top 8 words: the SmolLM2 prompt judge (both orders averaged), the SmolLM2 likelihood judge
-(log p(topic words | continuation), ``LMLikelihoodJudge``) and the embedding judge; Δℓ of the topic's 4
-top documents; perplexity of the continuation under the unsteered LM. The report also gives the median
-residual norm and component along v_k of the topic documents' tokens at the layer, to read λ against.
-Writes ``results/steering_<name>_<mode>.md/.csv/.png``.
+Grid: the ``--topics`` largest topics x ``--strengths`` (λ) x neutral prompts, greedy or seeded sampling
+(``--sample``), ``--tokens`` new tokens. The intervention (``bertopic_sae.steering.steer``): the component
+along v_k set to λ (default; ``--mode relative``: to λ·|h|) or λ v_k added (``--add``), at every position
+or at the generated ones only (``--positions new``), sink tokens optionally left alone (``--skip-sinks``).
+Scores per row (``bertopic_sae.judges.steering_eval``; a win when the steered continuation beats the
+unsteered one on the topic's top 8 words, ties half): the SmolLM2 likelihood judge (log p(topic words |
+continuation), ``LMLikelihoodJudge``), the embedding judge and, with ``--prompt-judge``, the SmolLM2 A/B
+prompt judge; Δℓ on the topic's 4 top documents and on 4 other topics' documents (every position steered);
+perplexity of the continuation under the unsteered LM. The report gives the scales to read λ against
+(median |h|, h·v_k and active SAE feature activation). Writes
+``results/steering_<corpus>_<variant><tag>.md/.csv/.png`` (the plot: relevance against perplexity).
 
 Usage:
 
 ```bash
-python -m benchmarks.steering_bench --model mlda                 # ~15-30 min on 2 busy cores
-python -m benchmarks.steering_bench --model mlda --topics 2 --strengths 0 20 --prompts 1 --tokens 12  # smoke
+python -m benchmarks.steering_bench --models mlda mbertopic --strengths 0 50 100 150 --sample \
+    --skip-sinks 3 --add --weighting specific --content-only --remove-bias --top-features 3 --positions new
+python -m benchmarks.steering_bench --models mlda --topics 2 --strengths 0 20 --prompts 1 --tokens 12  # smoke
 ```
 """
 
@@ -259,6 +263,7 @@ def main(argv=None) -> None:
     )
     parser.add_argument(
         "--models",
+        "--model",
         nargs="+",
         choices=["sae-tm-meandiff", "mlda", "mbertopic", "metm"],
         default=["mlda"],
