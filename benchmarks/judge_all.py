@@ -100,10 +100,12 @@ def fit_models(name: str, n_docs: int | None, k: int, models, verbose: bool):
     return corpus, outputs, scores
 
 
-def mtm_views(name: str, corpus, docs, kinds, k: int, n_docs: int):
+def mtm_views(name: str, corpus, docs, kinds, k: int, n_docs: int, max_tokens: int = 128):
     """Mechanistic topic models fit on mtm_grid's cached feature counts, applied to the judged documents.
 
-    Returns ``(views, {model: OCTIS scores})``; a view's rows other than ``docs`` are empty (never judged).
+    The counts are those ``benchmarks/mtm_grid.py --docs n_docs --max-tokens max_tokens`` cached (its random
+    subset, seed 0). Returns ``(views, {model: OCTIS scores})``; a view's rows other than ``docs`` are
+    empty (never judged).
     """
     import pickle
 
@@ -118,20 +120,27 @@ def mtm_views(name: str, corpus, docs, kinds, k: int, n_docs: int):
     from bertopic_sae.mtm import METM, MLDA, MBERTopic, load_lm_sae
 
     dataset, texts, _ = subset(name, n_docs)
-    stored = cache_dir() / "mtm_grid" / f"{name}[{len(texts)}x64tok].pkl"
-    if not stored.exists():
+    lm, bundle = load_causal_lm(verbose=False), load_lm_sae()
+    label = f"{name}[{len(texts)}x{max_tokens}tok]"
+    # mtm_grid names its caches with the SAE since the 1000 x 128 run; the older 64-token ones without
+    candidates = [cache_dir() / "mtm_grid" / f"{label}-{Path(bundle.folder).name}.pkl"]
+    candidates.append(cache_dir() / "mtm_grid" / f"{label}.pkl")
+    stored = next((c for c in candidates if c.exists()), None)
+    if stored is None:
         raise FileNotFoundError(
-            f"{stored} is missing: run `python benchmarks/mtm_grid.py --docs {n_docs} --max-tokens 64` first."
+            f"{candidates[0]} is missing: run `python benchmarks/mtm_grid.py --docs {n_docs} --max-tokens "
+            f"{max_tokens} --features-only` first."
         )
     fc = pickle.loads(stored.read_bytes())
-    lm, bundle = load_causal_lm(verbose=False), load_lm_sae()
     vectorizer = CountVectorizer(vocabulary=dataset.get_vocabulary(), token_pattern=r"\S+", lowercase=False)
     word_docs = [" ".join(t) for t in dataset.get_corpus()]
     evaluator = OctisEvaluator(corpus.dataset, labels=None)
     views, scores = [], {}
     for kind in kinds:
         cls = {"mlda": MLDA, "mbertopic": MBERTopic, "metm": METM}[kind]
-        model = cls(k, sae=bundle, lm=lm, max_tokens=64, vectorizer=vectorizer, random_state=0, verbose=False)
+        model = cls(
+            k, sae=bundle, lm=lm, max_tokens=max_tokens, vectorizer=vectorizer, random_state=0, verbose=False
+        )
         model.fit(word_docs, features=fc)
         theta = np.zeros((len(corpus), model.topic_feature_.shape[0]))
         theta[list(docs)] = model.transform([corpus.texts[i] for i in docs])
@@ -194,11 +203,19 @@ def run_metrics(dataset, views, judges: dict, csv_path: Path, metrics, reps: int
     from bertopic_sae.judges import coherence_rating, intruder_detection
 
     done = set()
-    if csv_path.exists():
+    if csv_path.exists():  # a row counts as done for its number of repetitions (questions per topic)
         with csv_path.open() as handle:
-            done = {(r["dataset"], r["model"], r["metric"]) for r in csv.DictReader(handle)}
+            done = {
+                (
+                    r["dataset"],
+                    r["model"],
+                    r["metric"],
+                    round(int(r["n_questions"]) / max(int(r["n_topics"]), 1)),
+                )
+                for r in csv.DictReader(handle)
+            }
     for view, metric in itertools.product(views, metrics):
-        if (dataset, view.name, metric) in done:
+        if (dataset, view.name, metric, reps) in done:
             continue
         kind, kwargs = METRICS[metric]
         fn = intruder_detection if kind == "intruder" else coherence_rating
@@ -287,9 +304,12 @@ def main(argv=None) -> None:
     parser.add_argument("--k", type=int, default=50)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument(
-        "--mtm", nargs="*", default=["mlda", "mbertopic"], choices=["mlda", "mbertopic", "metm"]
+        "--mtm", nargs="*", default=["mlda", "mbertopic", "metm"], choices=["mlda", "mbertopic", "metm"]
     )
-    parser.add_argument("--mtm-docs", type=int, default=250, help="mtm_grid subset the MTM models are fit on")
+    parser.add_argument(
+        "--mtm-docs", type=int, default=1000, help="mtm_grid subset the MTM models are fit on"
+    )
+    parser.add_argument("--mtm-tokens", type=int, default=128, help="tokens per document of that subset")
     parser.add_argument(
         "--judge-docs", type=int, default=10, help="documents per dataset for the topic judge"
     )
@@ -298,6 +318,9 @@ def main(argv=None) -> None:
         "--metrics", nargs="*", default=["C_I_lik", "C_I_cal", "C_R_cal"], choices=list(METRICS)
     )
     parser.add_argument("--no-lm", action="store_true", help="embedding judge only")
+    parser.add_argument(
+        "--no-prompt-judge", action="store_true", help="skip the SmolLM2 A/B prompt judge (at chance)"
+    )
     parser.add_argument("--prefix", default="judge", help="file prefix under benchmarks/results/")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
@@ -326,8 +349,9 @@ def main(argv=None) -> None:
     prompt_judge = None if lm is None else LMJudge(lm, verbose=args.verbose)
     judges = [("embedding", EmbeddingJudge())]
     if lm is not None:
-        judges += [("SmolLM2", prompt_judge), ("SmolLM2-pmi", LMLikelihoodJudge(lm))]
-    bias = None if prompt_judge is None else content_free_bias(prompt_judge)
+        judges += [] if args.no_prompt_judge else [("SmolLM2", prompt_judge)]
+        judges += [("SmolLM2-pmi", LMLikelihoodJudge(lm))]
+    bias = None if prompt_judge is None or args.no_prompt_judge else content_free_bias(prompt_judge)
     elo, notes, octis_scores = [], [], {}
     if bias is not None:
         notes.append(f"- SmolLM2 prompt judge, content-free log-odds of A over B: {bias:+.2f}.")
@@ -340,7 +364,7 @@ def main(argv=None) -> None:
         docs = np.sort(rng.choice(len(corpus), min(args.judge_docs, len(corpus)), replace=False)).tolist()
         views = [ModelTopics.from_octis(m, outputs[m]) for m in args.models]
         if args.mtm:
-            mtm, mtm_scores = mtm_views(name, corpus, docs, args.mtm, args.k, args.mtm_docs)
+            mtm, mtm_scores = mtm_views(name, corpus, docs, args.mtm, args.k, args.mtm_docs, args.mtm_tokens)
             views += mtm
             scores.update(mtm_scores)
         for source in EXTRA_MODELS.values():
@@ -363,7 +387,7 @@ def main(argv=None) -> None:
         protocols = {
             "embedding": {"-": found["embedding"]},
         }
-        if lm is not None:
+        if "SmolLM2" in found:
             single = one_order(found["SmolLM2"])
             protocols["SmolLM2"] = {
                 "one order": single,
@@ -371,7 +395,6 @@ def main(argv=None) -> None:
                 "one order, batch-calibrated": calibrate(single, batch_bias(found["SmolLM2"])),
                 "both orders": combine_orders(found["SmolLM2"]),
             }
-            protocols["SmolLM2-pmi"] = {"-": found["SmolLM2-pmi"]}
             raw, cal = position_bias(found["SmolLM2"]), position_bias(calibrate(found["SmolLM2"], bias))
             notes.append(
                 f"- {label}, SmolLM2 prompt judge: {len(found['SmolLM2'])} judgements (both orders); "
@@ -379,6 +402,8 @@ def main(argv=None) -> None:
                 f"the position in both orders for {raw.flip_rate:.0%} of pairs raw, {cal.flip_rate:.0%} "
                 "calibrated."
             )
+        if "SmolLM2-pmi" in found:
+            protocols["SmolLM2-pmi"] = {"-": found["SmolLM2-pmi"]}
         for judge_name, chosen in protocols.items():
             for protocol, comparisons in chosen.items():
                 rows = elo_rows(label, judge_name, {protocol: comparisons}, npmi)

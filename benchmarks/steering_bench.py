@@ -1,28 +1,32 @@
 """Steering benchmark: steer SmolLM2 towards topics and trade topic relevance against fluency.
 
-Topics and directions (``--model``): a mechanistic topic model (mLDA, mBERTopic, mETM;
-``bertopic_sae.mtm``) fit on the first ``--n-docs`` documents of a development corpus (``--corpus``,
-default health-news tweets; never a benchmark corpus) with the shipped layer-15 SmolLM2 SAE, steered along
-``v_k = normalize(Σ_i β_ki w_i)`` (topic-feature weights × SAE decoder rows) at the SAE's layer; or
-(``sae-tm-meandiff``) SAE-TM topics on Reuters with mean-difference residual directions
-(``bertopic_sae.judges.MeanDifferenceDirections``). Any source with ``layer`` and ``topic_direction(k)``
-plugs in with ``--source module:function`` (a function returning ``(name, source, topic_words,
-topic_documents)``).
+Topics and directions (``--models``): mechanistic topic models (mLDA, mBERTopic, mETM; ``bertopic_sae.mtm``)
+fit on the first ``--n-docs`` documents of a development corpus (``--corpus``, default health-news tweets;
+never a benchmark corpus) with the shipped layer-15 SmolLM2 SAE, steered along
+``v_k = normalize(Σ_i c_ki w_i)`` (SAE decoder rows w_i) at the SAE's layer, c_ki = β_ki (the paper) or
+cleaned (``--weighting specific --content-only --remove-bias --top-features N``, see
+``MechanisticTopicModel.topic_direction``); or (``sae-tm-meandiff``) SAE-TM topics on Reuters with
+mean-difference residual directions. Any source with ``layer`` and ``topic_direction(k)`` plugs in with
+``--source module:function`` (a function returning ``(name, source, topic_words, topic_documents)``).
 
-Grid: topics x ``--strengths`` (λ; ``--mode absolute``: the component along v_k set to λ, ``relative``: to
-λ·|h|; 0 = projected out) x neutral prompts, greedy decoding, ``--tokens`` new tokens. Scores per row
-(``bertopic_sae.judges.steering_eval``), each a win when the steered continuation beats the unsteered one
-on the topic's top 8 words: the SmolLM2 prompt judge (both orders averaged), the SmolLM2 likelihood judge
-(log p(topic words | continuation), ``LMLikelihoodJudge``) and the embedding judge; Δℓ of the topic's 4
-top documents; perplexity of the continuation under the unsteered LM. The report also gives the median
-residual norm and component along v_k of the topic documents' tokens at the layer, to read λ against.
-Writes ``results/steering_<name>_<mode>.md/.csv/.png``.
+Grid: the ``--topics`` largest topics x ``--strengths`` (λ) x neutral prompts, greedy or seeded sampling
+(``--sample``), ``--tokens`` new tokens. The intervention (``bertopic_sae.steering.steer``): the component
+along v_k set to λ (default; ``--mode relative``: to λ·|h|) or λ v_k added (``--add``), at every position
+or at the generated ones only (``--positions new``), sink tokens optionally left alone (``--skip-sinks``).
+Scores per row (``bertopic_sae.judges.steering_eval``; a win when the steered continuation beats the
+unsteered one on the topic's top 8 words, ties half): the SmolLM2 likelihood judge (log p(topic words |
+continuation), ``LMLikelihoodJudge``), the embedding judge and, with ``--prompt-judge``, the SmolLM2 A/B
+prompt judge; Δℓ on the topic's 4 top documents and on 4 other topics' documents (every position steered);
+perplexity of the continuation under the unsteered LM. The report gives the scales to read λ against
+(median |h|, h·v_k and active SAE feature activation). Writes
+``results/steering_<corpus>_<variant><tag>.md/.csv/.png`` (the plot: relevance against perplexity).
 
 Usage:
 
 ```bash
-python -m benchmarks.steering_bench --model mlda                 # ~15-30 min on 2 busy cores
-python -m benchmarks.steering_bench --model mlda --topics 2 --strengths 0 20 --prompts 1 --tokens 12  # smoke
+python -m benchmarks.steering_bench --models mlda mbertopic --strengths 0 50 100 150 --sample \
+    --skip-sinks 3 --add --weighting specific --content-only --remove-bias --top-features 3 --positions new
+python -m benchmarks.steering_bench --models mlda --topics 2 --strengths 0 20 --prompts 1 --tokens 12  # smoke
 ```
 """
 
@@ -81,25 +85,30 @@ def sae_tm_topics(lm, n_docs: int, n_topics: int, layer: int, verbose: bool):
 
 
 class _Directions:
-    """A fitted mechanistic topic model as a steering source: its SAE's layer and ``topic_direction``."""
+    """A fitted mechanistic topic model as a steering source: its SAE's layer and ``topic_direction``
+    (with the direction options of ``MechanisticTopicModel.topic_direction``)."""
 
-    def __init__(self, model):
+    def __init__(self, model, **options):
         self.model = model
         self.layer = int(model.bundle_.layer)
+        self.options = options
 
     def topic_direction(self, k: int):
-        return self.model.topic_direction(k)
+        return self.model.topic_direction(k, **self.options)
 
 
-def mtm_topics(lm, kind: str, corpus: str, n_docs: int, n_topics: int, verbose: bool):
-    """mLDA / mBERTopic / mETM on a development corpus: v_k = normalize(sum_i beta_ki w_i) at the SAE's layer.
+def mtm_topics(lm, kind: str, corpus: str, n_docs: int, n_topics: int, verbose: bool, **options):
+    """mLDA / mBERTopic / mETM on a development corpus: v_k = normalize(sum_i c_ki w_i) at the SAE's layer.
 
     SAE feature counts (the shipped layer-15 SAE, 64 tokens per document) are computed once per corpus and
     cached on disk; topic words are read over ``bertopic_sae.default_vectorizer``; each topic's documents
-    for Δℓ are its 4 highest-θ documents.
+    for Δℓ are its 4 highest-θ documents, its off-topic documents the highest-θ document of 4 other
+    topics. Topics are taken largest first (by θ mass); those holding under 1% of it (empty LDA topics,
+    whose β is the flat prior) or with no feature weight left are not steered.
     """
     import pickle
 
+    from bertopic_sae._io import atomic_write_bytes
     from bertopic_sae.data import cache_dir, load_corpus
     from bertopic_sae.mtm import METM, MLDA, MBERTopic, featurize, load_lm_sae
 
@@ -111,64 +120,140 @@ def mtm_topics(lm, kind: str, corpus: str, n_docs: int, n_topics: int, verbose: 
     else:
         fc = featurize(lm, bundle, texts, max_tokens=64, verbose=verbose)
         stored.parent.mkdir(parents=True, exist_ok=True)
-        stored.with_suffix(".tmp").write_bytes(pickle.dumps(fc))
-        os.replace(stored.with_suffix(".tmp"), stored)
+        atomic_write_bytes(stored, pickle.dumps(fc))
     cls = {"mlda": MLDA, "mbertopic": MBERTopic, "metm": METM}[kind]
     model = cls(n_topics, sae=bundle, lm=lm, max_tokens=64, verbose=verbose, random_state=0).fit(texts, fc)
     theta = np.asarray(model.doc_topic_)
-    found = int(model.topic_feature_.shape[0])
-    words = {k: [w for w, _ in model.get_topic_words(k, 10)] for k in range(found)}
-    beta = np.asarray(model.topic_feature_)
-    # a topic with no document or no feature weight has no direction to steer along: left out
-    docs = {
-        k: [texts[i] for i in np.argsort(-theta[:, k])[:4]]
-        for k in range(found)
-        if theta[:, k].max() > 0 and np.abs(beta[k]).sum() > 0
-    }
-    return f"{kind}-{corpus}", _Directions(model), {k: words[k] for k in docs}, docs
+    source = _Directions(model, **options)
+    share = theta.sum(0) / theta.sum()
+    usable = []
+    for k in np.argsort(-share).tolist():
+        try:
+            source.topic_direction(k)
+        except ValueError:
+            continue
+        if share[k] >= 0.01 and theta[:, k].max() > 0:
+            usable.append(k)
+    words = {k: [w for w, _ in model.get_topic_words(k, 10)] for k in usable}
+    docs = {k: [texts[i] for i in np.argsort(-theta[:, k])[:4]] for k in usable}
+    off = {k: [docs[j][0] for j in usable if j != k][:4] for k in usable}
+    return f"{kind}-{corpus}", source, words, docs, off
 
 
-def residual_scale(lm, source, topics, docs) -> tuple[float, float]:
-    """Median residual norm and component along v_k over topic documents' tokens (first token left out)."""
+def residual_scale(lm, source, topics, docs) -> dict:
+    """Scales to read λ against, over the topic documents' tokens at the layer (sink tokens left out).
+
+    Median residual norm |h|, median component h·v_k, and (when the source has an SAE) the median
+    activation of an active SAE feature (its decoder rows have unit norm, so this is the length a typical
+    feature adds along its direction).
+    """
     import torch
 
-    norms, along = [], []
+    norms, along, acts = [], [], []
+    sae = getattr(getattr(source, "model", None), "bundle_", None)
     for k in topics:
         v = source.topic_direction(k).float()
         for text in docs[k][:2]:
             ids = lm.tokenizer(text, return_tensors="pt", truncation=True, max_length=64).input_ids
             with torch.no_grad():
-                h = lm.model(ids.to(lm.device), output_hidden_states=True).hidden_states[source.layer][0, 1:]
-            norms.append(h.float().norm(dim=-1).cpu())
-            along.append(h.float().cpu() @ v.cpu())
-    return float(torch.cat(norms).median()), float(torch.cat(along).median())
+                h = lm.model(ids.to(lm.device), output_hidden_states=True).hidden_states[source.layer][0]
+            h = h.float().cpu()
+            n = h.norm(dim=-1)
+            h = h[n <= 3 * n.median()]
+            norms.append(h.norm(dim=-1))
+            along.append(h @ v.cpu())
+            if sae is not None:
+                with torch.no_grad():
+                    a = sae.sae.encode(h).acts
+                acts.append(a[a > 0])
+    out = {"norm": float(torch.cat(norms).median()), "along": float(torch.cat(along).median())}
+    out["feature_act"] = float(torch.cat(acts).median()) if acts else float("nan")
+    return out
 
 
-def plot(table: list[dict], path: Path, name: str) -> None:
+def plot(tables: dict[str, list[dict]], path: Path, title: str) -> None:
+    """Relevance (likelihood-judge win rate; Δℓ on minus off topic) against perplexity, one line per model."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5, 3.6))
-    for key, label in [
-        ("win_lm", "SmolLM2 prompt judge"),
-        ("win_pmi", "SmolLM2 likelihood judge"),
-        ("win_emb", "embedding judge"),
-    ]:
-        ax.plot([t["perplexity"] for t in table], [t[key] for t in table], marker="o", label=label)
-        for t in table:
-            ax.annotate(f"λ={t['strength']:g}", (t["perplexity"], t[key]), fontsize=7)
-    ax.axhline(0.5, color="grey", lw=0.5)
-    ax.set_xscale("log")
-    ax.set_xlabel("median perplexity of the continuation (unsteered LM)")
-    ax.set_ylabel("topic relevance win rate vs unsteered")
-    ax.set_title(name, fontsize=9)
-    ax.legend(fontsize=8)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    for name, table in tables.items():
+        x = [t["perplexity"] for t in table]
+        for ax, key in zip(axes, ("win_pmi", "delta_contrast"), strict=True):
+            ax.plot(x, [t[key] for t in table], marker="o", label=name)
+            for t in table:
+                ax.annotate(f"{t['strength']:g}", (t["perplexity"], t[key]), fontsize=7)
+    axes[0].axhline(0.5, color="grey", lw=0.5)
+    axes[1].axhline(0.0, color="grey", lw=0.5)
+    axes[0].set_ylabel("likelihood-judge win rate vs unsteered")
+    axes[1].set_ylabel("Δℓ on-topic − Δℓ off-topic (nats/token)")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel("median perplexity of the continuation (unsteered LM)")
+        ax.legend(fontsize=8)
+    fig.suptitle(title + " (labels: λ)", fontsize=9)
     fig.tight_layout()
     tmp = path.with_name(f".{path.stem}.tmp.png")
     fig.savefig(tmp, dpi=120)
     os.replace(tmp, path)
+
+
+def _win(steered: float, plain: float) -> float:
+    """1 when the steered continuation scores higher, 0 when lower, 0.5 on a tie (e.g. unchanged text)."""
+    return float(np.sign(steered - plain) / 2 + 0.5)
+
+
+def score_rows(rows, words, lm, prompt_judge: bool) -> list[dict]:
+    """Per row: likelihood-judge and embedding-judge wins (steered vs unsteered continuation)."""
+    from bertopic_sae.judges import EmbeddingJudge, LMLikelihoodJudge
+
+    emb, pmi = EmbeddingJudge(), LMLikelihoodJudge(lm)
+    out = []
+    for r in rows:
+        topic_words = ", ".join(words[r.topic][:8])
+        scores = emb.compare(topic_words, [r.text, r.baseline])
+        # likelihood judge: log p(topic words | continuation), steered minus unsteered (the prior cancels)
+        steered, plain = (pmi.compare(text or ".", [topic_words])[0] for text in (r.text, r.baseline))
+        out.append(
+            {
+                "win_emb": _win(scores[0], scores[1]),
+                "win_pmi": _win(steered, plain),
+                "pmi_gain": float(steered - plain),
+            }
+        )
+    return out
+
+
+def summary(rows, scores) -> list[dict]:
+    from bertopic_sae.judges import summarize
+
+    table = summarize(rows)
+    for t in table:
+        mine = [sc for r, sc in zip(rows, scores, strict=True) if r.strength == t["strength"]]
+        t["win_lm"] = t.pop("win_rate")
+        for key in ("win_emb", "win_pmi", "pmi_gain"):
+            t[key] = float(np.mean([sc[key] for sc in mine]))
+        t["delta_contrast"] = t["delta_loglik"] - t["delta_loglik_off"]
+    return table
+
+
+COLUMNS = [
+    "model",
+    "topic",
+    "strength",
+    "prompt",
+    "perplexity",
+    "delta_loglik",
+    "delta_loglik_off",
+    "relevance_lm",
+    "win_embedding",
+    "win_likelihood",
+    "pmi_gain",
+    "text",
+    "baseline",
+]
 
 
 def main(argv=None) -> None:
@@ -177,138 +262,186 @@ def main(argv=None) -> None:
         "--source", help="module:function returning (name, source, topic_words, topic_documents)"
     )
     parser.add_argument(
+        "--models",
         "--model",
+        nargs="+",
         choices=["sae-tm-meandiff", "mlda", "mbertopic", "metm"],
-        default="mlda",
-        help="topics and directions: a mechanistic topic model's beta-weighted SAE decoder rows, or SAE-TM "
-        "topics with mean-difference directions",
+        default=["mlda"],
+        help="topics and directions: mechanistic topic models' SAE decoder rows, or SAE-TM topics with "
+        "mean-difference directions",
     )
     parser.add_argument("--corpus", default="health_news_tweets", help="development corpus of the MTM topics")
     parser.add_argument("--layer", type=int, default=15)
     parser.add_argument("--n-docs", type=int, default=1000)
-    parser.add_argument("--topics", type=int, default=10)
+    parser.add_argument("--n-topics", type=int, default=10, help="K of the topic models")
+    parser.add_argument("--topics", type=int, default=10, help="topics steered (the first usable ones)")
     parser.add_argument("--strengths", type=float, nargs="+", default=[0.0, 10.0, 20.0, 40.0])
     parser.add_argument("--mode", choices=["absolute", "relative"], default="absolute")
+    parser.add_argument("--add", action="store_true", help="h + λv instead of setting the component to λ")
+    parser.add_argument(
+        "--positions",
+        choices=["all", "new"],
+        default="all",
+        help="steer every position, or only the generated ones",
+    )
+    parser.add_argument("--weighting", choices=["beta", "specific"], default="beta")
+    parser.add_argument("--content-only", action="store_true", help="directions from word features only")
+    parser.add_argument("--remove-bias", action="store_true", help="project the SAE's b_dec out of v_k")
+    parser.add_argument("--top-features", type=int, default=None, help="keep only the n heaviest features")
     parser.add_argument("--prompts", type=int, default=3)
     parser.add_argument("--tokens", type=int, default=32)
     parser.add_argument(
+        "--sample", action="store_true", help="seeded sampling (T 0.8, top-p 0.95), not greedy"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--prompt-judge", action="store_true", help="also ask the SmolLM2 A/B prompt judge")
+    parser.add_argument(
         "--skip-sinks", type=float, default=None, help="leave tokens over this x the median norm unsteered"
     )
+    parser.add_argument("--tag", default="", help="suffix of the result files")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
 
-    from bertopic_sae.judges import EmbeddingJudge, LMJudge, LMLikelihoodJudge, steering_sweep, summarize
+    from bertopic_sae.judges import EmbeddingJudge, LMJudge, steering_sweep
     from bertopic_sae.lm import load_causal_lm
 
     lm = load_causal_lm(verbose=False)
-    if args.source:
-        module, function = args.source.split(":")
-        name, source, words, docs = getattr(importlib.import_module(module), function)(lm)
-    elif args.model == "sae-tm-meandiff":
-        name, source, words, docs = sae_tm_topics(lm, args.n_docs, args.topics, args.layer, args.verbose)
-    else:
-        name, source, words, docs = mtm_topics(
-            lm, args.model, args.corpus, args.n_docs, args.topics, args.verbose
+    options = {
+        "weighting": args.weighting,
+        "content_only": args.content_only,
+        "remove_bias": args.remove_bias,
+        "top_features": args.top_features,
+    }
+    all_rows, tables, notes = [], {}, []
+    for kind in ["custom"] if args.source else args.models:
+        off = None
+        if args.source:
+            module, function = args.source.split(":")
+            name, source, words, docs = getattr(importlib.import_module(module), function)(lm)
+        elif kind == "sae-tm-meandiff":
+            name, source, words, docs = sae_tm_topics(
+                lm, args.n_docs, args.n_topics, args.layer, args.verbose
+            )
+        else:
+            name, source, words, docs, off = mtm_topics(
+                lm, kind, args.corpus, args.n_docs, args.n_topics, args.verbose, **options
+            )
+        topics = list(words)[: args.topics]  # largest first
+        if not topics:
+            notes.append(f"- {name}: no topic with a usable direction; not steered.")
+            continue
+        scale = residual_scale(lm, source, topics, docs)
+        judge = LMJudge(lm, verbose=False) if args.prompt_judge else EmbeddingJudge()
+        rows = steering_sweep(
+            lm,
+            source,
+            topics=topics,
+            prompts=PROMPTS[: args.prompts],
+            strengths=args.strengths,
+            topic_words=words,
+            topic_documents=docs,
+            off_topic_documents=off,
+            judge=judge,
+            mode=args.mode,
+            max_new_tokens=args.tokens,
+            do_sample=args.sample,
+            seed=args.seed,
+            skip_sinks=args.skip_sinks,
+            replace=not args.add,
+            positions=args.positions,
+            verbose=True,
         )
-    topics = sorted(words)[: args.topics]
-    common = dict(
-        topics=topics,
-        prompts=PROMPTS[: args.prompts],
-        strengths=args.strengths,
-        topic_words=words,
-        topic_documents=docs,
-        mode=args.mode,
-        max_new_tokens=args.tokens,
-        skip_sinks=args.skip_sinks,
-    )
-    norm, along = residual_scale(lm, source, topics, docs)
-    rows = steering_sweep(lm, source, judge=LMJudge(lm, verbose=False), verbose=True, **common)
-    emb, pmi = EmbeddingJudge(), LMLikelihoodJudge(lm)
-    emb_rel, pmi_rel = {}, {}
-    for r in rows:
-        key, topic_words = (r.topic, r.strength, r.prompt), ", ".join(words[r.topic][:8])
-        scores = emb.compare(topic_words, [r.text, r.baseline])
-        emb_rel[key] = float(scores[0] > scores[1])
-        # likelihood judge: log p(topic words | continuation), steered minus unsteered (the prior cancels)
-        steered, plain = (pmi.compare(text or ".", [topic_words])[0] for text in (r.text, r.baseline))
-        pmi_rel[key] = float(steered > plain)
-    table = summarize(rows)
-    for t in table:
-        keys = [(r.topic, r.strength, r.prompt) for r in rows if r.strength == t["strength"]]
-        t["win_lm"] = t.pop("win_rate")
-        t["win_emb"] = float(np.mean([emb_rel[k] for k in keys]))
-        t["win_pmi"] = float(np.mean([pmi_rel[k] for k in keys]))
+        scores = score_rows(rows, words, lm, args.prompt_judge)
+        tables[name] = summary(rows, scores)
+        all_rows += [(name, r, sc) for r, sc in zip(rows, scores, strict=True)]
+        notes.append(
+            f"- {name}: {len(topics)} topics steered; layer-{source.layer} tokens of its topic documents: "
+            f"median |h| = {scale['norm']:.1f}, median h·v_k = {scale['along']:+.1f}, median active SAE "
+            f"feature activation = {scale['feature_act']:.1f}. Topics: "
+            + "; ".join(f"{k}: {', '.join(words[k][:6])}" for k in topics)
+        )
+        example = max(
+            rows,
+            key=lambda r: (
+                r.strength == sorted(args.strengths)[len(args.strengths) // 2],
+                scores[rows.index(r)]["pmi_gain"],
+            ),
+        )
+        notes.append(
+            f"  Example (topic {example.topic}, λ = {example.strength:g}): unsteered "
+            f"{example.baseline[:160]!r} → steered {example.text[:160]!r}"
+        )
+    write_results(args, all_rows, tables, notes)
+
+
+def write_results(args, all_rows, tables, notes) -> None:
+    from bertopic_sae._io import atomic_write_text
+
     RESULTS.mkdir(exist_ok=True)
-    stem = RESULTS / (f"steering_{name}_{args.mode}" + ("" if args.skip_sinks is None else "_nosinks"))
+    variant = "-".join(
+        [args.mode, "add" if args.add else "set", args.weighting]
+        + (["content"] if args.content_only else [])
+        + (["nobias"] if args.remove_bias else [])
+        + ([f"top{args.top_features}"] if args.top_features else [])
+        + (["newpos"] if args.positions == "new" else [])
+        + ([] if args.skip_sinks is None else ["nosinks"])
+    )
+    stem = RESULTS / f"steering_{args.corpus}_{variant}{args.tag}"
     with open(f"{stem}.csv.tmp", "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(
-            [
-                "topic",
-                "strength",
-                "prompt",
-                "perplexity",
-                "delta_loglik",
-                "relevance_lm",
-                "win_embedding",
-                "win_likelihood",
-                "text",
-                "baseline",
-            ]
-        )
-        for r in rows:
+        writer.writerow(COLUMNS)
+        for name, r, sc in all_rows:
             writer.writerow(
                 [
+                    name,
                     r.topic,
                     r.strength,
                     r.prompt,
                     f"{r.perplexity:.2f}",
                     f"{r.delta_loglik:.4f}",
+                    f"{r.delta_loglik_off:.4f}",
                     f"{r.relevance:.3f}",
-                    emb_rel[(r.topic, r.strength, r.prompt)],
-                    pmi_rel[(r.topic, r.strength, r.prompt)],
+                    sc["win_emb"],
+                    sc["win_pmi"],
+                    f"{sc['pmi_gain']:.4f}",
                     r.text,
                     r.baseline,
                 ]
             )
     os.replace(f"{stem}.csv.tmp", f"{stem}.csv")
     sinks = "yes" if args.skip_sinks is None else f"no (norm > {args.skip_sinks:g}x median left alone)"
+    decoding = f"seeded sampling (seed {args.seed})" if args.sample else "greedy"
     lines = [
-        f"# Steering SmolLM2-135M-Instruct: {name}",
+        f"# Steering SmolLM2-135M-Instruct along topic directions ({args.corpus}, {variant})",
         "",
         f"Machine: {cpu_cores()} cores {cpu_model()}; {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC. "
-        f"Layer {source.layer}, {args.mode} strengths, sink tokens steered: "
-        f"{sinks}, {len(topics)} topics x {len(common['prompts'])} "
-        f"prompts, "
-        f"greedy, {args.tokens} new tokens. Written by `python -m benchmarks.steering_bench`. "
-        f"Topic documents' tokens at layer {source.layer}: median |h| = {norm:.1f}, "
-        f"median h·v_k = {along:+.2f}.",
+        f"Written by `python -m benchmarks.steering_bench`. {args.mode} λ, "
+        f"{'added (h + λv)' if args.add else 'set (h − (h·v)v + λv)'}, positions steered in generation: "
+        f"{args.positions}; sink tokens steered: {sinks}; direction weights: {args.weighting}"
+        f"{', word features only' if args.content_only else ''}"
+        f"{', b_dec projected out' if args.remove_bias else ''}"
+        f"{f', the {args.top_features} heaviest features only' if args.top_features else ''}; "
+        f"{args.prompts} prompts, {decoding}, "
+        f"{args.tokens} new tokens; K = {args.n_topics} on the first {args.n_docs} documents.",
         "",
-        "| λ | rows | win rate (SmolLM2 judge) | mean P(steered more on-topic) | "
-        "win rate (likelihood judge) | win rate (embedding judge) | "
-        "mean Δℓ (nats/token) | median perplexity | continuation changed | judge failures |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| model | λ | rows | win rate (likelihood judge) | mean PMI gain | win rate (embedding judge) | "
+        + ("win rate (SmolLM2 prompt judge) | " if args.prompt_judge else "")
+        + "Δℓ on-topic | Δℓ off-topic | on − off | median perplexity | changed |",
+        "|---|---|---|---|---|---|" + ("---|" if args.prompt_judge else "") + "---|---|---|---|---|",
     ]
-    for t in table:
-        lines.append(
-            f"| {t['strength']:g} | {t['n']} | {t['win_lm']:.2f} | {t['relevance']:.3f} | "
-            f"{t['win_pmi']:.2f} | {t['win_emb']:.2f} | {t['delta_loglik']:+.3f} | {t['perplexity']:.1f} | "
-            f"{t['changed']:.0%} | {t['failures']} |"
-        )
-    lines += ["", "Topics (top words):", ""] + [f"- {k}: {', '.join(words[k][:8])}" for k in topics]
-    example = max(
-        rows, key=lambda r: (r.strength == sorted(args.strengths)[len(args.strengths) // 2], r.relevance)
-    )
-    lines += [
-        "",
-        f"Example (topic {example.topic}, λ={example.strength:g}):",
-        "",
-        f"- unsteered: {example.baseline!r}",
-        f"- steered: {example.text!r}",
-    ]
-    Path(f"{stem}.md.tmp").write_text("\n".join(lines) + "\n")
-    os.replace(f"{stem}.md.tmp", f"{stem}.md")
-    plot(table, Path(f"{stem}.png"), name)
+    for name, table in tables.items():
+        for t in table:
+            lines.append(
+                f"| {name} | {t['strength']:g} | {t['n']} | {t['win_pmi']:.2f} | {t['pmi_gain']:+.3f} | "
+                f"{t['win_emb']:.2f} | "
+                + (f"{t['win_lm']:.2f} | " if args.prompt_judge else "")
+                + f"{t['delta_loglik']:+.3f} | {t['delta_loglik_off']:+.3f} | {t['delta_contrast']:+.3f} | "
+                f"{t['perplexity']:.1f} | {t['changed']:.0%} |"
+            )
+    lines += ["", *notes]
+    atomic_write_text(Path(f"{stem}.md"), "\n".join(lines) + "\n")
+    if tables:
+        plot(tables, Path(f"{stem}.png"), f"{args.corpus}, {variant}")
     print("\n".join(lines))
 
 

@@ -7,7 +7,10 @@ the token embeddings) every position's hidden state ``h`` is replaced by
 
 so the component along ``v`` is set to ``s``: ``s = strength`` (``mode="absolute"``) or
 ``s = strength * |h|`` (``mode="relative"``, the same push for every token whatever its norm). With
-``strength=0`` the direction is projected out. The hook works for any Hugging Face decoder whose blocks sit
+``strength=0`` the direction is projected out. ``replace=False`` adds instead, ``h' = h + s v`` (the token's
+own component is kept; 0 is then a no-op). ``positions="new"`` leaves the prompt alone and steers only the
+positions whose next token is generated (the prompt's last one, then every new one, with the KV cache on),
+so the prompt's cached keys and values stay unsteered. The hook works for any Hugging Face decoder whose blocks sit
 in ``model.model.layers`` (Llama, Gemma, Qwen, Mistral, SmolLM), ``model.transformer.h`` (GPT-2) or
 ``model.gpt_neox.layers`` (Pythia). (``output_hidden_states`` of a steered call still reports the unsteered
 state at ``layer`` itself: transformers records it before this hook runs; every later layer sees the steered one.)
@@ -31,9 +34,10 @@ from typing import Any, Literal
 
 import torch
 
-__all__ = ["steer", "decoder_blocks", "SteeringMode"]
+__all__ = ["steer", "decoder_blocks", "SteeringMode", "SteeringPositions"]
 
 SteeringMode = Literal["absolute", "relative"]
+SteeringPositions = Literal["all", "new"]
 
 
 def decoder_blocks(model: Any) -> torch.nn.ModuleList:
@@ -61,6 +65,8 @@ def steer(
     *,
     mode: SteeringMode = "absolute",
     skip_sinks: float | None = None,
+    replace: bool = True,
+    positions: SteeringPositions = "all",
 ) -> Iterator[None]:
     """Context manager: within it, ``model`` runs with its residual stream at ``layer`` steered.
 
@@ -73,6 +79,10 @@ def steer(
         skip_sinks: leave alone tokens whose residual norm is over ``skip_sinks`` x the median norm of the
             first call's tokens (attention sinks such as the first token carry ~10x the norm; editing
             them breaks the model even at strength 0); ``None`` steers every token.
+        replace: True sets the component along the direction (``h - (h.v) v + s v``); False adds
+            ``s v`` to ``h``.
+        positions: ``"all"`` steers every position; ``"new"`` steers, in a call over several positions (a
+            prompt), only its last one, and one-position calls (cached decoding) fully: the generated tokens.
 
     Usage:
 
@@ -86,6 +96,8 @@ def steer(
         raise ValueError(f"layer={layer} is out of range: this model has blocks 1..{len(blocks)}.")
     if mode not in ("absolute", "relative"):
         raise ValueError(f"mode={mode!r}: use 'absolute' or 'relative'.")
+    if positions not in ("all", "new"):
+        raise ValueError(f"positions={positions!r}: use 'all' or 'new'.")
     direction = torch.as_tensor(direction).detach().flatten()
     width = int(model.config.hidden_size)
     if direction.numel() != width:
@@ -102,12 +114,16 @@ def steer(
         hidden = output[0] if isinstance(output, tuple) else output
         along = hidden @ unit
         norms = hidden.norm(dim=-1)
-        target = strength * norms if mode == "relative" else strength
-        shift = (target - along).unsqueeze(-1)
+        target = strength * norms if mode == "relative" else torch.full_like(norms, strength)
+        shift = (target - along if replace else target).unsqueeze(-1)
         if skip_sinks is not None:
             # the prompt's (first call's) median norm is the yardstick for later one-token calls too
             limit = reference.setdefault("limit", skip_sinks * norms.flatten().median())
             shift = shift * (norms <= limit).unsqueeze(-1).to(shift.dtype)
+        if positions == "new" and hidden.shape[-2] > 1:  # a prompt: only its last position predicts
+            keep = torch.zeros_like(norms)
+            keep[..., -1] = 1.0
+            shift = shift * keep.unsqueeze(-1)
         steered = hidden + shift * unit
         if isinstance(output, tuple):
             return (steered, *output[1:])

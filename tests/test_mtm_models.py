@@ -122,3 +122,36 @@ def test_metm_topics_are_not_collapsed_on_20newsgroups(setup):
     words = [w for ws in model.topic_words(10) for w in ws]
     assert used >= K / 2, f"only {used} of {K} topics win a document"
     assert len(set(top)) / len(top) > 2 / K and len(set(words)) / len(words) > 2 / K
+
+
+def test_topic_direction_options(setup):
+    lm, bundle, texts, fc = setup
+    model = MLDA(5, iterations=200, sae=bundle, lm=lm, max_tokens=48, verbose=False).fit(texts, fc)
+    bias = bundle.sae.b_dec.detach().float()
+    bias = bias / bias.norm()
+    plain = model.topic_direction(0)
+    cleaned = model.topic_direction(0, weighting="specific", remove_bias=True)
+    for v in (plain, cleaned):
+        assert v.shape == (576,) and abs(float(v.norm()) - 1) < 1e-5
+    assert abs(float(cleaned @ bias)) < 1e-5  # the decoder bias direction is projected out
+    assert not torch.allclose(plain, cleaned, atol=1e-3)
+    beta = model.topic_feature_
+    specific = np.clip(beta[0] - beta.mean(0), 0, None)
+    expected = torch.as_tensor(specific, dtype=torch.float32) @ bundle.sae.W_dec.detach().float()[
+        torch.as_tensor(model.features_)
+    ]
+    torch.testing.assert_close(model.topic_direction(0, weighting="specific"), expected / expected.norm())
+    from bertopic_sae.mtm.descriptions import content_features
+
+    words = content_features(bundle, model.features_)
+    assert 0 < words.sum() < len(words)  # digits / punctuation / stop-word features are left out
+    ex = bundle.examples["top_tokens"]
+    assert all(any(c.isalpha() for t, _ in ex[int(f)][:4] for c in t) for f in model.features_[words])
+    with pytest.raises(ValueError, match="weighting"):
+        model.topic_direction(0, weighting="lift")
+    ids = lm.tokenizer("The weather today is", return_tensors="pt").input_ids
+    with torch.no_grad():
+        before = lm.model(ids).logits[0, -1]
+        with model.steer(0, 25.0, weighting="specific", content_only=True, remove_bias=True, skip_sinks=3.0):
+            after = lm.model(ids).logits[0, -1]
+    assert not torch.allclose(before, after, atol=1e-3)

@@ -186,3 +186,42 @@ def test_skip_sinks_leaves_the_attention_sink_alone(lm):
     torch.testing.assert_close(
         steered[0, ~sinks] @ unit, torch.full((int((~sinks).sum()),), 5.0), atol=1e-3, rtol=1e-4
     )
+
+
+def test_additive_steering_and_generated_positions_only(lm):
+    ids = _ids(lm, "The weather today is sunny and warm")
+    v = torch.randn(lm.d_model, generator=torch.Generator().manual_seed(3))
+    unit = v / v.norm()
+    plain = _block_output(lm, ids, LAYER)
+    with steer(lm.model, LAYER, v, 7.0, replace=False):
+        added = _block_output(lm, ids, LAYER)
+    torch.testing.assert_close(added, plain + 7.0 * unit, rtol=1e-4, atol=1e-3)  # h + s v
+    with steer(lm.model, LAYER, v, 7.0, positions="new"):
+        last = _block_output(lm, ids, LAYER)
+    torch.testing.assert_close(last[0, :-1], plain[0, :-1])  # the prompt's positions are left alone
+    torch.testing.assert_close(last[0, -1] @ unit, torch.tensor(7.0), atol=1e-3, rtol=1e-4)
+    with steer(lm.model, LAYER, v, 7.0, positions="new"):  # one-position calls (cached decoding): steered
+        one = _block_output(lm, ids[:, :1], LAYER)
+    torch.testing.assert_close(one[0, 0] @ unit, torch.tensor(7.0), atol=1e-3, rtol=1e-4)
+    with pytest.raises(ValueError, match="positions"):
+        with steer(lm.model, LAYER, v, 1.0, positions="prompt"):
+            pass
+
+
+def test_steering_along_a_content_feature_raises_the_likelihood_judges_relevance(lm):
+    """A tiny real case: the shipped SAE's 'exercise / workout' feature, added at the generated positions."""
+    from bertopic_sae.judges.steering_eval import _chat_ids, _generate
+    from bertopic_sae.mtm import load_lm_sae
+
+    bundle = load_lm_sae()
+    feature = 2053
+    assert "exercise" in {t.strip() for t, _ in bundle.examples["top_tokens"][feature][:3]}
+    ids = _chat_ids(lm, "Write a few sentences about anything you like.")
+    plain = _generate(lm, ids, 20, False, 0)
+    direction = bundle.sae.W_dec.detach()[feature]
+    with steer(lm.model, bundle.layer, direction, 50.0, replace=False, skip_sinks=3.0, positions="new"):
+        steered = _generate(lm, ids, 20, False, 0)
+    assert steered != plain
+    judge, words = LMLikelihoodJudge(lm), "exercise, workout, muscles, fitness, stretch"
+    gain = judge.compare(steered, [words])[0] - judge.compare(plain, [words])[0]
+    assert gain > 0.2  # nats per topic-word token: the steered text makes the topic words likelier

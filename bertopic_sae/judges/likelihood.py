@@ -110,6 +110,7 @@ class LMLikelihoodJudge:
         self.max_document_tokens = max_document_tokens
         self.batch_size = batch_size
         self._prior: dict[str, float] = {}
+        self._scores: dict[tuple[str, str], float] = {}
 
     @property
     def name(self) -> str:
@@ -161,8 +162,13 @@ class LMLikelihoodJudge:
         return (scores[: len(contexts)] - prior) / np.array([len(c) for c in conts], dtype=float)
 
     def compare(self, document: str, renderings: Sequence[str]) -> np.ndarray:
-        """Per-token PMI of each rendering with ``document``."""
-        doc = self._lm().tokenizer.decode(self._tokens(document)[: self.max_document_tokens])
-        context = self.template.format(document=doc)
-        prior = self.template.format(document="")
-        return self.pmi([context] * len(renderings), [" " + r.strip() for r in renderings], prior)
+        """Per-token PMI of each rendering with ``document`` (memoised: a pairwise run shows each model's
+        rendering of a document in every pair it plays)."""
+        missing = list(dict.fromkeys(r for r in renderings if (document, r) not in self._scores))
+        if missing:
+            doc = self._lm().tokenizer.decode(self._tokens(document)[: self.max_document_tokens])
+            context = self.template.format(document=doc)
+            prior = self.template.format(document="")
+            scores = self.pmi([context] * len(missing), [" " + r.strip() for r in missing], prior)
+            self._scores.update({(document, r): float(v) for r, v in zip(missing, scores, strict=True)})
+        return np.array([self._scores[(document, r)] for r in renderings])

@@ -8,7 +8,9 @@ For every topic k, strength λ and neutral prompt, the LM continues the prompt u
   steered one is (0.5 = no change; a win when > 0.5). An :class:`~bertopic_sae.judges.EmbeddingJudge` scores
   it as the cosine of each continuation with the topic's words.
 * **Δℓ**: mean per-token log-likelihood of the topic's own documents under the steered LM minus under the
-  unsteered LM (the MTM paper's on-topic likelihood shift; > 0 = steering makes on-topic text likelier).
+  unsteered LM (the MTM paper's on-topic likelihood shift; > 0 = steering makes on-topic text likelier),
+  and the same on other topics' documents (``delta_loglik_off``): a steer that only damages the model
+  lowers both, one toward the topic lowers the second more (or raises the first).
 * **perplexity**: of the steered continuation under the *unsteered* LM, given the prompt (fluency).
 
 The source of directions is anything with ``layer`` and ``topic_direction(k)``: a
@@ -29,7 +31,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..steering import SteeringMode, steer
+from ..steering import SteeringMode, SteeringPositions, steer
 from .base import EmbeddingJudge, as_judge, choose_many
 
 __all__ = [
@@ -68,6 +70,8 @@ class SteeringRow(NamedTuple):
     """Mean per-token log-likelihood of the topic's documents, steered minus unsteered."""
     relevance: float
     """Order-averaged probability that the judge finds ``text`` more on-topic than ``baseline``."""
+    delta_loglik_off: float = float("nan")
+    """The same shift on other topics' documents (NaN when none were given)."""
 
 
 def _chat_ids(lm: Any, prompt: str):
@@ -151,6 +155,9 @@ def steering_sweep(
     seed: int = 0,
     n_words: int = 8,
     skip_sinks: float | None = None,
+    replace: bool = True,
+    positions: SteeringPositions = "all",
+    off_topic_documents: Mapping[int, Sequence[str]] | None = None,
     verbose: bool = True,
 ) -> list[SteeringRow]:
     """Steer ``lm`` towards each topic at each strength from each prompt and score the continuations.
@@ -170,6 +177,10 @@ def steering_sweep(
         seed: sampling seed.
         n_words: topic words shown to the judge.
         skip_sinks: passed to ``bertopic_sae.steering.steer`` (leave attention-sink tokens unsteered).
+        replace: set the component along the direction (True, the paper's) or add ``λ v`` (False).
+        positions: ``"all"`` or ``"new"`` (steer the generated positions only) during generation; Δℓ is
+            always measured with every position steered.
+        off_topic_documents: documents of other topics per topic, for ``delta_loglik_off``.
         verbose: progress bar.
     """
     from tqdm.auto import tqdm
@@ -177,18 +188,31 @@ def steering_sweep(
     layer = int(source.layer)
     ids = [_chat_ids(lm, p) for p in prompts]
     baselines = [_generate(lm, i, max_new_tokens, do_sample, seed) for i in ids]
+    off = off_topic_documents or {}
     base_ll = {k: mean_log_likelihood(lm, topic_documents[k]) for k in topics}
+    base_off = {k: mean_log_likelihood(lm, off[k]) for k in topics if off.get(k)}
+    common = dict(mode=mode, skip_sinks=skip_sinks, replace=replace)
     rows = []
     grid = [(k, s, p) for k in topics for s in strengths for p in range(len(prompts))]
     for k, s, p in tqdm(grid, desc="steering", disable=not verbose):
-        with steer(lm.model, layer, source.topic_direction(k), float(s), mode=mode, skip_sinks=skip_sinks):
+        direction = source.topic_direction(k)
+        with steer(lm.model, layer, direction, float(s), positions=positions, **common):
             text = _generate(lm, ids[p], max_new_tokens, do_sample, seed)
-            delta = mean_log_likelihood(lm, topic_documents[k]) - base_ll[k] if p == 0 else float("nan")
+        delta, delta_off = float("nan"), float("nan")
+        if p == 0:  # Δℓ does not depend on the prompt: once per (topic, strength)
+            with steer(lm.model, layer, direction, float(s), positions="all", **common):
+                delta = mean_log_likelihood(lm, topic_documents[k]) - base_ll[k]
+                if k in base_off:
+                    delta_off = mean_log_likelihood(lm, off[k]) - base_off[k]
         ppl = continuation_perplexity(lm, ids[p], text)
-        rows.append(SteeringRow(k, float(s), p, text, baselines[p], ppl, delta, float("nan")))
-    # Δℓ does not depend on the prompt: computed once per (topic, strength), copied to its rows.
-    once = {(r.topic, r.strength): r.delta_loglik for r in rows if r.prompt == 0}
-    rows = [r._replace(delta_loglik=once[(r.topic, r.strength)]) for r in rows]
+        rows.append(SteeringRow(k, float(s), p, text, baselines[p], ppl, delta, float("nan"), delta_off))
+    once = {(r.topic, r.strength): (r.delta_loglik, r.delta_loglik_off) for r in rows if r.prompt == 0}
+    rows = [
+        r._replace(
+            delta_loglik=once[(r.topic, r.strength)][0], delta_loglik_off=once[(r.topic, r.strength)][1]
+        )
+        for r in rows
+    ]
     return _judge_relevance(rows, judge, topic_words, n_words)
 
 
@@ -218,8 +242,14 @@ def _judge_relevance(rows: list[SteeringRow], judge: Any, topic_words, n_words: 
     return out
 
 
+def _nanmean(values: Sequence[float]) -> float:
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
 def summarize(rows: Sequence[SteeringRow]) -> list[dict]:
-    """Per strength: win rate (relevance > 0.5), mean relevance, mean Δℓ, median perplexity, failures."""
+    """Per strength: win rate (relevance > 0.5; ties half), mean relevance, mean Δℓ (on- and off-topic),
+    median perplexity, failures."""
     table = []
     for s in sorted({r.strength for r in rows}):
         group = [r for r in rows if r.strength == s]
@@ -229,9 +259,11 @@ def summarize(rows: Sequence[SteeringRow]) -> list[dict]:
             {
                 "strength": s,
                 "n": len(group),
-                "win_rate": float(np.mean(rel[ok] > 0.5)) if ok.any() else float("nan"),
+                # a tie (e.g. an unchanged continuation) counts as half a win
+                "win_rate": float(np.mean(np.sign(rel[ok] - 0.5) / 2 + 0.5)) if ok.any() else float("nan"),
                 "relevance": float(np.mean(rel[ok])) if ok.any() else float("nan"),
                 "delta_loglik": float(np.nanmean([r.delta_loglik for r in group])),
+                "delta_loglik_off": _nanmean([r.delta_loglik_off for r in group]),
                 "perplexity": float(np.nanmedian([r.perplexity for r in group])),
                 "changed": float(np.mean([r.text != r.baseline for r in group])),
                 "failures": int((~ok).sum()),

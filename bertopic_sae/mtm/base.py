@@ -28,10 +28,11 @@ from sklearn.exceptions import NotFittedError
 
 from ..steering import SteeringMode
 from ..steering import steer as _steer
+from .directions import DirectionWeighting, topic_direction
 from .features import FeatureCounts, featurize
 from .lmsae import LMSAE, load_lm_sae
 
-__all__ = ["MechanisticTopicModel", "load_model", "WordWeighting"]
+__all__ = ["MechanisticTopicModel", "load_model", "WordWeighting", "DirectionWeighting"]
 
 WordWeighting = Literal["none", "ctfidf"]
 PARAMS_FILE = "mtm_params.json"
@@ -265,24 +266,74 @@ class MechanisticTopicModel:
         return describe_features(self.bundle_, [f for f, _ in self.get_topic_features(topic, n)], describer)
 
     # ------------------------------------------------------------------ steering
-    def topic_direction(self, topic: int) -> torch.Tensor:
-        """``normalize(Σ_i β_ki w_i)``: the topic's unit direction in the residual stream, ``(d_model,)``."""
-        beta = torch.as_tensor(self.topic_feature_[self._check_topic(topic)], dtype=torch.float32)
-        decoder = self.bundle_.sae.W_dec.detach().float().cpu()[torch.as_tensor(self.features_)]
-        direction = beta @ decoder
-        return direction / direction.norm().clamp_min(1e-12)
+    def topic_direction(
+        self,
+        topic: int,
+        *,
+        weighting: DirectionWeighting = "beta",
+        content_only: bool = False,
+        remove_bias: bool = False,
+        top_features: int | None = None,
+    ) -> torch.Tensor:
+        """The topic's unit direction in the residual stream, ``(d_model,)``: ``normalize(Σ_i c_ki w_i)``.
 
-    def steer(self, topic: int, strength: float, mode: SteeringMode = "absolute") -> Any:
+        Arguments:
+            topic: topic id.
+            weighting: ``"beta"`` (c_ki = β_ki, the paper's) or ``"specific"`` (c_ki = max(β_ki -
+                mean_k' β_k'i, 0): a topic's weight beyond the average topic's, so shared features drop out).
+            content_only: keep only features whose top firing tokens are words
+                (:func:`~bertopic_sae.mtm.descriptions.content_features`), dropping digit, punctuation,
+                hashtag and word-piece features.
+            remove_bias: project out the SAE's decoder bias direction ``b_dec`` (nearly the mean residual:
+                a β-weighted sum of many features points partly along it, and setting that component
+                moves every token).
+            top_features: keep only this many highest-weight features (fewer features, harder push each).
+        """
+        return topic_direction(
+            self.topic_feature_,
+            self.features_,
+            self.bundle_,
+            self._check_topic(topic),
+            weighting=weighting,
+            content_only=content_only,
+            remove_bias=remove_bias,
+            top_features=top_features,
+        )
+
+    def steer(
+        self,
+        topic: int,
+        strength: float,
+        mode: SteeringMode = "absolute",
+        **direction: Any,
+    ) -> Any:
         """Context manager steering the LM toward ``topic`` at the SAE's layer.
+
+        Arguments:
+            topic: topic id.
+            strength: λ (see :func:`bertopic_sae.steering.steer`).
+            mode: ``"absolute"`` or ``"relative"`` to the token's norm.
+            **direction: options of :meth:`topic_direction` (``weighting``, ``content_only``,
+                ``remove_bias``, ``top_features``) and of :func:`~bertopic_sae.steering.steer`
+                (``skip_sinks``, ``replace``, ``positions``).
 
         Usage:
 
         ```python
-        with model.steer(topic=3, strength=8.0):
+        with model.steer(topic=3, strength=25.0, weighting="specific", content_only=True, skip_sinks=3.0):
             out = model.lm_.model.generate(ids, max_new_tokens=30)
         ```
         """
-        return _steer(self.lm_.model, self.bundle_.layer, self.topic_direction(topic), strength, mode=mode)
+        names = ("weighting", "content_only", "remove_bias", "top_features")
+        of_direction = {k: direction.pop(k) for k in names if k in direction}
+        return _steer(
+            self.lm_.model,
+            self.bundle_.layer,
+            self.topic_direction(topic, **of_direction),
+            strength,
+            mode=mode,
+            **direction,
+        )
 
     # ------------------------------------------------------------------ persistence
     def _params(self) -> dict:

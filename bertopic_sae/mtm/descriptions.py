@@ -33,6 +33,7 @@ __all__ = [
     "describe_features",
     "top_tokens_describer",
     "feature_examples",
+    "content_features",
 ]
 
 
@@ -151,3 +152,50 @@ def feature_examples(
                 break
         contexts.append(chosen)
     return {"top_tokens": top_tokens, "contexts": contexts}
+
+
+_ENTITIES = {"amp", "quot", "nbsp"}
+
+
+def content_features(
+    bundle: LMSAE,
+    features: Sequence[int],
+    *,
+    n_tokens: int = 4,
+    min_letters: int = 3,
+    share: float = 0.5,
+    min_count: int = 25,
+) -> np.ndarray:
+    """Boolean mask: which ``features`` fire mostly on words (content), not digits, punctuation or pieces.
+
+    A feature is content when at least ``share`` of the counts of its ``n_tokens`` most frequent firing
+    tokens (on the SAE's training data) fall on words: tokens with ``min_letters`` letters or more (one more
+    without a leading space, to leave out word pieces) that are not English stop words (scikit-learn's
+    list) or HTML entities; and those counts add up to ``min_count``
+    or more (rarer features have no reliable description).
+
+    Raises:
+        ValueError: the SAE has no stored examples (``feature_examples.json``).
+    """
+    if not bundle.examples or "top_tokens" not in bundle.examples:
+        raise ValueError(
+            f"{bundle.folder} has no feature_examples.json: content features cannot be told apart; "
+            "build the SAE's examples (benchmarks/mtm_build_sae.py package) or pass content_only=False."
+        )
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    def is_word(token: str) -> bool:
+        # a token without a leading space is often a word piece ("ack", "enn"): it needs one letter more
+        needed = min_letters if token.startswith(" ") else min_letters + 1
+        token = token.strip().lower()
+        letters = sum(ch.isalpha() for ch in token)
+        return letters >= needed and token not in ENGLISH_STOP_WORDS and token not in _ENTITIES
+
+    tokens = bundle.examples["top_tokens"]
+    mask = np.zeros(len(features), dtype=bool)
+    for j, feature in enumerate(features):
+        top = tokens[int(feature)][:n_tokens] if int(feature) < len(tokens) else []
+        total = sum(int(c) for _, c in top)
+        wordy = sum(int(c) for t, c in top if is_word(str(t)))
+        mask[j] = total >= min_count and wordy >= share * total
+    return mask
