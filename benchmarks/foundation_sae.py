@@ -297,6 +297,8 @@ def grid_report(new: Path, peers: Path) -> None:
              "best other (C_V) | Δ (spread) | new TD |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for (dataset, k), cell in stats.groupby(level=[0, 1]):
         cell = cell.droplevel([0, 1])
+        if "sae (new defaults)" not in cell.index:  # a cell the new run did not reach
+            continue
         row = [dataset, str(k)]
         for metric in ("npmi", "c_v"):
             means = cell[(metric, "mean")]
