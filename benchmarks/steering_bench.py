@@ -371,7 +371,7 @@ def main(argv=None) -> None:
             f"  Example (topic {example.topic}, λ = {example.strength:g}): unsteered "
             f"{example.baseline[:160]!r} → steered {example.text[:160]!r}"
         )
-    write_results(args, all_rows, tables, notes)
+        write_results(args, all_rows, tables, notes)  # after every model: a cut-short run keeps its models
 
 
 def write_results(args, all_rows, tables, notes) -> None:

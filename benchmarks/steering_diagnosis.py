@@ -113,16 +113,20 @@ def main(argv=None) -> None:
     for k in words:
         hk, _ = residuals(lm, docs[k], bundle.layer)
         v_beta = model.topic_direction(k)
-        v_clean = model.topic_direction(k, **clean)
+        try:
+            v_clean = model.topic_direction(k, **clean)
+        except ValueError:  # no word feature beyond the average topic's weight: no cleaned direction
+            v_clean = None
         beta = np.asarray(model.topic_feature_[k])
         top = [f for f, _ in model.get_topic_features(k, 5)]
         labels = describe_features(bundle, top)
         flags = dict(zip(model.features_.tolist(), content.tolist(), strict=True))
         shown = ", ".join(f"{f} {lab}{'*' if flags[f] else ''}" for f, lab in zip(top, labels, strict=True))
-        along_beta, along_clean = float((hk @ v_beta).median()), float((hk @ v_clean).median())
+        along_beta = float((hk @ v_beta).median())
+        along_clean = f"{float((hk @ v_clean).median()):+.1f}" if v_clean is not None else "none"
         lines.append(
             f"| {k} | {share[k]:.3f} | {along_beta:+.1f} | {float(v_beta @ unit_bias):+.2f} | "
-            f"{beta[content].sum() / beta.sum():.2f} | {along_clean:+.1f} | {shown} |"
+            f"{beta[content].sum() / beta.sum():.2f} | {along_clean} | {shown} |"
         )
     ids = _chat_ids(lm, PROMPT)
     lines += [

@@ -191,7 +191,7 @@ def steering_sweep(
     off = off_topic_documents or {}
     base_ll = {k: mean_log_likelihood(lm, topic_documents[k]) for k in topics}
     base_off = {k: mean_log_likelihood(lm, off[k]) for k in topics if off.get(k)}
-    common = dict(mode=mode, skip_sinks=skip_sinks, replace=replace)
+    common: dict[str, Any] = dict(mode=mode, skip_sinks=skip_sinks, replace=replace)
     rows = []
     grid = [(k, s, p) for k in topics for s in strengths for p in range(len(prompts))]
     for k, s, p in tqdm(grid, desc="steering", disable=not verbose):

@@ -159,7 +159,7 @@ _ENTITIES = {"amp", "quot", "nbsp"}
 
 def content_features(
     bundle: LMSAE,
-    features: Sequence[int],
+    features: Sequence[int] | np.ndarray,
     *,
     n_tokens: int = 4,
     min_letters: int = 3,
