@@ -65,7 +65,6 @@ def main(argv=None) -> None:
 
     from benchmarks.steering_bench import mtm_topics
     from bertopic_sae._io import atomic_write_text
-    from bertopic_sae.judges.steering_eval import _chat_ids, _generate
     from bertopic_sae.lm import load_causal_lm
     from bertopic_sae.mtm.descriptions import content_features, describe_features
     from bertopic_sae.steering import steer
@@ -128,11 +127,10 @@ def main(argv=None) -> None:
             f"| {k} | {share[k]:.3f} | {along_beta:+.1f} | {float(v_beta @ unit_bias):+.2f} | "
             f"{beta[content].sum() / beta.sum():.2f} | {along_clean} | {shown} |"
         )
-    ids = _chat_ids(lm, PROMPT)
     lines += [
         "",
         f"Single content features as directions (`steer(..., replace=False, skip_sinks=3)`, greedy, 24 "
-        f"tokens; prompt {PROMPT!r}). Unsteered: {_generate(lm, ids, 24, False, 0)!r}",
+        f"tokens; prompt {PROMPT!r}). Unsteered: {lm.generate(PROMPT, 24)!r}",
         "",
         "| feature (top tokens) | λ | continuation |",
         "|---|---|---|",
@@ -141,7 +139,7 @@ def main(argv=None) -> None:
     for feature, label in FEATURES.items():
         for strength in (25.0, 50.0, 100.0):
             with steer(lm.model, bundle.layer, decoder[feature], strength, replace=False, skip_sinks=3.0):
-                text = _generate(lm, ids, 24, False, 0)
+                text = lm.generate(PROMPT, 24)
             lines.append(f"| {feature} ({label}) | {strength:g} | {text[:120]!r} |".replace("\n", " "))
     RESULTS.mkdir(exist_ok=True)
     atomic_write_text(RESULTS / "steering_diagnosis.md", "\n".join(lines) + "\n")

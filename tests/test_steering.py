@@ -210,17 +210,16 @@ def test_additive_steering_and_generated_positions_only(lm):
 
 def test_steering_along_a_content_feature_raises_the_likelihood_judges_relevance(lm):
     """A tiny real case: the shipped SAE's 'exercise / workout' feature, added at the generated positions."""
-    from bertopic_sae.judges.steering_eval import _chat_ids, _generate
     from bertopic_sae.mtm import load_lm_sae
 
     bundle = load_lm_sae()
     feature = 2053
     assert "exercise" in {t.strip() for t, _ in bundle.examples["top_tokens"][feature][:3]}
-    ids = _chat_ids(lm, "Write a few sentences about anything you like.")
-    plain = _generate(lm, ids, 20, False, 0)
+    prompt = "Write a few sentences about anything you like."
+    plain = lm.generate(prompt, 20)
     direction = bundle.sae.W_dec.detach()[feature]
     with steer(lm.model, bundle.layer, direction, 50.0, replace=False, skip_sinks=3.0, positions="new"):
-        steered = _generate(lm, ids, 20, False, 0)
+        steered = lm.generate(prompt, 20)
     assert steered != plain
     judge, words = LMLikelihoodJudge(lm), "exercise, workout, muscles, fitness, stretch"
     gain = judge.compare(steered, [words])[0] - judge.compare(plain, [words])[0]

@@ -74,38 +74,6 @@ class SteeringRow(NamedTuple):
     """The same shift on other topics' documents (NaN when none were given)."""
 
 
-def _chat_ids(lm: Any, prompt: str):
-    import torch
-
-    tokenizer = lm.tokenizer
-    if getattr(tokenizer, "chat_template", None):
-        text = tokenizer.apply_chat_template(
-            [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=False
-        )
-        ids = tokenizer.encode(text, add_special_tokens=False)
-    else:
-        ids = tokenizer.encode(prompt)
-    return torch.tensor([ids], device=lm.device)
-
-
-def _generate(lm: Any, ids, max_new_tokens: int, do_sample: bool, seed: int) -> str:
-    import torch
-
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        out = lm.model.generate(
-            ids,
-            attention_mask=torch.ones_like(ids),
-            max_new_tokens=max_new_tokens,
-            do_sample=do_sample,
-            temperature=0.8 if do_sample else None,
-            top_p=0.95 if do_sample else None,
-            top_k=None,
-            pad_token_id=lm.tokenizer.pad_token_id,
-        )
-    return lm.tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True).strip()
-
-
 def continuation_perplexity(lm: Any, prompt_ids, text: str) -> float:
     """Perplexity of ``text`` as a continuation of ``prompt_ids`` under ``lm`` as it is (steered or not)."""
     import torch
@@ -186,8 +154,8 @@ def steering_sweep(
     from tqdm.auto import tqdm
 
     layer = int(source.layer)
-    ids = [_chat_ids(lm, p) for p in prompts]
-    baselines = [_generate(lm, i, max_new_tokens, do_sample, seed) for i in ids]
+    ids = [lm.prompt_ids(p) for p in prompts]
+    baselines = [lm.generate(p, max_new_tokens, do_sample=do_sample, seed=seed) for p in prompts]
     off = off_topic_documents or {}
     base_ll = {k: mean_log_likelihood(lm, topic_documents[k]) for k in topics}
     base_off = {k: mean_log_likelihood(lm, off[k]) for k in topics if off.get(k)}
@@ -197,7 +165,7 @@ def steering_sweep(
     for k, s, p in tqdm(grid, desc="steering", disable=not verbose):
         direction = source.topic_direction(k)
         with steer(lm.model, layer, direction, float(s), positions=positions, **common):
-            text = _generate(lm, ids[p], max_new_tokens, do_sample, seed)
+            text = lm.generate(prompts[p], max_new_tokens, do_sample=do_sample, seed=seed)
         delta, delta_off = float("nan"), float("nan")
         if p == 0:  # Δℓ does not depend on the prompt: once per (topic, strength)
             with steer(lm.model, layer, direction, float(s), positions="all", **common):
