@@ -163,6 +163,9 @@ def main(argv=None) -> None:
         metavar="KEY=VALUE",
         help="HDBSCAN settings of default BERTopic (e.g. min_cluster_size=5); default: BERTopic's own",
     )
+    parser.add_argument(
+        "--mbertopic-min-topic-size", type=int, default=None, help="mBERTopic's HDBSCAN min_cluster_size"
+    )
     parser.add_argument("--refit", nargs="*", default=[], choices=MODELS, help="refit despite a cached fit")
     parser.add_argument("--no-lm", action="store_true", help="embedding judge only")
     parser.add_argument(
@@ -191,6 +194,9 @@ def main(argv=None) -> None:
 
     hdbscan = {key: _value(value) for key, value in (item.split("=", 1) for item in args.bertopic_hdbscan)}
     configs = {"bertopic": {"hdbscan_params": hdbscan}} if hdbscan else {}
+    mtm_params = {}
+    if args.mbertopic_min_topic_size is not None:
+        mtm_params["mbertopic"] = {"min_topic_size": args.mbertopic_min_topic_size}
     RESULTS.mkdir(exist_ok=True)
     cache = RESULTS / f"{args.prefix}_comparisons.jsonl"
     metrics_csv = RESULTS / f"{args.prefix}_llm_metrics.csv"
@@ -215,7 +221,7 @@ def main(argv=None) -> None:
         views = [ModelTopics.from_octis(m, outputs[m]) for m in args.models]
         if args.mtm:
             mtm, mtm_scores = mtm_views(
-                name, corpus, docs, args.mtm, args.k, args.mtm_docs, args.mtm_tokens, lm=lm
+                name, corpus, docs, args.mtm, args.k, args.mtm_docs, args.mtm_tokens, lm=lm, params=mtm_params
             )
             views += mtm
             scores.update(mtm_scores)

@@ -65,9 +65,15 @@ def scored_topics(topic_words: list[list[str]], max_topics: int | None, seed: in
 def _done(csv_path: Path) -> set[tuple]:
     if not csv_path.exists():
         return set()
-    with csv_path.open() as handle:  # a row counts as done for its number of repetitions per topic
+    with csv_path.open() as handle:  # a row counts as done for its repetitions per topic and topic count
         return {
-            (r["dataset"], r["model"], r["metric"], round(int(r["n_questions"]) / max(int(r["n_topics"]), 1)))
+            (
+                r["dataset"],
+                r["model"],
+                r["metric"],
+                round(int(r["n_questions"]) / max(int(r["n_topics"]), 1)),
+                int(r["n_topics"]),
+            )
             for r in csv.DictReader(handle)
         }
 
@@ -89,7 +95,7 @@ def run_metrics(
         topics[RANDOM] = random_topics(views, n_topics=max_topics or 50)
     # metric-major: every model gets the first metric before any model gets the second (a cut run is even)
     for metric, model in itertools.product(metrics, topics):
-        if (dataset, model, metric, reps) in done:
+        if (dataset, model, metric, reps, len(topics[model])) in done:
             continue
         judge = judges["pmi"] if METRICS[metric][1].get("answer") == "likelihood" else judges["prompt"]
         start = time.perf_counter()
@@ -125,7 +131,7 @@ def metrics_table(csv_path: Path, octis_scores: dict, reps: int, labels: dict) -
             if round(int(r["n_questions"]) / max(int(r["n_topics"]), 1)) == reps
         ]
     cells: dict[tuple, dict] = {}
-    for r in rows:
+    for r in rows:  # a later row (e.g. more topics) replaces an earlier one of the same cell
         cells.setdefault((r["dataset"], r["model"]), {})[r["metric"]] = r
     metrics = [m for m in METRICS if any(m in c for c in cells.values())]
     lines = [
@@ -134,7 +140,8 @@ def metrics_table(csv_path: Path, octis_scores: dict, reps: int, labels: dict) -
         "C_I: letters (chance 1/6 = 0.167); C_I_cal: letters, contextually calibrated; C_I_lik: the word "
         "least predicted by the other five (likelihood judge; chance 1/6); C_R / C_R_cal: expected 0-9 "
         "rating × 100/9 (raw / calibrated). Each cell: mean (questions asked). `random`: topics of random "
-        "words from the models' topic words, the metric's floor.",
+        "words from the models' topic words, the metric's floor; topics: scored per model (a seeded subset "
+        "where fewer than the model's).",
         "",
         "| dataset | model | topics | " + " | ".join(metrics) + " | failures | GloVe intrusion | NPMI |",
         "|---|---|---|" + "---|" * len(metrics) + "---|---|---|",

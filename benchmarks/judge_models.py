@@ -53,9 +53,13 @@ def fit_models(name: str, n_docs: int | None, k: int, models, configs: dict, ref
         else:
             fitted = make_model(model, k, 0, embeddings, config, verbose)
             outputs[model] = fitted.train_model(corpus.dataset)
+            outputs[model]["n_clusters_before_reduction"] = getattr(
+                fitted, "n_clusters_before_reduction_", None
+            )
             keep = {key: outputs[model][key] for key in ("topics", "topic-document-matrix")}
-            keep["n_clusters_before_reduction"] = getattr(fitted, "n_clusters_before_reduction_", None)
-            _write_pickle(stored, keep)
+            _write_pickle(
+                stored, keep | {"n_clusters_before_reduction": outputs[model]["n_clusters_before_reduction"]}
+            )
         scores[model] = evaluator.score(outputs[model])
         before = outputs[model].get("n_clusters_before_reduction")
         print(
@@ -75,12 +79,23 @@ def _write_pickle(path: Path, value) -> None:
     os.replace(tmp, path)
 
 
-def mtm_views(name: str, corpus, docs, kinds, k: int, n_docs: int, max_tokens: int = 128, lm=None):
+def mtm_views(
+    name: str,
+    corpus,
+    docs,
+    kinds,
+    k: int,
+    n_docs: int,
+    max_tokens: int = 128,
+    lm=None,
+    params: dict | None = None,
+):
     """Mechanistic topic models fit on mtm_grid's cached feature counts, applied to the judged documents.
 
     The counts are those ``benchmarks/mtm_grid.py --docs n_docs --max-tokens max_tokens`` cached (its random
-    subset, seed 0). Each fitted view (top words, topic weights of the judged rows) is cached too, so a rerun
-    judges the same fit (mETM's is not bit-reproducible run to run). Returns ``(views, {model: OCTIS
+    subset, seed 0); ``params`` = ``{kind: constructor keyword arguments}`` (such a view is named
+    ``kind-key=value``). Each fitted view (top words, topic weights of the judged rows) is cached too, so a
+    rerun judges the same fit (mETM's is not bit-reproducible run to run). Returns ``(views, {model: OCTIS
     scores})``; a view's rows other than ``docs`` are empty (never judged).
     """
     import numpy as np
@@ -111,7 +126,9 @@ def mtm_views(name: str, corpus, docs, kinds, k: int, n_docs: int, max_tokens: i
     fc = lm = vectorizer = word_docs = None
     views, scores = [], {}
     for kind in kinds:
-        view_path = cache_dir() / "judges" / f"{stored.stem}-k{k}-{kind}-seed0-docs{docs_key}.pkl"
+        extra = (params or {}).get(kind, {})
+        view_name = "-".join([kind, *(f"{key}={value}" for key, value in sorted(extra.items()))])
+        view_path = cache_dir() / "judges" / f"{stored.stem}-k{k}-{view_name}-seed0-docs{docs_key}.pkl"
         if view_path.exists():
             words, rows = pickle.loads(view_path.read_bytes())
         else:
@@ -130,13 +147,14 @@ def mtm_views(name: str, corpus, docs, kinds, k: int, n_docs: int, max_tokens: i
                 vectorizer=vectorizer,
                 random_state=0,
                 verbose=False,
+                **extra,
             )
             model.fit(word_docs, features=fc)
             words, rows = model.topic_words(10), model.transform([corpus.texts[i] for i in docs])
             _write_pickle(view_path, (words, rows))
         theta = np.zeros((len(corpus), np.shape(rows)[1]))
         theta[list(docs)] = rows
-        views.append(ModelTopics(kind, words, theta))
-        scores[kind] = evaluator.score({"topics": words})
-        print(f"{name} {kind}: {len(words)} topics, npmi={scores[kind]['npmi']:.3f}", flush=True)
+        views.append(ModelTopics(view_name, words, theta))
+        scores[view_name] = evaluator.score({"topics": words})
+        print(f"{name} {view_name}: {len(words)} topics, npmi={scores[view_name]['npmi']:.3f}", flush=True)
     return views, scores
