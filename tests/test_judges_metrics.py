@@ -94,3 +94,27 @@ def test_judge_cli_scores_a_topics_file_and_resumes(tmp_path):
     bad.write_text("{}")
     with pytest.raises(ValueError, match="word lists"):
         main([str(bad), "--out", str(out)])
+
+
+def test_named_variants_and_the_cli_likelihood_intruder(tmp_path):
+    import csv
+    import json
+
+    from bertopic_sae.judges import LMLikelihoodJudge, llm_metric
+    from bertopic_sae.judges.cli import main
+    from bertopic_sae.lm import load_causal_lm
+
+    lm = load_causal_lm(device="cpu", verbose=False)
+    direct = intruder_detection(TOPICS, LMLikelihoodJudge(lm), repetitions=2, answer="likelihood")
+    # an LMJudge given for C_I_lik lends its LM to a likelihood judge: the same answers
+    named = llm_metric("C_I_lik", TOPICS, LMJudge(lm, verbose=False), repetitions=2)
+    np.testing.assert_array_equal(named.per_topic, direct.per_topic)
+    assert named.n_questions == 6 and named.n_failures == 0
+    with pytest.raises(ValueError, match="C_I_lik"):
+        llm_metric("C_X", TOPICS, LMJudge(lm))
+    topics = tmp_path / "topics.json"
+    topics.write_text(json.dumps(TOPICS))
+    out = tmp_path / "scores.csv"
+    assert main([str(topics), "--out", str(out), "--metrics", "C_I_lik", "--repetitions", "1", "-q"]) == 0
+    (row,) = list(csv.DictReader(out.open()))
+    assert row["metric"] == "C_I_lik" and row["n_questions"] == "3" and 0 <= float(row["mean"]) <= 1

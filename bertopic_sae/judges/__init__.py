@@ -40,7 +40,7 @@ from .directions import (
     shift_embedding,
 )
 from .likelihood import LMLikelihoodJudge, sequence_log_probs
-from .llm_metrics import TopicScores, coherence_rating, intruder_detection
+from .llm_metrics import METRIC_VARIANTS, TopicScores, coherence_rating, intruder_detection, llm_metric
 from .pairwise import (
     SIMPLE_TOPIC_JUDGE_PROMPT,
     TOPIC_JUDGE_PROMPT,
@@ -93,6 +93,8 @@ __all__ = [
     "TopicScores",
     "intruder_detection",
     "coherence_rating",
+    "llm_metric",
+    "METRIC_VARIANTS",
     "DirectionSource",
     "MeanDifferenceDirections",
     "sae_topic_direction",

@@ -224,6 +224,7 @@ class LMJudge:
                         input_ids=ids.to(lm.device),
                         attention_mask=mask.to(lm.device),
                         position_ids=positions.to(lm.device),
+                        logits_to_keep=1,  # only the next-token logits: no LM head over the prompt
                     )
                     .logits[:, -1]
                     .float()

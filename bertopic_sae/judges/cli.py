@@ -9,6 +9,7 @@ Usage:
 
 ```bash
 python -m bertopic_sae.judges.cli topics.jsonl --out llm_metrics.csv --metrics C_I
+bertopic-sae judge topics.jsonl --out llm_metrics.csv --metrics C_I_lik C_R_cal   # the offline SmolLM2
 python -m bertopic_sae.judges.cli topics.json --judge openai:gpt-4.1-mini --out scores.csv
 ```
 """
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     """Handler of ``judge``: score every row of ``args.topics`` and append to ``args.out``."""
     from tqdm.auto import tqdm
 
-    from .llm_metrics import coherence_rating, intruder_detection
+    from .llm_metrics import llm_metric
 
     rows = _rows(Path(args.topics))
     out = Path(args.out)
@@ -72,9 +73,8 @@ def run(args: argparse.Namespace) -> int:
     if args.limit is not None:
         wanted = wanted[: args.limit]
     judge = _judge(args.judge, verbose=False) if wanted else None
-    functions = {"C_I": intruder_detection, "C_R": coherence_rating}
     for i, metric in tqdm(wanted, desc="judge", disable=args.quiet):
-        scores = functions[metric](rows[i]["topics"], judge, repetitions=args.repetitions, seed=args.seed)
+        scores = llm_metric(metric, rows[i]["topics"], judge, repetitions=args.repetitions, seed=args.seed)
         record = {k: rows[i].get(k, "") for k in _KEYS} | {
             "row": i,
             "metric": metric,
@@ -94,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``judge`` subcommand to a ``bertopic-sae`` subparsers object."""
+    from .llm_metrics import METRIC_VARIANTS
+
     p = subparsers.add_parser(
         "judge",
         help="topics file -> C_I / C_R LLM metrics (resumable CSV)",
@@ -101,7 +103,13 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("topics", help=".json list of word lists, or .jsonl rows with a 'topics' field")
     p.add_argument("--out", required=True, help="CSV to append to (rows already in it are skipped)")
-    p.add_argument("--metrics", nargs="+", choices=("C_I", "C_R"), default=["C_I", "C_R"])
+    p.add_argument(
+        "--metrics",
+        nargs="+",
+        choices=tuple(METRIC_VARIANTS),
+        default=["C_I", "C_R"],
+        help="C_I_lik: intruder by likelihood (an LM judge; the one SmolLM2-135M answers above chance)",
+    )
     p.add_argument("--judge", default="smollm2", help="smollm2 (offline), hf:<causal LM>, openai:<model>")
     p.add_argument("--repetitions", type=int, default=3, help="questions per topic (SAE-TM: 3)")
     p.add_argument("--seed", type=int, default=0)

@@ -70,13 +70,19 @@ def sequence_log_probs(
             seq = list(contexts[i]) + list(continuations[i])
             ids[row, : len(seq)] = torch.tensor(seq)
             mask[row, : len(seq)] = 1
+        # the LM head only over the positions that predict a continuation token (the window of the batch)
+        first = min(len(contexts[i]) for i in batch) - 1
+        keep = torch.arange(first, width - 1)
         with torch.no_grad():
-            logits = lm.model(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device)).logits.float()
+            logits = lm.model(
+                input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device), logits_to_keep=keep
+            ).logits.float()
         log_probs = torch.log_softmax(logits, dim=-1).cpu()
         for row, i in enumerate(batch):
             start, stop = len(contexts[i]), lengths[i]
             targets = ids[row, start:stop]
-            out[i] = float(log_probs[row, start - 1 : stop - 1].gather(1, targets[:, None]).sum())
+            window = log_probs[row, start - 1 - first : stop - 1 - first]
+            out[i] = float(window.gather(1, targets[:, None]).sum())
     return out
 
 

@@ -34,6 +34,7 @@ judge = LMJudge()
 ci = intruder_detection(topics, judge)       # topics: list of word lists
 cr = coherence_rating(topics, judge)
 print(ci.mean, cr.mean, ci.n_failures)
+ci_lik = llm_metric("C_I_lik", topics, judge)   # a named variant (METRIC_VARIANTS)
 ```
 """
 
@@ -51,6 +52,8 @@ __all__ = [
     "TopicScores",
     "intruder_detection",
     "coherence_rating",
+    "llm_metric",
+    "METRIC_VARIANTS",
     "INTRUDER_PROMPT",
     "INTRUDER_WORD_PROMPT",
     "COHERENCE_PROMPT",
@@ -248,3 +251,42 @@ def coherence_rating(
         blank = [COHERENCE_PROMPT.format(words=x) for x in CONTENT_FREE]
         offsets = content_free_offsets(judge, blank, digits)
     return _score(choose_many(judge, prompts, digits, calibration=offsets), owners, values, len(topics))
+
+
+METRIC_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "C_I": ("intruder", dict(answer="letter")),
+    "C_I_cal": ("intruder", dict(answer="letter", calibrate=True)),
+    "C_I_lik": ("intruder", dict(answer="likelihood")),
+    "C_R": ("coherence", {}),
+    "C_R_cal": ("coherence", dict(calibrate=True)),
+}
+"""Named metric variants -> (``"intruder"`` | ``"coherence"``, keyword arguments of that function)."""
+
+
+def llm_metric(
+    name: str, topics: Sequence[Sequence[str]], judge: Any, *, repetitions: int = 3, seed: int = 0
+) -> TopicScores:
+    """One of :data:`METRIC_VARIANTS` by name.
+
+    Arguments:
+        name: ``C_I``, ``C_I_cal``, ``C_I_lik``, ``C_R`` or ``C_R_cal``.
+        topics: each topic's words, best first.
+        judge: the judge; for ``C_I_lik`` an ``LMLikelihoodJudge``, or an ``LMJudge`` whose LM it reuses.
+        repetitions: questions per topic.
+        seed: seed of the intruders and orders.
+
+    Usage:
+
+    ```python
+    scores = llm_metric("C_I_lik", topics, LMJudge())
+    ```
+    """
+    if name not in METRIC_VARIANTS:
+        raise ValueError(f"metric {name!r}: use one of {', '.join(METRIC_VARIANTS)}.")
+    kind, kwargs = METRIC_VARIANTS[name]
+    if kwargs.get("answer") == "likelihood" and not hasattr(judge, "pmi") and hasattr(judge, "_lm"):
+        from .likelihood import LMLikelihoodJudge
+
+        judge = LMLikelihoodJudge(judge._lm())  # the same loaded LM, asked for likelihoods
+    fn = intruder_detection if kind == "intruder" else coherence_rating
+    return fn(topics, judge, repetitions=repetitions, seed=seed, **kwargs)
