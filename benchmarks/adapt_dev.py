@@ -3,7 +3,7 @@ an SAE trained from scratch on the corpus.
 
 Corpora: random subsets (seed 0) of the development documents of ``benchmarks/foundation_sae.py`` (whose
 MiniLM embeddings are cached): 2,000 Reuters articles, health-news headlines and Trump tweets and the 1,000
-IMDB reviews ("small"), and the 8,000 health-news headlines and Trump tweets ("medium"). For each corpus,
+IMDB reviews ("small"), and 4,000 health-news headlines and Trump tweets ("medium"). For each corpus,
 three SAEs, each made once and used at every K:
 
 * ``frozen``: the shipped MiniLM SAE (the default);
@@ -50,11 +50,11 @@ DEFAULT_CSV = RESULTS / "adapt_dev.csv"
 CANDIDATES = ("frozen", "fine-tune", "scratch")
 # (corpus, documents): the "small" group first (it decides whether adaptation helps at all), then "medium".
 SUBSETS = (("reuters", 2000), ("health_news_tweets", 2000), ("trump_tweets", 2000), ("imdb", 1000),
-           ("health_news_tweets", 8000), ("trump_tweets", 8000))
+           ("health_news_tweets", 4000), ("trump_tweets", 4000))
 FIELDS = ["corpus", "n_docs", "group", "vocab", "k", "sae", "seed", "npmi", "c_v", "td", "topics_found", "l0",
           "d_sae", "adapt_seconds", "fit_seconds", "load1", "date", "machine", "top_words"]
 RULE = (
-    "Per size group (small: <= 2,000 documents; medium: 8,000), each candidate's rank in every cell "
+    "Per size group (small: <= 2,000 documents; medium: 4,000), each candidate's rank in every cell "
     "(corpus x K) on NPMI, a candidate with TD < 0.8 at K <= 100 ranked last in that cell; the winner of "
     "the group has the lowest mean NPMI rank, ties broken by the mean C_V rank. Adaptation is adopted for a "
     "group only if fine-tune or scratch wins it (frozen stays on a tie). The corpus-size threshold of "
@@ -183,7 +183,7 @@ def group_ranks(frame):
 
 def decide(ranks) -> tuple[dict[str, str], int | None, str]:
     """The winner per group, the ``adapt="auto"`` threshold (None: no rule) and the adapting method."""
-    sizes = {"small": 2000, "medium": 8000}
+    sizes = {"small": 2000, "medium": 4000}
     winners = {}
     for group, table in ranks.groupby(level=0):
         table = table.droplevel(0)
@@ -259,9 +259,18 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=DEFAULT_CSV)
     p = sub.add_parser("report", help="rewrite the markdown from the CSV")
     p.add_argument("--out", type=Path, default=DEFAULT_CSV)
+    p = sub.add_parser("decide", help="print the rule's decision as JSON (threshold null: no rule)")
+    p.add_argument("--out", type=Path, default=DEFAULT_CSV)
     args = parser.parse_args()
     if args.command == "run":
         run(args)
+    elif args.command == "decide":
+        import json
+
+        import pandas as pd
+
+        winners, threshold, method = decide(group_ranks(pd.read_csv(args.out)))
+        print(json.dumps({"winners": winners, "threshold": threshold, "method": method}))
     else:
         report(args.out)
 

@@ -110,9 +110,9 @@ def main() -> None:
     parser.add_argument("--new", type=Path, nargs="+", required=True, help="topics JSONL of the new SAE rows")
     parser.add_argument("--new-label", default="sae (new defaults)")
     parser.add_argument("--peers", type=Path, default=RESULTS / "octis_grid_topics.jsonl")
-    parser.add_argument("--grid", type=Path, nargs="+",
-                        default=[RESULTS / "octis_grid.csv", RESULTS / "octis_grid_sae_defaults.csv"],
-                        help="CSVs with the internal NPMI of the same rows")
+    parser.add_argument("--new-csv", type=Path, nargs="+", default=[RESULTS / "octis_grid_sae_defaults.csv"],
+                        help="grid CSVs with the internal NPMI of the new rows")
+    parser.add_argument("--peers-csv", type=Path, default=RESULTS / "octis_grid.csv")
     parser.add_argument("--per-corpus", type=int, default=3000)
     parser.add_argument("--datasets", nargs="+", choices=SCORED, default=list(SCORED))
     parser.add_argument("--out", type=Path, default=RESULTS / "octis_grid_external_npmi.csv")
@@ -141,10 +141,11 @@ def main() -> None:
                             "seed": row["seed"], "npmi_external": round(value, 5),
                             "reference_docs": len(texts), "words_dropped_share": round(dropped, 4)})
     frame = pd.DataFrame(records)
-    internal = pd.concat([pd.read_csv(p) for p in args.grid if p.exists()])
-    internal["model"] = internal.apply(
-        lambda r: args.new_label if r["model"] == "sae" and str(r.get("code", "")) not in ("", "nan") else
-        ("sae (committed)" if r["model"] == "sae" else r["model"]), axis=1)
+    internal = pd.concat([pd.read_csv(args.peers_csv).assign(new=False),
+                          *[pd.read_csv(p).assign(new=True) for p in args.new_csv]])
+    is_sae = internal["model"] == "sae"
+    internal.loc[is_sae & internal["new"], "model"] = args.new_label
+    internal.loc[is_sae & ~internal["new"], "model"] = "sae (committed)"
     internal["dataset"] = internal["dataset"].str.split("[").str[0]
     keys = ["model", "dataset", "num_topics", "seed"]
     frame = frame.merge(internal[[*keys, "npmi"]].drop_duplicates(keys), on=keys, how="left")

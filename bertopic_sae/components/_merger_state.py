@@ -5,23 +5,21 @@ merge as named arrays plus a JSON config; the stages (SAE, codes, emission) are 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
 from ..tm.state import FittedStages
-
-if TYPE_CHECKING:
-    from .merger import SAEAtomMerger
 
 __all__ = ["MergerPersistence"]
 
 
-class MergerPersistence:
+class MergerPersistence(BaseEstimator):
     """The persistence half of SAEAtomMerger (it uses the merger's ``_check_fitted``, ``_set_atom_topics``
     and ``_mixture``)."""
 
-    def state_arrays(self: SAEAtomMerger) -> dict[str, np.ndarray]:
+    def state_arrays(self: Any) -> dict[str, np.ndarray]:
         """The fitted merge as named numpy arrays (for safetensors; the stages are saved beside it)."""
         self._check_fitted()
         arrays = {
@@ -33,15 +31,15 @@ class MergerPersistence:
         }
         return {name: np.ascontiguousarray(value) for name, value in arrays.items()}
 
-    def state_config(self: SAEAtomMerger) -> dict:
+    def state_config(self: Any) -> dict:
         """The fitted merge that is not an array (JSON-serialisable)."""
         self._check_fitted()
         return {"n_topics_": int(self.n_topics_), "merge_": self.merge_}
 
     def load_state(
-        self: SAEAtomMerger, arrays: dict[str, np.ndarray], config: dict, stages: FittedStages
-    ) -> SAEAtomMerger:
-        """Restore a fitted merger from :meth:`state_arrays`, :meth:`state_config` and its stages."""
+        self: Any, arrays: dict[str, np.ndarray], config: dict, stages: FittedStages
+    ) -> Any:
+        """Restore a fitted merger (returned) from :meth:`state_arrays`, :meth:`state_config`, its stages."""
         self.stages_ = stages
         self.merge_ = config["merge_"]
         self.atom_weights_ = arrays["atom_weights"]

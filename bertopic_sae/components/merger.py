@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.base import ClusterMixin
 from sklearn.exceptions import NotFittedError
 
 from .._types import Codes, Counts, Embeddings, Labels
@@ -37,7 +37,7 @@ __all__ = ["SAEAtomMerger"]
 logger = logging.getLogger(__name__)
 
 
-class SAEAtomMerger(ClusterMixin, MergerPersistence, BaseEstimator):  # mixins first: sklearn reads tags
+class SAEAtomMerger(ClusterMixin, MergerPersistence):  # mixins first: sklearn reads their tags
     """Merges SAE atoms into ``n_topics`` topics and assigns every document a topic (no outliers).
 
     Use it where BERTopic expects ``hdbscan_model``. Inside :class:`bertopic_sae.BERTopic` it only merges:
