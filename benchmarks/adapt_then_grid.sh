@@ -1,42 +1,59 @@
 #!/bin/bash
-# Issue 18 items 2 + 4 in one queue slot: the development table, the rule's decision, then the OCTIS grid's
-# SAE cells at the resulting defaults, then the external-reference NPMI. Run from the repository root:
-#   nohup /work/bin/heavy bash benchmarks/adapt_then_grid.sh > log 2>&1 &
+# Issue 18 items 2 + 4 as two queue jobs (run from the repository root, PYTHON = the venv's python):
+#   nohup /work/bin/heavy bash benchmarks/adapt_then_grid.sh medium > log-b 2>&1 &   # dev medium, then DBLP
+#   nohup /work/bin/heavy bash benchmarks/adapt_then_grid.sh small > log-a 2>&1 &    # dev small, rule, grid
+# "small" waits for "medium"'s development cells before it applies the rule (fixed in benchmarks/adapt_dev.py).
 set -u
 PY=${PYTHON:-python}
 R=benchmarks/results
+MARK=${MARKERS:-/tmp/adapt-markers}
+mkdir -p "$MARK"
+wait_for() { while [ ! -e "$MARK/$1" ]; do sleep 10; done; }
+
+if [ "$1" = medium ]; then
+  $PY -m benchmarks.adapt_dev run --threads 1 --groups medium
+  touch "$MARK/medium-done"
+  # DBLP (54,595 documents) is above any threshold the rule can give (<= 4,000): the frozen defaults.
+  $PY -m benchmarks.octis_grid --datasets dblp --models sae --ks 50 100 200 --seeds 0 --out $R/octis_grid_sae_defaults.csv
+  touch "$MARK/dblp-done"
+  exit 0
+fi
+
 $PY -m benchmarks.adapt_dev run --threads 1 --groups small
-$PY -m benchmarks.adapt_dev run --threads 1 --groups medium
+wait_for medium-done
+$PY -m benchmarks.adapt_dev report
 DECISION=$($PY -m benchmarks.adapt_dev decide | tail -1)
 echo "decision: $DECISION"
 THRESHOLD=$(echo "$DECISION" | $PY -c "import json,sys; print(json.load(sys.stdin)['threshold'] or 0)")
-NEW=$R/octis_grid_sae_s9.csv
+NEW=$R/octis_grid_sae_defaults.csv
 if [ "$THRESHOLD" -gt 0 ]; then
-  # adapt="auto" with the threshold: corpora at or under it get new cells (3 seeds: fine-tuning is seeded);
-  # the others are fitted exactly as before (no seed enters), so their committed default rows are copied.
+  # adapt="auto": BBC (2,225 documents) is at or under the threshold, so its cells are new (3 seeds: the
+  # fine-tuning is seeded); the other corpora are fitted exactly as before (no seed enters the fit).
+  SET="sae.merger_params={\"adapt\": \"auto\", \"adapt_max_docs\": $THRESHOLD}"
+  for SEED in 0 1 2; do
+    $PY -m benchmarks.octis_grid --datasets bbc_news --models sae --ks 20 50 100 200 --seeds $SEED \
+      --out $R/octis_grid_sae_adapted.csv --set "$SET"
+  done
+  wait_for dblp-done
   $PY - "$THRESHOLD" <<'PYEOF'
 import json, sys
 import pandas as pd
-threshold = int(sys.argv[1])
-rows = pd.read_csv("benchmarks/results/octis_grid_sae_defaults.csv")
-keep = rows[(rows["n_docs"] > threshold) & (rows["seed"] == 0)]
-keep.to_csv("benchmarks/results/octis_grid_sae_s9.csv", index=False)
-names = set(zip(keep["dataset"], keep["num_topics"], keep["seed"]))
-with open("benchmarks/results/octis_grid_sae_defaults_topics.jsonl") as src, \
-        open("benchmarks/results/octis_grid_sae_s9_topics.jsonl", "w") as out:
-    for line in src:
+threshold, R = int(sys.argv[1]), "benchmarks/results"
+frozen = pd.read_csv(f"{R}/octis_grid_sae_defaults.csv")
+frozen = frozen[(frozen["n_docs"] > threshold) & (frozen["seed"] == 0)]
+adapted = pd.read_csv(f"{R}/octis_grid_sae_adapted.csv")
+pd.concat([frozen, adapted]).to_csv(f"{R}/octis_grid_sae_s9.csv", index=False)
+keys = set(zip(frozen["dataset"], frozen["num_topics"], frozen["seed"]))
+with open(f"{R}/octis_grid_sae_s9_topics.jsonl", "w") as out:
+    for line in open(f"{R}/octis_grid_sae_defaults_topics.jsonl"):
         r = json.loads(line)
-        if (r["dataset"], r["num_topics"], r["seed"]) in names:
-            out.write(line)
-print(f"copied {len(keep)} rows above {threshold} documents")
+        out.write(line if (r["dataset"], r["num_topics"], r["seed"]) in keys else "")
+    out.writelines(open(f"{R}/octis_grid_sae_adapted_topics.jsonl"))
+print(f"octis_grid_sae_s9.csv: {len(frozen)} frozen rows above {threshold} documents + {len(adapted)} adapted")
 PYEOF
-  SET=(--set "sae.merger_params={\"adapt\": \"auto\", \"adapt_max_docs\": $THRESHOLD}")
-  for SEED in 0 1 2; do
-    $PY -m benchmarks.octis_grid --datasets bbc_news --models sae --ks 20 50 100 200 --seeds $SEED --out $NEW "${SET[@]}"
-  done
+  NEW=$R/octis_grid_sae_s9.csv
 else
-  NEW=$R/octis_grid_sae_defaults.csv
+  wait_for dblp-done
 fi
-$PY -m benchmarks.octis_grid --datasets dblp --models sae --ks 50 100 200 --seeds 0 --out $NEW
-TOPICS=${NEW%.csv}_topics.jsonl
-$PY -m benchmarks.external_npmi --new "$TOPICS" --new-csv "$NEW" --per-corpus 1000
+$PY -m benchmarks.foundation_sae grid-report --new $NEW
+$PY -m benchmarks.external_npmi --new "${NEW%.csv}_topics.jsonl" --new-csv "$NEW" --per-corpus 1000
