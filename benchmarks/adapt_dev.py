@@ -111,7 +111,8 @@ def run(args) -> None:
     model = default_embedding_model(device="cpu")
     machine = f"{cpu_model()}, {cpu_cores()} cores (shared), torch threads {torch.get_num_threads()}"
     for corpus, n_docs in SUBSETS:
-        if args.groups and group_of(n_docs) not in args.groups:
+        skip_group = args.groups and group_of(n_docs) not in args.groups
+        if skip_group or (args.corpora and corpus not in args.corpora):
             continue
         texts, embeddings = subset(corpus, n_docs, model)
         n_docs = len(texts)
@@ -253,6 +254,7 @@ def main() -> None:
     p = sub.add_parser("run", help="score each candidate on the development subsets")
     p.add_argument("--saes", nargs="+", choices=CANDIDATES, default=list(CANDIDATES))
     p.add_argument("--groups", nargs="+", choices=("small", "medium"), default=None)
+    p.add_argument("--corpora", nargs="+", choices=sorted({c for c, _ in SUBSETS}), default=None)
     p.add_argument("--ks", nargs="+", type=int, default=[20, 50, 100, 200])
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--threads", type=int, default=1)
