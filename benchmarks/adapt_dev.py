@@ -57,7 +57,8 @@ FIELDS = ["corpus", "n_docs", "group", "vocab", "k", "sae", "seed", "npmi", "c_v
           "d_sae", "adapt_seconds", "fit_seconds", "load1", "date", "machine", "top_words"]
 RULE = (
     "Per size group (small: <= 2,000 documents; medium: 4,000), each candidate's rank in every cell "
-    "(corpus x K) on NPMI, a candidate with TD < 0.8 at K <= 100 ranked last in that cell; the winner of "
+    "(corpus x K) on NPMI, a candidate with TD < 0.8 at K <= 100 (or whose fit failed) ranked last in that "
+    "cell; the winner of "
     "the group has the lowest mean NPMI rank, ties broken by the mean C_V rank. Adaptation is adopted for a "
     "group only if fine-tune or scratch wins it (frozen stays on a tie). The corpus-size threshold of "
     "adapt='auto' is then the largest group size it wins if it wins every group, else the geometric mean "
@@ -135,7 +136,12 @@ def run(args) -> None:
                     topic_model = SAETopicModel(num_topics=k, embeddings=embeddings, seed=seed,
                                                 embedding_model=model, merger_params={"sae": sae})
                     load, started = os.getloadavg()[0], time.perf_counter()
-                    output = topic_model.train_model(dataset)
+                    try:
+                        output = topic_model.train_model(dataset)
+                    except ValueError as error:  # e.g. a small SAE has fewer live atoms than K topics
+                        _append(args.out, _failed_row(corpus, n_docs, k, which, seed, sae, error, machine))
+                        print(f"{corpus} {n_docs} K={k} {which}: failed ({error})", flush=True)
+                        continue
                     seconds = time.perf_counter() - started
                     scores = evaluator.score(output)
                     merger = topic_model.model_.clustering_model
@@ -154,6 +160,15 @@ def run(args) -> None:
                     _append(args.out, row)
                     print({key: row[key] for key in FIELDS[:16]}, flush=True)
     report(args.out)
+
+
+def _failed_row(corpus, n_docs, k, which, seed, sae, error, machine) -> dict:
+    """A cell whose fit failed: no scores (the rule ranks it last), the error in ``top_words``."""
+    return {"corpus": corpus, "n_docs": n_docs, "group": group_of(n_docs), "vocab": "", "k": k, "sae": which,
+            "seed": seed, "npmi": "", "c_v": "", "td": "", "topics_found": 0, "l0": "", "d_sae": sae.d_sae,
+            "adapt_seconds": "", "fit_seconds": "", "load1": round(os.getloadavg()[0], 2),
+            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine": machine,
+            "top_words": f"FAILED: {error}"[:300]}
 
 
 def _append(path: Path, row: dict) -> None:
@@ -179,8 +194,9 @@ def group_ranks(frame):
             continue
         cell = cell.copy()
         low_td = (cell["td"] < 0.8) & (k <= 100)
-        for metric in ("npmi", "c_v"):
-            cell[f"{metric}_rank"] = cell[metric].where(~low_td, -np.inf).rank(ascending=False, method="min")
+        for metric in ("npmi", "c_v"):  # a failed fit (no score) ranks last too
+            score = cell[metric].where(~low_td, -np.inf).fillna(-np.inf)
+            cell[f"{metric}_rank"] = score.rank(ascending=False, method="min")
         ranked.append(cell)
     table = pd.concat(ranked).groupby(["group", "sae"])[["npmi_rank", "c_v_rank", "npmi", "c_v", "td"]]
     return table.mean().join(pd.concat(ranked).groupby(["group", "sae"]).size().rename("cells"))
