@@ -121,7 +121,7 @@ class SAEAtomMerger(ClusterMixin, MergerPersistence):  # mixins first: sklearn r
         n_init: int = 30,
         atom_prefix: AtomPrefix = "auto",
         adapt: AdaptMode = "never",
-        adapt_max_docs: int = 5000,
+        adapt_max_docs: int = 4000,
         adapt_steps: int = 300,
         sae_config: SAEConfig | None = None,
         train_config: TrainConfig | None = None,
@@ -181,7 +181,7 @@ class SAEAtomMerger(ClusterMixin, MergerPersistence):  # mixins first: sklearn r
             "sae_config": self.sae_config, "train_config": self.train_config,
             "background_weight": self.background_weight,
             # merger pickles of older versions lack the adapt parameters
-            "adapt": getattr(self, "adapt", "never"), "adapt_max_docs": getattr(self, "adapt_max_docs", 5000),
+            "adapt": getattr(self, "adapt", "never"), "adapt_max_docs": getattr(self, "adapt_max_docs", 4000),
             "adapt_steps": getattr(self, "adapt_steps", 300),
             "random_state": self.random_state, "verbose": self.verbose,
         }

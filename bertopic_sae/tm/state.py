@@ -89,7 +89,7 @@ def fit_stages(
     embedding_model_name: str | None = None,
     background_weight: float = 0.3,
     adapt: AdaptMode = "never",
-    adapt_max_docs: int = 5000,
+    adapt_max_docs: int = 4000,
     adapt_steps: int = 300,
     random_state: int | None = None,
     verbose: bool = False,
