@@ -63,7 +63,8 @@ RULE = (
     "group only if fine-tune or scratch wins it (frozen stays on a tie). The corpus-size threshold of "
     "adapt='auto' is then the largest group size it wins if it wins every group, else the geometric mean "
     "of the largest won and the smallest lost group size; if it wins only a larger group and not the "
-    "small one, no rule is adopted. (Fixed before the first row was measured.)"
+    "small one, no rule is adopted. (Fixed before the first row was measured, except the failed-fit clause, "
+    "added when the first fit failed.)"
 )
 
 
