@@ -18,7 +18,7 @@ THRESHOLD=$(echo "$DECISION" | $PY -c "import json,sys; print(json.load(sys.stdi
 NEW=$R/octis_grid_sae_defaults.csv
 if [ "$THRESHOLD" -gt 0 ]; then
   SET="sae.merger_params={\"adapt\": \"auto\", \"adapt_max_docs\": $THRESHOLD}"
-  for SEED in ${SEEDS:-0 1}; do  # seed 2 was cut for time on 2026-12-01 (seed 1 ran as a second job)
+  for SEED in ${SEEDS:-0 1 2}; do  # 2026-12-01: seed 0 here, seeds 1 and 2 as later jobs (time)
     $PY -m benchmarks.octis_grid --datasets bbc_news --models sae --ks 20 50 100 200 --seeds $SEED \
       --out $R/octis_grid_sae_adapted.csv --set "$SET"
   done
