@@ -276,16 +276,8 @@ class BERTopic(_BERTopic):
         if merger is not None and partial_fit and not hasattr(merger, "atom_topic_"):
             # The first batch fixes the atoms; BERTopic's partial_fit would call merger.partial_fit without
             # the embedding model's name, and sae="auto" would train a new SAE on one batch.
-            stages = fit_stages(
-                umap_embeddings,
-                sae=merger.sae,
-                sae_config=merger.sae_config,
-                train_config=merger.train_config,
-                embedding_model_name=self._embedding_model_name(),
-                background_weight=merger.background_weight,
-                random_state=merger.random_state,
-                verbose=merger.verbose,
-            )
+            stages = fit_stages(umap_embeddings, sae=merger.sae,
+                                embedding_model_name=self._embedding_model_name(), **merger.stage_params())
             merger.fit(umap_embeddings, stages=stages)
             self.sae_stages_ = stages
             # BERTopic numbers a topic first seen in a later batch anew, so the first batch must hold all.
@@ -311,17 +303,8 @@ class BERTopic(_BERTopic):
         sae = merger.sae
         if isinstance(self.umap_model, SAEEncoder) and hasattr(self.umap_model, "sae_"):
             sae = self.umap_model.sae_  # the codes come from the encoder's SAE: keep it (and save it)
-        stages = fit_stages(
-            umap_embeddings,
-            sae=sae,
-            bow=bow,
-            sae_config=merger.sae_config,
-            train_config=merger.train_config,
-            embedding_model_name=self._embedding_model_name(),
-            background_weight=merger.background_weight,
-            random_state=merger.random_state,
-            verbose=merger.verbose,
-        )
+        stages = fit_stages(umap_embeddings, sae=sae, bow=bow,
+                            embedding_model_name=self._embedding_model_name(), **merger.stage_params())
         raw = getattr(self, "_raw_embeddings", None)
         self._raw_embeddings = None
         merger.fit(umap_embeddings, y=guided_y, stages=stages, word_vectors=word_vectors,
@@ -777,8 +760,9 @@ def _load_sae_parts(model: BERTopic, folder: Path) -> None:
     sae = SparseAutoencoder.from_pretrained(folder / SAE_DIR) if (folder / SAE_DIR).exists() else None
     arrays = load_file(str(folder / MERGER_TENSORS))
     stages = stages_from_arrays(arrays, config["merger_state"], sae)
-    # Saved before merge_init existed: a later set_n_topics re-merges with the rule of the saved model.
-    merger = SAEAtomMerger(**{"merge_init": "k-means++", "n_init": 1, **config["merger_params"]})
+    # Saved before merge_init / adapt existed: a later set_n_topics or refit follows the saved model's rules.
+    old_rules = {"merge_init": "k-means++", "n_init": 1, "adapt": "never"}
+    merger = SAEAtomMerger(**{**old_rules, **config["merger_params"]})
     merger.load_state(arrays, config["merger_state"], stages)
     model.hdbscan_model = merger
     model.sae_stages_ = stages

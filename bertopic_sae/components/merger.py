@@ -13,10 +13,11 @@ import time
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.base import ClusterMixin
 from sklearn.exceptions import NotFittedError
 
 from .._types import Codes, Counts, Embeddings, Labels
+from ..sae.adapt import AdaptMode, should_adapt
 from ..sae.config import SAEConfig, TrainConfig
 from ..sae.model import check_embeddings
 from ..tm.assignment import (
@@ -29,13 +30,14 @@ from ..tm.assignment import (
 )
 from ..tm.merge import AtomPrefix, MergeInit, atom_prior, atom_vectors, kmeans_atoms, merge_prefix
 from ..tm.state import FittedStages, fit_stages
+from ._merger_state import MergerPersistence
 
 __all__ = ["SAEAtomMerger"]
 
 logger = logging.getLogger(__name__)
 
 
-class SAEAtomMerger(ClusterMixin, BaseEstimator):  # mixins first: sklearn reads their tags
+class SAEAtomMerger(ClusterMixin, MergerPersistence):  # mixins first: sklearn reads their tags
     """Merges SAE atoms into ``n_topics`` topics and assigns every document a topic (no outliers).
 
     Use it where BERTopic expects ``hdbscan_model``. Inside :class:`bertopic_sae.BERTopic` it only merges:
@@ -74,6 +76,11 @@ class SAEAtomMerger(ClusterMixin, BaseEstimator):  # mixins first: sklearn reads
             ``"auto"``: with a Matryoshka SAE the smallest nested dictionary holding 8 atoms per topic
             (its coarse atoms for few topics, all atoms for many), every atom otherwise; ``"all"``; or
             an integer, the first that many atoms. Atoms left out join the topic of their documents.
+        adapt: whether a pretrained SAE (shipped or given; not one trained on the documents) is first
+            fine-tuned on the documents (a copy, :func:`bertopic_sae.sae.adapt.fine_tune_sae`): ``"auto"``
+            (when there are at most ``adapt_max_docs`` documents), ``"fine-tune"`` (always) or ``"never"``.
+        adapt_max_docs: corpus-size threshold of ``adapt="auto"``.
+        adapt_steps: fine-tuning steps (batches of 500 at lr 2e-4).
         sae_config: shape of an SAE trained on the documents (when the merger trains one).
         train_config: how to train it.
         random_state: seed of the merge's k-means++ starts (and of SAE training when the merger trains one).
@@ -89,6 +96,7 @@ class SAEAtomMerger(ClusterMixin, BaseEstimator):  # mixins first: sklearn reads
         atom_weights_: θ̄, the mean normalised activation of every atom (sums to 1).
         timings_: seconds spent in ``fit`` on the earlier stages (when the merger ran them) and the merge.
         stages_: the :class:`~bertopic_sae.tm.state.FittedStages` it merged (SAE, codes, words, emission).
+        adapted_: whether ``sae_`` was fine-tuned on the training documents (``adapt``).
         sae_, codes_, emission_model_, counts_: the same as ``stages_.sae`` ... (read-only views).
 
     Usage:
@@ -112,6 +120,9 @@ class SAEAtomMerger(ClusterMixin, BaseEstimator):  # mixins first: sklearn reads
         merge_init: MergeInit = "consensus",
         n_init: int = 30,
         atom_prefix: AtomPrefix = "auto",
+        adapt: AdaptMode = "never",
+        adapt_max_docs: int = 4000,
+        adapt_steps: int = 300,
         sae_config: SAEConfig | None = None,
         train_config: TrainConfig | None = None,
         random_state: int | None = 42,
@@ -127,6 +138,9 @@ class SAEAtomMerger(ClusterMixin, BaseEstimator):  # mixins first: sklearn reads
         self.merge_init = merge_init
         self.n_init = n_init
         self.atom_prefix = atom_prefix
+        self.adapt = adapt
+        self.adapt_max_docs = adapt_max_docs
+        self.adapt_steps = adapt_steps
         self.sae_config = sae_config
         self.train_config = train_config
         self.random_state = random_state
@@ -156,6 +170,21 @@ class SAEAtomMerger(ClusterMixin, BaseEstimator):  # mixins first: sklearn reads
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}.")
         if isinstance(self.atom_prefix, str) and self.atom_prefix not in ("auto", "all"):
             raise ValueError(f"atom_prefix must be 'auto', 'all' or an integer, got {self.atom_prefix!r}.")
+        should_adapt(self.adapt, n_docs, self.adapt_max_docs)  # raises on a bad adapt / adapt_max_docs
+        steps = self.adapt_steps
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+            raise ValueError(f"adapt_steps must be a positive integer, got {steps!r}.")
+
+    def stage_params(self) -> dict:
+        """The keyword arguments of :func:`~bertopic_sae.tm.state.fit_stages` this merger's parameters set."""
+        return {
+            "sae_config": self.sae_config, "train_config": self.train_config,
+            "background_weight": self.background_weight,
+            # merger pickles of older versions lack the adapt parameters
+            "adapt": getattr(self, "adapt", "never"), "adapt_max_docs": getattr(self, "adapt_max_docs", 4000),
+            "adapt_steps": getattr(self, "adapt_steps", 300),
+            "random_state": self.random_state, "verbose": self.verbose,
+        }
 
     def fit(
         self,
@@ -195,17 +224,8 @@ class SAEAtomMerger(ClusterMixin, BaseEstimator):  # mixins first: sklearn reads
         self.n_features_in_ = X.shape[1]
         timer = time.perf_counter()
         if stages is None:
-            stages = fit_stages(
-                X,
-                sae=self.sae,
-                bow=bow,
-                sae_config=self.sae_config,
-                train_config=self.train_config,
-                embedding_model_name=embedding_model_name,
-                background_weight=self.background_weight,
-                random_state=self.random_state,
-                verbose=self.verbose,
-            )
+            stages = fit_stages(X, sae=self.sae, bow=bow, embedding_model_name=embedding_model_name,
+                                **self.stage_params())
         elif stages.codes.shape[0] != n_docs:
             raise ValueError(f"stages hold {stages.codes.shape[0]} documents but X has {n_docs} rows.")
         self.timings_ = {"stages": time.perf_counter() - timer}
@@ -242,6 +262,7 @@ class SAEAtomMerger(ClusterMixin, BaseEstimator):  # mixins first: sklearn reads
     counts_ = property(
         lambda self: self.stages_.counts, doc="Bag of words of the training documents, or None."
     )
+    adapted_ = property(lambda self: self.stages_.adapted, doc="Whether the SAE was fine-tuned on the docs.")
 
     def set_stages(self, stages: FittedStages) -> SAEAtomMerger:
         """Replace the earlier stages' results (e.g. an emission model re-fitted on a new vocabulary) and
@@ -438,50 +459,6 @@ class SAEAtomMerger(ClusterMixin, BaseEstimator):  # mixins first: sklearn reads
         """Indices of the atoms merged into ``topic`` (a raw label of this merger)."""
         self._check_fitted()
         return np.flatnonzero(self.atom_topic_ == topic)
-
-    # ------------------------------------------------------------------ persistence
-    def state_arrays(self) -> dict[str, np.ndarray]:
-        """The fitted merge as named numpy arrays (for safetensors; the stages are saved beside it)."""
-        self._check_fitted()
-        arrays = {
-            "atom_topic": self.atom_topic_,
-            "atom_weights": self.atom_weights_,
-            "atom_vectors": self._atom_vectors,
-            "labels": self.labels_,
-            **({"topic_centroids": self.topic_centroids_} if self.topic_centroids_ is not None else {}),
-        }
-        return {name: np.ascontiguousarray(value) for name, value in arrays.items()}
-
-    def state_config(self) -> dict:
-        """The fitted merge that is not an array (JSON-serialisable)."""
-        self._check_fitted()
-        return {"n_topics_": int(self.n_topics_), "merge_": self.merge_}
-
-    def load_state(self, arrays: dict[str, np.ndarray], config: dict, stages: FittedStages) -> SAEAtomMerger:
-        """Restore a fitted merger from :meth:`state_arrays`, :meth:`state_config` and its stages."""
-        self.stages_ = stages
-        self.merge_ = config["merge_"]
-        self.atom_weights_ = arrays["atom_weights"]
-        self._atom_vectors = arrays["atom_vectors"]
-        self._set_atom_topics(arrays["atom_topic"], int(config["n_topics_"]))
-        self.topic_centroids_ = arrays.get("topic_centroids")
-        # The labels are stored; only the mixture is recomputed (what _assign returns beside its labels).
-        self.probabilities_ = self._mixture(self.codes_)
-        self.labels_ = arrays["labels"]
-        return self
-
-    def __setstate__(self, state: dict) -> None:
-        # Pickled by 0.1.0: the earlier stages' results were attributes of the merger.
-        if "stages_" not in state and "codes_" in state:
-            state["stages_"] = FittedStages(
-                sae=state.pop("sae_", None),
-                codes=state.pop("codes_"),
-                counts=state.pop("counts_", None),
-                emission=state.pop("emission_model_", None),
-                input=state.pop("_input", "embeddings"),
-                float16_grid=False,
-            )
-        super().__setstate__(state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

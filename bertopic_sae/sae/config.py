@@ -116,7 +116,8 @@ class TrainConfig:
 
     init_b_dec: Literal["mean", "zeros"] = "mean"
     """Initial decoder bias: the mean of the first batch (converges faster on embeddings, which are
-    far from centred) or zeros (the paper's code)."""
+    far from centred) or zeros (the paper's code). A new SAE only: ``train_sae(..., sae=...)`` keeps the
+    given SAE's bias."""
 
     auxk_alpha: float = 1 / 32
     """Weight of the AuxK loss that revives dead atoms (``topk``/``batchtopk`` only)."""

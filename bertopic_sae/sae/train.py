@@ -202,6 +202,7 @@ def train_sae(
         sampler, n_examples, d_in = None, None, first.shape[1]
         stream = _prepend(first, stream)
 
+    new_sae = sae is None
     if sae is None:
         sae_config = sae_config or SAEConfig(d_in=d_in)
         if sae_config.d_in != d_in:
@@ -223,7 +224,7 @@ def train_sae(
     checkpoint_dir = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else None
     if checkpoint_dir is not None and cfg.resume and (checkpoint_dir / STATE_FILE).exists():
         start_step = _load_checkpoint(checkpoint_dir, sae, optimizer, since_fired, device)
-    elif cfg.init_b_dec == "mean" and sampler is not None:
+    elif new_sae and cfg.init_b_dec == "mean" and sampler is not None:  # a given SAE keeps its bias
         with torch.no_grad():
             sae.b_dec.copy_(torch.from_numpy(sampler.rows(0, min(sampler.n, 8192)).mean(0)))
 

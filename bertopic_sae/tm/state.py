@@ -22,6 +22,7 @@ import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
 from .._types import Codes, Counts, Embeddings
+from ..sae.adapt import AdaptMode, adapt_sae, should_adapt
 from ..sae.config import SAEConfig, TrainConfig
 from ..sae.model import SparseAutoencoder, check_embeddings
 from ..sae.resolve import resolve_sae
@@ -47,6 +48,8 @@ class FittedStages:
     float16_grid: bool = True
     """Whether embeddings are read at float16 precision (:func:`bertopic_sae.sae.model.round_to_float16`), so
     float16-stored and float32 embeddings give the same topics; False for models saved by 0.1.0."""
+    adapted: bool = False
+    """Whether ``sae`` is a copy of the given SAE fine-tuned on these documents (``adapt=``)."""
 
 
 def fit_emission(
@@ -85,10 +88,14 @@ def fit_stages(
     train_config: TrainConfig | None = None,
     embedding_model_name: str | None = None,
     background_weight: float = 0.3,
+    adapt: AdaptMode = "never",
+    adapt_max_docs: int = 4000,
+    adapt_steps: int = 300,
     random_state: int | None = None,
     verbose: bool = False,
 ) -> FittedStages:
-    """Stages 1 and 2: resolve (or train) the SAE, encode the documents, fit the emission model on ``bow``.
+    """Stages 1 and 2: resolve (or train) the SAE, adapt it to the documents when the rule ``adapt`` says so,
+    encode the documents, fit the emission model on ``bow``.
 
     Arguments:
         X: document embeddings ``(n, d_in)``, or SAE codes ``(n, d_sae)`` (scipy sparse).
@@ -98,9 +105,18 @@ def fit_stages(
         train_config: how to train it.
         embedding_model_name: name of the embedding model, to pick a shipped SAE.
         background_weight: π of the emission model.
-        random_state: seed of the SAE training and the emission fit.
+        adapt: whether a pretrained SAE (shipped, a folder or a given SAE; not one trained here) is fine-tuned
+            on the documents first (:func:`bertopic_sae.sae.adapt.fine_tune_sae`, on a copy): ``"never"``,
+            ``"fine-tune"`` (always) or ``"auto"`` (when there are at most ``adapt_max_docs`` documents).
+            Not for SAE codes.
+        adapt_max_docs: the corpus-size threshold of ``adapt="auto"``.
+        adapt_steps: fine-tuning steps.
+        random_state: seed of the SAE training, the fine-tuning and the emission fit.
         verbose: show progress.
     """
+    should_adapt(adapt, 0, adapt_max_docs)  # check the values before any work
+    if isinstance(adapt_steps, bool) or not isinstance(adapt_steps, (int, np.integer)) or adapt_steps < 1:
+        raise ValueError(f"adapt_steps must be a positive integer, got {adapt_steps!r}.")
     if sp.issparse(X):
         model = None if sae in ("auto", None, "train") else resolve_sae(sae, None)
         codes = sp.csr_matrix(X, dtype=np.float32)
@@ -112,11 +128,29 @@ def fit_stages(
         model = resolve_sae(sae, X, sae_config=sae_config, train_config=train_config,
                             embedding_model_name=embedding_model_name, seed=random_state, verbose=verbose)
         check_embeddings(X, model.d_in)
-        stages = FittedStages(sae=model, codes=model.encode_csr(X, verbose=verbose, float16_grid=True))
+        adapted = False
+        pretrained = not _trained_here(sae, X, embedding_model_name)
+        if pretrained and should_adapt(adapt, X.shape[0], adapt_max_docs):
+            model = adapt_sae(model, X, adapt="fine-tune", steps=adapt_steps, seed=random_state,
+                              verbose=verbose)
+            adapted = True
+        stages = FittedStages(sae=model, codes=model.encode_csr(X, verbose=verbose, float16_grid=True),
+                              adapted=adapted)
     if bow is not None:
         stages = fit_emission(stages, bow, background_weight=background_weight, random_state=random_state,
                               verbose=verbose)
     return stages
+
+
+def _trained_here(sae, X: np.ndarray, model_name: str | None) -> bool:
+    """Whether ``resolve_sae`` trained the SAE on the documents (then there is nothing to adapt)."""
+    if isinstance(sae, (SparseAutoencoder, os.PathLike)):
+        return False
+    if sae == "auto":
+        from ..sae.pretrained import pretrained_for
+
+        return model_name is None or pretrained_for(X.shape[1], model_name) is None
+    return sae is None or sae == "train"
 
 
 def stages_to_arrays(stages: FittedStages) -> tuple[dict[str, np.ndarray], dict]:
@@ -128,7 +162,7 @@ def stages_to_arrays(stages: FittedStages) -> tuple[dict[str, np.ndarray], dict]
         "codes_indptr": codes.indptr.astype(np.int64),
         "codes_shape": np.array(codes.shape, dtype=np.int64),
     }
-    config: dict = {"input": stages.input, "float16_grid": stages.float16_grid}
+    config: dict = {"input": stages.input, "float16_grid": stages.float16_grid, "adapted": stages.adapted}
     if stages.emission is not None:
         model = stages.emission
         arrays.update(emission=model.emission_, background=model.background_, idf=model.idf_,
@@ -169,4 +203,5 @@ def stages_from_arrays(
         emission=emission,
         input=config.get("input", "embeddings"),
         float16_grid=bool(config.get("float16_grid", False)),  # saved by 0.1.0: full precision
+        adapted=bool(config.get("adapted", False)),
     )
