@@ -20,7 +20,8 @@ def test_v010_model_loads_with_identical_predictions(saved):
     documents = words["documents"]
     topics, probabilities = model.transform(documents, embeddings=expected["embeddings"])
     np.testing.assert_array_equal(np.asarray(topics), expected["topics"])
-    np.testing.assert_array_equal(probabilities, expected["probabilities"])
+    # float32 sums change in the last bits with the number of BLAS threads (3e-7 with one thread)
+    np.testing.assert_allclose(probabilities, expected["probabilities"], rtol=0, atol=1e-5)
     np.testing.assert_array_equal(np.asarray(model.topics_), expected["train_topics"])
     for topic, top in words["topic_words"].items():
         assert [w for w, _ in model.get_topic(int(topic))] == top
