@@ -160,7 +160,7 @@ def stage_package(args) -> None:
     from bertopic_sae.lm import load_causal_lm
     from bertopic_sae.mtm.descriptions import feature_examples
     from bertopic_sae.mtm.lmsae import EXAMPLES_FILE, FeatureStats, quantile_thresholds
-    from bertopic_sae.sae import CFG_FILE, WEIGHTS_FILE
+    from bertopic_sae.sae.checkpoint import CFG_FILE, WEIGHTS_FILE
 
     torch.set_num_threads(args.threads)
     sae = SparseAutoencoder.from_pretrained(args.work / "sae")
