@@ -160,7 +160,7 @@ def stage_package(args) -> None:
     from bertopic_sae.lm import load_causal_lm
     from bertopic_sae.mtm.descriptions import feature_examples
     from bertopic_sae.mtm.lmsae import EXAMPLES_FILE, FeatureStats, quantile_thresholds
-    from bertopic_sae.sae import CFG_FILE, WEIGHTS_FILE
+    from bertopic_sae.sae.checkpoint import CFG_FILE, WEIGHTS_FILE
 
     torch.set_num_threads(args.threads)
     sae = SparseAutoencoder.from_pretrained(args.work / "sae")
@@ -235,12 +235,12 @@ def stage_package(args) -> None:
         ("date", dt.date.today().isoformat()),
     ]
     table = "\n".join(f"| {key} | {value} |" for key, value in rows)
-    card = f"""# smollm2-135m-instruct-L{args.layer}: an SAE on SmolLM2-135M-Instruct's residual stream
+    card = f"""# {target.name}: an SAE on SmolLM2-135M-Instruct's residual stream
 
 Shipped with `bertopic-sae` for the Mechanistic Topic Models (`bertopic_sae.mtm`); load it with
-`bertopic_sae.mtm.load_lm_sae("smollm2-135m-instruct-L{args.layer}")`. Built by
-`benchmarks/mtm_build_sae.py` (stages `acts`, `train --steps 300 --batch-size 1024 --d-sae 2304 --k 16`,
-`package`).
+`bertopic_sae.mtm.load_lm_sae("{target.name}")`. Built by `benchmarks/mtm_build_sae.py` (stages `acts`,
+`train --steps {meta.get('train_steps')} --batch-size {meta.get('train_batch_size')} --d-sae {sae.d_sae}
+--k {sae.cfg.k} --lr {meta.get('train_lr')}`, `package`).
 
 | | |
 |---|---|
@@ -254,11 +254,9 @@ tokens (above q_i) and the contexts of its five largest activations.
 
 Random subsets (seed 0) of development corpora of the project's `shared/datasets`, never the benchmark
 corpora (20 Newsgroups, BBC News, M10, DBLP): {sources}. Held out for the held-out column: the last
-500-document shard of every corpus. The data is small (about {X.shape[0] // 1000}k tokens: the shared 2-core
-machine ran the LM at 45-300 tokens/s that day, so Reuters and IMDB were dropped from the plan) and it is
-all tweets; the paper's GemmaScope SAEs saw billions of tokens. Expect coarse, partly lexical features and
-weak coverage of long-form news and technical text; plug in a larger SAE for a larger LM where a GPU is
-available (`load_lm_sae(folder, model=..., layer=...)`).
+500-document shard of every corpus. The data is small (about {X.shape[0] // 1000}k tokens, from a 2-core
+CPU machine); the paper's GemmaScope SAEs saw billions of tokens. Expect coarse, partly lexical features;
+plug in a larger SAE for a larger LM where a GPU is available (`load_lm_sae(folder, model=..., layer=...)`).
 """
     (target / ".README.md.tmp").write_text(card)
     (target / ".README.md.tmp").replace(target / "README.md")

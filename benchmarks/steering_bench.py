@@ -1,8 +1,9 @@
 """Steering benchmark: steer SmolLM2 towards topics and trade topic relevance against fluency.
 
 Topics and directions (``--models``): mechanistic topic models (mLDA, mBERTopic, mETM; ``bertopic_sae.mtm``)
-fit on the first ``--n-docs`` documents of a development corpus (``--corpus``, default health-news tweets;
-never a benchmark corpus) with the shipped layer-15 SmolLM2 SAE, steered along
+fit on ``--n-docs`` random (``--subset-seed``; ``--subset first``: the first) documents of a development
+corpus (``--corpus``, default health-news tweets; never a benchmark corpus) with a layer-15 SmolLM2 SAE
+(``--lm-sae``, default the MTM default; topics and directions: benchmarks/steering_sources.py), steered along
 ``v_k = normalize(Σ_i c_ki w_i)`` (SAE decoder rows w_i) at the SAE's layer, c_ki = β_ki (the paper) or
 cleaned (``--weighting specific --content-only --remove-bias --top-features N``, see
 ``MechanisticTopicModel.topic_direction``); or (``sae-tm-meandiff``) SAE-TM topics on Reuters with
@@ -19,7 +20,8 @@ continuation), ``LMLikelihoodJudge``), the embedding judge and, with ``--prompt-
 prompt judge; Δℓ on the topic's 4 top documents and on 4 other topics' documents (every position steered);
 perplexity of the continuation under the unsteered LM. The report gives the scales to read λ against
 (median |h|, h·v_k and active SAE feature activation). Writes
-``results/steering_<corpus>_<variant><tag>.md/.csv/.png`` (the plot: relevance against perplexity).
+``results/steering_<corpus>[-random<seed>]_<variant><tag>.md/.csv/.png`` (the plot: relevance against
+perplexity).
 
 Usage:
 
@@ -42,6 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks._machine import cpu_cores, cpu_model
+from benchmarks.steering_sources import mtm_topics, residual_scale, sae_tm_topics
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -53,122 +56,6 @@ PROMPTS = [
     "Continue the story: It was a quiet morning when",
     "What should I know?",
 ]
-
-
-def sae_tm_topics(lm, n_docs: int, n_topics: int, layer: int, verbose: bool):
-    """SAE-TM topics on Reuters and their mean-difference directions at ``layer``."""
-    from bertopic_sae import BERTopic, SAEAtomMerger
-    from bertopic_sae.datasets import default_embedding_model, embed, load_corpus
-    from bertopic_sae.judges import MeanDifferenceDirections
-
-    corpus = load_corpus("reuters", limit=n_docs)
-    texts = list(corpus.texts)
-    model_st = default_embedding_model(device="cpu")
-    embeddings = embed(texts, model_st, show_progress_bar=verbose)
-    model = BERTopic(clustering_model=SAEAtomMerger(n_topics=n_topics), embedding_model=model_st)
-    topics = np.asarray(model.fit_transform(texts, embeddings=embeddings)[0])
-    words = {k: [w for w, _ in model.get_topic(k)[:10]] for k in range(n_topics)}
-    fit_texts, fit_labels, held_out = [], [], {}
-    for k in range(n_topics):
-        rows = np.flatnonzero(topics == k)
-        held_out[k] = [texts[i] for i in rows[:4]]
-        fit_texts += [texts[i] for i in rows[4:28]]
-        fit_labels += [k] * len(rows[4:28])
-    source = MeanDifferenceDirections(layer=layer, verbose=verbose).fit(lm, fit_texts, fit_labels)
-    usable = [k for k in range(n_topics) if k in source.topics_ and len(held_out[k]) >= 2]
-    return (
-        "sae-tm-reuters-meandiff",
-        source,
-        {k: words[k] for k in usable},
-        {k: held_out[k] for k in usable},
-    )
-
-
-class _Directions:
-    """A fitted mechanistic topic model as a steering source: its SAE's layer and ``topic_direction``
-    (with the direction options of ``MechanisticTopicModel.topic_direction``)."""
-
-    def __init__(self, model, **options):
-        self.model = model
-        self.layer = int(model.bundle_.layer)
-        self.options = options
-
-    def topic_direction(self, k: int):
-        return self.model.topic_direction(k, **self.options)
-
-
-def mtm_topics(lm, kind: str, corpus: str, n_docs: int, n_topics: int, verbose: bool, **options):
-    """mLDA / mBERTopic / mETM on a development corpus: v_k = normalize(sum_i c_ki w_i) at the SAE's layer.
-
-    SAE feature counts (the shipped layer-15 SAE, 64 tokens per document) are computed once per corpus and
-    cached on disk; topic words are read over ``bertopic_sae.default_vectorizer``; each topic's documents
-    for Δℓ are its 4 highest-θ documents, its off-topic documents the highest-θ document of 4 other
-    topics. Topics are taken largest first (by θ mass); those holding under 1% of it (empty LDA topics,
-    whose β is the flat prior) or with no feature weight left are not steered.
-    """
-    import pickle
-
-    from bertopic_sae._io import atomic_write_bytes
-    from bertopic_sae.data import cache_dir, load_corpus
-    from bertopic_sae.mtm import METM, MLDA, MBERTopic, featurize, load_lm_sae
-
-    texts = list(load_corpus(corpus, limit=n_docs).texts)
-    bundle = load_lm_sae()
-    stored = cache_dir() / "steering" / f"{corpus}-{len(texts)}-64tok.pkl"
-    if stored.exists():
-        fc = pickle.loads(stored.read_bytes())
-    else:
-        fc = featurize(lm, bundle, texts, max_tokens=64, verbose=verbose)
-        stored.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(stored, pickle.dumps(fc))
-    cls = {"mlda": MLDA, "mbertopic": MBERTopic, "metm": METM}[kind]
-    model = cls(n_topics, sae=bundle, lm=lm, max_tokens=64, verbose=verbose, random_state=0).fit(texts, fc)
-    theta = np.asarray(model.doc_topic_)
-    source = _Directions(model, **options)
-    share = theta.sum(0) / theta.sum()
-    usable = []
-    for k in np.argsort(-share).tolist():
-        try:
-            source.topic_direction(k)
-        except ValueError:
-            continue
-        if share[k] >= 0.01 and theta[:, k].max() > 0:
-            usable.append(k)
-    words = {k: [w for w, _ in model.get_topic_words(k, 10)] for k in usable}
-    docs = {k: [texts[i] for i in np.argsort(-theta[:, k])[:4]] for k in usable}
-    off = {k: [docs[j][0] for j in usable if j != k][:4] for k in usable}
-    return f"{kind}-{corpus}", source, words, docs, off
-
-
-def residual_scale(lm, source, topics, docs) -> dict:
-    """Scales to read λ against, over the topic documents' tokens at the layer (sink tokens left out).
-
-    Median residual norm |h|, median component h·v_k, and (when the source has an SAE) the median
-    activation of an active SAE feature (its decoder rows have unit norm, so this is the length a typical
-    feature adds along its direction).
-    """
-    import torch
-
-    norms, along, acts = [], [], []
-    sae = getattr(getattr(source, "model", None), "bundle_", None)
-    for k in topics:
-        v = source.topic_direction(k).float()
-        for text in docs[k][:2]:
-            ids = lm.tokenizer(text, return_tensors="pt", truncation=True, max_length=64).input_ids
-            with torch.no_grad():
-                h = lm.model(ids.to(lm.device), output_hidden_states=True).hidden_states[source.layer][0]
-            h = h.float().cpu()
-            n = h.norm(dim=-1)
-            h = h[n <= 3 * n.median()]
-            norms.append(h.norm(dim=-1))
-            along.append(h @ v.cpu())
-            if sae is not None:
-                with torch.no_grad():
-                    a = sae.sae.encode(h).acts
-                acts.append(a[a > 0])
-    out = {"norm": float(torch.cat(norms).median()), "along": float(torch.cat(along).median())}
-    out["feature_act"] = float(torch.cat(acts).median()) if acts else float("nan")
-    return out
 
 
 def plot(tables: dict[str, list[dict]], path: Path, title: str) -> None:
@@ -273,6 +160,17 @@ def main(argv=None) -> None:
     parser.add_argument("--corpus", default="health_news_tweets", help="development corpus of the MTM topics")
     parser.add_argument("--layer", type=int, default=15)
     parser.add_argument("--n-docs", type=int, default=1000)
+    parser.add_argument(
+        "--subset",
+        choices=["first", "random"],
+        default="random",
+        help="the corpus's first or random documents",
+    )
+    parser.add_argument("--subset-seed", type=int, default=1, help="seed of the random subset")
+    parser.add_argument(
+        "--word-weighting", choices=["none", "ctfidf"], default="ctfidf", help="topic words of the MTMs"
+    )
+    parser.add_argument("--lm-sae", default=None, help="LM SAE name or folder (default: the MTM default)")
     parser.add_argument("--n-topics", type=int, default=10, help="K of the topic models")
     parser.add_argument("--topics", type=int, default=10, help="topics steered (the first usable ones)")
     parser.add_argument("--strengths", type=float, nargs="+", default=[0.0, 10.0, 20.0, 40.0])
@@ -313,6 +211,7 @@ def main(argv=None) -> None:
         "top_features": args.top_features,
     }
     all_rows, tables, notes = [], {}, []
+    sae_folder = ""
     for kind in ["custom"] if args.source else args.models:
         off = None
         if args.source:
@@ -324,8 +223,19 @@ def main(argv=None) -> None:
             )
         else:
             name, source, words, docs, off = mtm_topics(
-                lm, kind, args.corpus, args.n_docs, args.n_topics, args.verbose, **options
+                lm,
+                kind,
+                args.corpus,
+                args.n_docs,
+                args.n_topics,
+                args.verbose,
+                subset=args.subset,
+                subset_seed=args.subset_seed,
+                lm_sae=args.lm_sae,
+                word_weighting=args.word_weighting,
+                **options,
             )
+            sae_folder = source.model.bundle_.folder
         topics = list(words)[: args.topics]  # largest first
         if not topics:
             notes.append(f"- {name}: no topic with a usable direction; not steered.")
@@ -371,10 +281,11 @@ def main(argv=None) -> None:
             f"  Example (topic {example.topic}, λ = {example.strength:g}): unsteered "
             f"{example.baseline[:160]!r} → steered {example.text[:160]!r}"
         )
-        write_results(args, all_rows, tables, notes)  # after every model: a cut-short run keeps its models
+        # after every model: a cut-short run keeps its models
+        write_results(args, all_rows, tables, notes, sae_folder)
 
 
-def write_results(args, all_rows, tables, notes) -> None:
+def write_results(args, all_rows, tables, notes, sae_folder: str = "") -> None:
     from bertopic_sae._io import atomic_write_text
 
     RESULTS.mkdir(exist_ok=True)
@@ -386,7 +297,8 @@ def write_results(args, all_rows, tables, notes) -> None:
         + (["newpos"] if args.positions == "new" else [])
         + ([] if args.skip_sinks is None else ["nosinks"])
     )
-    stem = RESULTS / f"steering_{args.corpus}_{variant}{args.tag}"
+    subset = "" if args.subset == "first" else f"-random{args.subset_seed}"
+    stem = RESULTS / f"steering_{args.corpus}{subset}_{variant}{args.tag}"
     with open(f"{stem}.csv.tmp", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(COLUMNS)
@@ -422,7 +334,13 @@ def write_results(args, all_rows, tables, notes) -> None:
         f"{', b_dec projected out' if args.remove_bias else ''}"
         f"{f', the {args.top_features} heaviest features only' if args.top_features else ''}; "
         f"{args.prompts} prompts, {decoding}, "
-        f"{args.tokens} new tokens; K = {args.n_topics} on the first {args.n_docs} documents.",
+        f"{args.tokens} new tokens; K = {args.n_topics} on "
+        + (
+            f"the first {args.n_docs}"
+            if args.subset == "first"
+            else f"{args.n_docs} random (seed {args.subset_seed})"
+        )
+        + f" documents; LM SAE: {Path(sae_folder).name or 'n/a'}; topic words: {args.word_weighting}.",
         "",
         "| model | λ | rows | win rate (likelihood judge) | mean PMI gain | win rate (embedding judge) | "
         + ("win rate (SmolLM2 prompt judge) | " if args.prompt_judge else "")

@@ -209,10 +209,11 @@ def test_additive_steering_and_generated_positions_only(lm):
 
 
 def test_steering_along_a_content_feature_raises_the_likelihood_judges_relevance(lm):
-    """A tiny real case: the shipped SAE's 'exercise / workout' feature, added at the generated positions."""
+    """A tiny real case: the first shipped SAE's 'exercise / workout' feature, added at the generated
+    positions (feature ids belong to one SAE, so this one is loaded by name)."""
     from bertopic_sae.mtm import load_lm_sae
 
-    bundle = load_lm_sae()
+    bundle = load_lm_sae("smollm2-135m-instruct-L15")
     feature = 2053
     assert "exercise" in {t.strip() for t, _ in bundle.examples["top_tokens"][feature][:3]}
     prompt = "Write a few sentences about anything you like."

@@ -163,6 +163,11 @@ def steering_sweep(
     rows = []
     grid = [(k, s, p) for k in topics for s in strengths for p in range(len(prompts))]
     for k, s, p in tqdm(grid, desc="steering", disable=not verbose):
+        if not replace and s == 0:  # h + 0 v is the unsteered model: nothing to run again
+            ppl = continuation_perplexity(lm, ids[p], baselines[p])
+            off_zero = 0.0 if k in base_off else float("nan")
+            rows.append(SteeringRow(k, 0.0, p, baselines[p], baselines[p], ppl, 0.0, float("nan"), off_zero))
+            continue
         direction = source.topic_direction(k)
         with steer(lm.model, layer, direction, float(s), positions=positions, **common):
             text = lm.generate(prompts[p], max_new_tokens, do_sample=do_sample, seed=seed)

@@ -30,7 +30,7 @@ from ..steering import SteeringMode
 from ..steering import steer as _steer
 from .directions import DirectionWeighting, topic_direction
 from .features import FeatureCounts, featurize
-from .lmsae import LMSAE, load_lm_sae
+from .lmsae import DEFAULT_LM_SAE, LMSAE, load_lm_sae
 
 __all__ = ["MechanisticTopicModel", "load_model", "WordWeighting", "DirectionWeighting"]
 
@@ -65,7 +65,7 @@ class MechanisticTopicModel:
         self,
         n_topics: int = 20,
         *,
-        sae: str | os.PathLike | LMSAE = "smollm2-135m-instruct-L15",
+        sae: str | os.PathLike | LMSAE = DEFAULT_LM_SAE,
         lm: Any = None,
         max_tokens: int = 128,
         batch_size: int = 32,

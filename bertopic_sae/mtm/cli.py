@@ -29,13 +29,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from .features import FeatureCounts, featurize, filter_features
+from .lmsae import DEFAULT_LM_SAE
 
 __all__ = [
     "register", "features_command", "fit_command", "add_fit_arguments", "load_feature_counts", "MODELS"
 ]
 
 MODELS = ("mlda", "metm", "mbertopic")
-DEFAULT_SAE = "smollm2-135m-instruct-L15"
+DEFAULT_SAE = DEFAULT_LM_SAE
 _COUNTS = "features.npz"
 _MANIFEST = "manifest.json"
 

@@ -30,11 +30,24 @@ import scipy.sparse as sp
 
 from .. import SparseAutoencoder
 
-__all__ = ["FeatureStats", "LMSAE", "load_lm_sae", "SHIPPED", "quantile_thresholds", "check_sae_fits"]
+__all__ = [
+    "FeatureStats",
+    "LMSAE",
+    "load_lm_sae",
+    "SHIPPED",
+    "DEFAULT_LM_SAE",
+    "quantile_thresholds",
+    "check_sae_fits",
+]
 
 _PRETRAINED = Path(__file__).resolve().parents[1] / "sae" / "pretrained"
-SHIPPED = {"smollm2-135m-instruct-L15": ("smollm2-135m-instruct", 15)}
+SHIPPED = {
+    "smollm2-135m-instruct-L15": ("smollm2-135m-instruct", 15),
+    "smollm2-135m-instruct-L15-v2": ("smollm2-135m-instruct", 15),
+}
 """Shipped LM SAEs: folder name -> (LM id for :func:`bertopic_sae.lm.load_causal_lm`, layer)."""
+DEFAULT_LM_SAE = "smollm2-135m-instruct-L15"
+"""The LM SAE the mechanistic topic models load when none is given (see its model card)."""
 STATS_FILE = "feature_stats.npz"
 EXAMPLES_FILE = "feature_examples.json"
 
@@ -98,7 +111,7 @@ class LMSAE(NamedTuple):
 
 
 def load_lm_sae(
-    name_or_folder: str | os.PathLike = "smollm2-135m-instruct-L15",
+    name_or_folder: str | os.PathLike = DEFAULT_LM_SAE,
     *,
     model: str | None = None,
     layer: int | None = None,
