@@ -43,7 +43,6 @@ __all__ = [
 _PRETRAINED = Path(__file__).resolve().parents[1] / "sae" / "pretrained"
 SHIPPED = {
     "smollm2-135m-instruct-L15": ("smollm2-135m-instruct", 15),
-    "smollm2-135m-instruct-L15-v2": ("smollm2-135m-instruct", 15),
 }
 """Shipped LM SAEs: folder name -> (LM id for :func:`bertopic_sae.lm.load_causal_lm`, layer)."""
 DEFAULT_LM_SAE = "smollm2-135m-instruct-L15"
