@@ -1,7 +1,10 @@
 """Foundation SAEs for all-MiniLM-L6-v2 compared on the development corpora (issue 18, items 1-2).
 
-Three steps, each resumable:
+Four steps, each resumable:
 
+* ``sentences``: the pretraining text, one section per line, shuffled (seed 0) so that any prefix is a
+  sample of the whole: sentences of the IMDB reviews after the 4,000 the table may score and of the Reuters
+  articles after word_ranking's 12,000, plus every health-news and Trump tweet the table does not score;
 * ``docs``: write development documents that the table does *not* score (health-news and Trump tweets
   outside its samples, Reuters articles past its 12,000, IMDB reviews past its 4,000) as JSON lines, for
   ``bertopic-sae embed``;
@@ -19,6 +22,9 @@ Three steps, each resumable:
 Usage:
 
 ```bash
+python -m benchmarks.foundation_sae sentences --out /work/emb/dev-sentences-shuffled.txt
+bertopic-sae embed /work/emb/dev-sentences-shuffled.txt --shard-size 50000 --precision bfloat16 \
+    --out /work/emb/minilm-dev-sentences
 python -m benchmarks.foundation_sae docs --out /work/emb/dev-docs.jsonl
 python -m benchmarks.foundation_sae train-set --shards /work/emb/minilm-dev-sentences \
     --docs /work/emb/minilm-dev-docs --out /work/emb/foundation-train.npy
@@ -92,6 +98,29 @@ def held_out_docs(n_tweets: tuple[int, int] = (10000, 8000), n_long: tuple[int, 
         chosen = np.sort(rng.choice(len(pool), min(count, len(pool)), replace=False))
         pick += [pool[i] for i in chosen]
     return pick
+
+
+def write_sentences(out: Path, seed: int = 0) -> None:
+    """The shuffled pretraining sections (see the module docstring), with their counts beside them."""
+    from benchmarks.scale_corpus import sentences
+    from bertopic_sae._io import atomic_write_text
+    from bertopic_sae.data import load_corpus
+
+    reuters = [t for t in load_corpus("reuters").texts if len(t.split()) >= 5][12000:]
+    sources = {
+        "imdb_sentences": [s for t in load_corpus("imdb").texts[4000:] for s in sentences(t)],
+        "reuters_sentences": [s for t in reuters for s in sentences(t)],
+    }
+    for name in ("health_news_tweets", "trump_tweets"):
+        scored = set(dev_texts(name))
+        texts = load_corpus(name).texts
+        sources[name] = [" ".join(t.split()) for t in texts if t not in scored and t.strip()]
+    lines = [line for part in sources.values() for line in part]
+    order = np.random.default_rng(seed).permutation(len(lines))
+    atomic_write_text(out, "".join(lines[i] + "\n" for i in order))
+    counts = {name: len(part) for name, part in sources.items()} | {"total": len(lines), "seed": seed}
+    atomic_write_text(out.with_suffix(".counts.json"), json.dumps(counts, indent=2))
+    print(json.dumps(counts), flush=True)
 
 
 def write_docs(out: Path) -> None:
@@ -334,6 +363,8 @@ def grid_report(new: Path, peers: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("sentences", help="write the shuffled pretraining sections (one per line)")
+    p.add_argument("--out", type=Path, required=True)
     p = sub.add_parser("docs", help="write the held-out development documents (JSON lines)")
     p.add_argument("--out", type=Path, required=True)
     p = sub.add_parser("train-set", help="assemble the SAE training embeddings")
@@ -353,7 +384,9 @@ def main() -> None:
     p.add_argument("--new", type=Path, required=True)
     p.add_argument("--peers", type=Path, default=RESULTS / "octis_grid.csv")
     args = parser.parse_args()
-    if args.command == "docs":
+    if args.command == "sentences":
+        write_sentences(args.out)
+    elif args.command == "docs":
         write_docs(args.out)
     elif args.command == "train-set":
         build_train_set(args.shards, args.docs, args.out)

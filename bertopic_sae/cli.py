@@ -81,6 +81,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
         args.out,
         model_name=args.embedding_model,
         dtype=args.dtype,
+        precision=args.precision,
         shard_size=args.shard_size,
         batch_size=args.batch_size,
         device=args.device,
@@ -154,6 +155,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
             lr=args.lr,
             seed=args.seed,
             device=device,
+            precision=args.precision,
             checkpoint_dir=str(checkpoint_dir),
             checkpoint_every=args.checkpoint_every,
             resume=True,
@@ -470,6 +472,13 @@ def register_embed(sub) -> None:
         default="float16",
         help="storage type of the shards (float16 halves the disk and is plenty for an SAE)",
     )
+    p.add_argument(
+        "--precision",
+        choices=("float32", "bfloat16"),
+        default="float32",
+        help="compute precision of the encoder (bfloat16: several times faster on CPUs with AVX-512 BF16; "
+        "for SAE pretraining data)",
+    )
     p.add_argument("--shard-size", type=_positive_int, default=10_000, help="documents per shard")
     p.add_argument("--batch-size", type=_positive_int, default=64, help="documents per encoder batch")
     p.add_argument("--overwrite", action="store_true", help="discard embeddings already in --out")
@@ -528,6 +537,13 @@ def register_pretrain(sub) -> None:
     p.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam learning rate")
     p.add_argument("--seed", type=int, default=0, help="seed of the initialisation and the batch order")
     p.add_argument("--device", default=None, help="cpu, cuda... (default: CUDA if available)")
+    p.add_argument(
+        "--precision",
+        choices=("auto", "float32", "bfloat16"),
+        default="auto",
+        help="matmul precision (auto: bfloat16 on CUDA, float32 on CPU; bfloat16 is 2-3x faster on CPUs "
+        "with AVX-512 BF16)",
+    )
     p.add_argument("--checkpoint-every", type=_positive_int, default=500, help="steps between checkpoints")
     p.add_argument("--checkpoint-dir", default=None, help="checkpoint folder (default: OUT/checkpoint)")
     p.add_argument("--keep-checkpoint", action="store_true", help="keep the checkpoint folder after training")

@@ -411,6 +411,7 @@ def embed_to_shards(
     model_name: str = DEFAULT_MODEL,
     model=None,
     dtype: str = "float16",
+    precision: str = "float32",
     shard_size: int = 10_000,
     batch_size: int = 64,
     device: str | None = None,
@@ -422,8 +423,10 @@ def embed_to_shards(
 
     The manifest is written first (with ``complete: false``) and names every planned shard. Each shard
     is written atomically when finished, so after a kill a rerun embeds only the missing shards. A rerun
-    on other texts, another model or another dtype refuses to mix them (``overwrite=True`` starts over).
-    Embeddings are L2-normalised. Returns the path of the manifest.
+    on other texts, another model, dtype or precision refuses to mix them (``overwrite=True`` starts over).
+    Embeddings are L2-normalised. ``precision="bfloat16"`` runs the encoder in bfloat16 (several times
+    faster on CPUs with AVX-512 BF16, close to float32: plenty for pretraining an SAE, not for scoring).
+    Returns the path of the manifest.
 
     Usage:
 
@@ -436,6 +439,8 @@ def embed_to_shards(
 
     if dtype not in ("float16", "float32"):
         raise DataError(f"--dtype must be float16 or float32, got {dtype!r}.")
+    if precision not in ("float32", "bfloat16"):
+        raise DataError(f"--precision must be float32 or bfloat16, got {precision!r}.")
     if shard_size <= 0:
         raise DataError("--shard-size must be positive.")
     folder = Path(out)
@@ -460,9 +465,10 @@ def embed_to_shards(
                 ("source_hash", source_hash),
                 ("model", model_name),
                 ("dtype", dtype),
+                ("precision", precision),
                 ("shard_size", shard_size),
             )
-            if old.get(key) != value
+            if old.get(key, "float32" if key == "precision" else None) != value
         ]
         if mismatch:
             raise DataError(
@@ -475,7 +481,16 @@ def embed_to_shards(
             for stale in folder.glob("shard-*.npy"):
                 stale.unlink()
         dim = None
-    model = model if model is not None else load_embedding_model(model_name, device=device)
+    given = model is not None
+    model = model if given else load_embedding_model(model_name, device=device)
+    if precision == "bfloat16":
+        import copy
+
+        import torch
+
+        if not isinstance(model, torch.nn.Module):
+            raise DataError(f"--precision bfloat16 needs a torch model; {model_name} is not one.")
+        model = (copy.deepcopy(model) if given else model).to(torch.bfloat16)  # never cast the caller's model
     if dim is None:
         get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         dim = int(get_dim())
@@ -485,6 +500,7 @@ def embed_to_shards(
         "model": model_name,
         "dim": dim,
         "dtype": dtype,
+        "precision": precision,
         "normalized": True,
         "n_rows": len(texts),
         "shard_size": shard_size,
@@ -511,9 +527,9 @@ def embed_to_shards(
         total=len(texts), initial=done_rows, disable=not verbose, desc="embed", unit="doc", smoothing=0.05
     )
     started = time.perf_counter()
-    # Encode in slices so the progress bar moves (every 256 documents at the default batch size); each
-    # slice is still sorted by length inside sentence-transformers.
-    step = min(1024, 4 * batch_size)
+    # Encode in slices so the progress bar moves; sentence-transformers sorts each slice by length, and a
+    # larger slice pads less (2,048 short texts embed ~1.6x faster than eight slices of 256).
+    step = max(2048, 4 * batch_size)
     for index in todo:
         start = index * shard_size
         pieces = []
@@ -526,7 +542,7 @@ def embed_to_shards(
                 normalize_embeddings=True,
                 convert_to_numpy=True,
             )
-            pieces.append(vectors.astype(dtype))
+            pieces.append(np.asarray(vectors, dtype=np.float32).astype(dtype))
             bar.update(len(chunk))
         atomic_save_npy(folder / str(shards[index]["file"]), np.concatenate(pieces))
     bar.close()

@@ -237,6 +237,7 @@ def train_sae(
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
 
+    low_precision = cfg.precision == "bfloat16" or (cfg.precision == "auto" and device.type == "cuda")
     recent_l0, recent_fvu = [], []
     started = time.perf_counter()
     seen = 0
@@ -264,7 +265,7 @@ def train_sae(
         ramp = min(1.0, (step + 1) / warmup)
         for group in optimizer.param_groups:
             group["lr"] = cfg.lr * ramp
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=low_precision):
             out = model(
                 x,
                 l1_coefficient=sae.cfg.l1_coefficient * ramp,
