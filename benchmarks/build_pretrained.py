@@ -64,6 +64,36 @@ def measure(sae: SparseAutoencoder, X, batch: int = 8192) -> dict:
     }
 
 
+@torch.no_grad()
+def atoms_fired(sae: SparseAutoencoder, X, batch: int = 8192) -> torch.Tensor:
+    """How many rows of ``X`` each atom fires on."""
+    fired = torch.zeros(sae.d_sae, dtype=torch.long)
+    for start in range(0, X.shape[0], batch):
+        fired += (sae.encode(torch.from_numpy(np.asarray(X[start : start + batch], dtype=np.float32))).acts
+                  > 0).sum(0)
+    return fired
+
+
+def select_atoms(sae: SparseAutoencoder, keep: torch.Tensor, why: str) -> SparseAutoencoder:
+    """A copy of ``sae`` with only the atoms ``keep`` (a boolean mask), in their order. Inference codes of
+    the kept atoms do not change (each atom's threshold is its own); a Matryoshka SAE's nested prefixes
+    shrink by the atoms left out inside each. ``why`` is recorded in the metadata."""
+    import dataclasses
+
+    index = torch.nonzero(keep).squeeze(1)
+    prefixes = sae.cfg.prefixes
+    if prefixes:
+        kept = np.cumsum(keep.numpy())
+        prefixes = tuple(sorted({int(kept[size - 1]) for size in prefixes} - {0}))
+    small = SparseAutoencoder(dataclasses.replace(sae.cfg, d_sae=len(index), prefixes=prefixes))
+    for name, tensor in sae.state_tensors().items():
+        part = tensor if name == "b_dec" else tensor[:, index] if name == "W_enc" else tensor[index]
+        getattr(small, name).data.copy_(part)
+    small.metadata.update(sae.metadata)
+    small.metadata.setdefault("atoms_left_out", []).append({"why": why, "atoms": int(sae.d_sae - len(index))})
+    return small
+
+
 def _atomic_text(path: Path, text: str) -> None:
     with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
         handle.write(text)
@@ -97,6 +127,10 @@ def main() -> None:
         "own corpus (`sae=\"train\"`)."), help="what the training mix is, for the model card (markdown)")
     parser.add_argument("--embedding-note", default="384-d, L2-normalised, max 256 tokens",
                         help="one line on the embeddings, for the model card")
+    parser.add_argument("--drop-dead", action="store_true",
+                        help="leave out the atoms that never fire on the training embeddings")
+    parser.add_argument("--keep-prefix", type=int, default=0,
+                        help="Matryoshka SAE: keep only its first N atoms (N one of its nested sizes)")
     args = parser.parse_args()
 
     from safetensors.torch import load_file, save_file
@@ -105,6 +139,15 @@ def main() -> None:
 
     sae = SparseAutoencoder.from_pretrained(args.sae)
     train = ShardedEmbeddings(*args.embeddings)
+    trained_atoms = sae.d_sae
+    if args.keep_prefix:
+        if args.keep_prefix not in sae.cfg.prefixes:
+            raise SystemExit(f"--keep-prefix must be one of the nested sizes {list(sae.cfg.prefixes)}")
+        sae = select_atoms(sae, torch.arange(sae.d_sae) < args.keep_prefix, "beyond the nested prefix kept")
+    if args.drop_dead:
+        sae = select_atoms(sae, atoms_fired(sae, train) > 0, "never fired on the training embeddings")
+    if sae.d_sae != trained_atoms:
+        print(f"kept {sae.d_sae} of {trained_atoms} atoms: {sae.metadata['atoms_left_out']}", flush=True)
     stats = {"train": measure(sae, train)}
 
     # float16 storage: check what the rounding does to the codes before shipping it.
@@ -150,6 +193,8 @@ def main() -> None:
     target = args.target
     target.mkdir(parents=True, exist_ok=True)
     cfg = json.loads((Path(args.sae) / CFG_FILE).read_text())
+    if sae.d_sae != trained_atoms:  # the shape changed: the config is the pruned SAE's, the training record kept
+        cfg = {**sae.saelens_config(), "metadata": {**cfg["metadata"], **sae.metadata}}
     cfg["dtype"] = "float16"
     cfg["metadata"].update(
         {

@@ -103,3 +103,30 @@ def test_merger_clusters_the_prefix_and_every_firing_atom_joins_a_topic(bbc):
     assert everything.atom_prefix_ is None
     with pytest.raises(ValueError, match="atom_prefix"):
         SAEAtomMerger(n_topics=5, sae=sae, atom_prefix="coarse").fit(embeddings)
+
+
+def test_packaging_keeps_a_nested_prefix_or_the_live_atoms_with_the_same_codes():
+    """benchmarks/build_pretrained.py may ship only a Matryoshka SAE's first nested dictionary or its live
+    atoms: the kept atoms' codes must not change, and the prefixes must shrink with them."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks.build_pretrained import atoms_fired, select_atoms
+
+    sae = SparseAutoencoder(SAEConfig(d_in=16, d_sae=64, architecture="matryoshka-batchtopk", k=4), seed=0)
+    with torch.no_grad():
+        sae.threshold.fill_(0.05)
+        sae.b_enc[::3] = -10.0  # every third atom never fires
+    X = np.random.default_rng(0).standard_normal((500, 16)).astype(np.float32)
+    x = torch.from_numpy(X)
+    first = select_atoms(sae, torch.arange(64) < 32, "beyond the prefix")
+    assert first.cfg.prefixes == (2, 4, 8, 16, 32)
+    assert torch.equal(first.encode(x).acts, sae.encode(x).acts[:, :32])
+    fired = atoms_fired(first, X)
+    live = select_atoms(first, fired > 0, "never fired")
+    assert live.d_sae == int((fired > 0).sum()) == 21
+    assert live.cfg.prefixes == (1, 2, 5, 10, 21)
+    assert torch.allclose(live.encode(x).acts, first.encode(x).acts[:, fired > 0])
+    assert torch.allclose(live.decode(live.encode(x).acts), first.decode(first.encode(x).acts), atol=1e-5)
+    assert [part["atoms"] for part in live.metadata["atoms_left_out"]] == [32, 11]
