@@ -57,6 +57,8 @@ DEFAULT_CSV = RESULTS / "foundation_sae_dev.csv"
 DEV_CORPORA = ("reuters", "health_news_tweets", "trump_tweets", "imdb")
 FIELDS = ["corpus", "n_docs", "vocab", "k", "sae", "seed", "npmi", "c_v", "td", "topics_found", "atom_prefix",
           "l0", "d_sae", "fit_seconds", "load1", "date", "machine", "top_words"]
+REFERENCE = "k-means + c-TF-IDF (reference)"
+"""Name of the ``--reference`` rows: BERTopic with k-means on the raw embeddings, not an SAE candidate."""
 RULE = (
     "Winner: the lowest mean NPMI rank over the development cells (corpus x K), a candidate whose TD is "
     "below 0.8 in a cell ranked last there, ties broken by the mean C_V rank. It replaces the shipped SAE "
@@ -190,11 +192,13 @@ def run(args) -> None:
     import torch
 
     from bertopic_sae.data import default_embedding_model, embed
-    from bertopic_sae.eval import OctisEvaluator, SAETopicModel, seed_everything
+    from bertopic_sae.eval import KMeansBERTopicModel, OctisEvaluator, SAETopicModel, seed_everything
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    saes = [_load_sae(spec) for spec in args.sae]
+    saes = [_load_sae(spec) for spec in args.sae or []]
+    if args.reference:  # scored beside the SAEs, never ranked (see winner)
+        saes.append((REFERENCE, None, None))
     done = set()
     if args.out.exists():
         with open(args.out) as handle:
@@ -212,22 +216,26 @@ def run(args) -> None:
                     if (corpus, k, name, seed) in done:
                         continue
                     seed_everything(seed)
-                    topic_model = SAETopicModel(num_topics=k, embeddings=embeddings, seed=seed,
-                                                embedding_model=model,
-                                                merger_params={"sae": sae, "atom_prefix": atom_prefix})
+                    if sae is None:
+                        topic_model = KMeansBERTopicModel(num_topics=k, embeddings=embeddings, seed=seed)
+                    else:
+                        topic_model = SAETopicModel(num_topics=k, embeddings=embeddings, seed=seed,
+                                                    embedding_model=model,
+                                                    merger_params={"sae": sae, "atom_prefix": atom_prefix})
                     load, started = os.getloadavg()[0], time.perf_counter()
                     output = topic_model.train_model(dataset)
                     seconds = time.perf_counter() - started
                     scores = evaluator.score(output)
-                    merger = topic_model.model_.clustering_model
+                    merger = topic_model.model_.clustering_model if sae is not None else None
                     row = {
                         "corpus": corpus, "n_docs": len(texts), "vocab": len(dataset.get_vocabulary()),
                         "k": k,
                         "sae": name, "seed": seed, "npmi": round(scores["npmi"], 4),
                         "c_v": round(scores["c_v"], 4), "td": round(scores["td"], 4),
                         "topics_found": len(output["topics"]),
-                        "atom_prefix": merger.atom_prefix_ if merger.atom_prefix_ is not None else "all",
-                        "l0": round(merger.codes_.nnz / merger.codes_.shape[0], 1), "d_sae": sae.d_sae,
+                        "atom_prefix": "" if merger is None else merger.atom_prefix_ or "all",
+                        "l0": "" if merger is None else round(merger.codes_.nnz / merger.codes_.shape[0], 1),
+                        "d_sae": "" if sae is None else sae.d_sae,
                         "fit_seconds": round(seconds, 1), "load1": round(load, 2),
                         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                         "machine": machine,
@@ -249,7 +257,9 @@ def _append(path: Path, row: dict) -> None:
 
 
 def winner(frame) -> tuple[str, object]:
-    """The winner under :data:`RULE` and the table of mean ranks it was read from."""
+    """The winner under :data:`RULE` and the table of mean ranks it was read from (reference rows left
+    out)."""
+    frame = frame[frame["sae"] != REFERENCE]
     cells = frame.groupby(["corpus", "k", "sae"])[["npmi", "c_v", "td"]].mean().reset_index()
     n_saes = cells["sae"].nunique()
     ranked = []
@@ -294,6 +304,10 @@ def report(path: Path) -> None:
         "## Mean ranks over the development cells",
         "",
         ranks.round(3).to_markdown(),
+        "",
+        "## Mean NPMI over the corpora, by K",
+        "",
+        frame.pivot_table(index="k", columns="sae", values="npmi").round(3).to_markdown(),
         "",
         "## Every cell",
         "",
@@ -372,7 +386,9 @@ def main() -> None:
     p.add_argument("--docs", type=Path, nargs="*", default=[], help="embedding folders of held-out documents")
     p.add_argument("--out", type=Path, required=True)
     p = sub.add_parser("run", help="score each SAE on the development corpora")
-    p.add_argument("--sae", action="append", required=True, help="NAME=FOLDER[@PREFIX], repeatable")
+    p.add_argument("--sae", action="append", help="NAME=FOLDER[@PREFIX], repeatable")
+    p.add_argument("--reference", action="store_true",
+                   help="also score k-means + c-TF-IDF on the same cells (shown, never ranked)")
     p.add_argument("--corpora", nargs="+", choices=DEV_CORPORA, default=list(DEV_CORPORA))
     p.add_argument("--ks", nargs="+", type=int, default=[20, 50, 100, 200])
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
@@ -391,6 +407,8 @@ def main() -> None:
     elif args.command == "train-set":
         build_train_set(args.shards, args.docs, args.out)
     elif args.command == "run":
+        if not args.sae and not args.reference:
+            parser.error("run needs at least one --sae NAME=FOLDER (or --reference)")
         run(args)
     elif args.command == "grid-report":
         grid_report(args.new, args.peers)
