@@ -59,6 +59,8 @@ FIELDS = ["corpus", "n_docs", "vocab", "k", "sae", "seed", "npmi", "c_v", "td", 
           "l0", "d_sae", "fit_seconds", "load1", "date", "machine", "top_words"]
 REFERENCE = "k-means + c-TF-IDF (reference)"
 """Name of the ``--reference`` rows: BERTopic with k-means on the raw embeddings, not an SAE candidate."""
+WORDS_SUFFIX = " + c-TF-IDF words"
+"""Suffix of the ``--words ctfidf`` rows: a diagnostic (same clusters, other words), never ranked."""
 RULE = (
     "Winner: the lowest mean NPMI rank over the development cells (corpus x K), a candidate whose TD is "
     "below 0.8 in a cell ranked last there, ties broken by the mean C_V rank. It replaces the shipped SAE "
@@ -196,7 +198,11 @@ def run(args) -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    from bertopic.vectorizers import ClassTfidfTransformer
+
     saes = [_load_sae(spec) for spec in args.sae or []]
+    if args.words == "ctfidf":  # the same clusters, BERTopic's c-TF-IDF words instead of the emission model's
+        saes = [(f"{name}{WORDS_SUFFIX}", sae, prefix) for name, sae, prefix in saes]
     if args.reference:  # scored beside the SAEs, never ranked (see winner)
         saes.append((REFERENCE, None, None))
     done = set()
@@ -219,8 +225,9 @@ def run(args) -> None:
                     if sae is None:
                         topic_model = KMeansBERTopicModel(num_topics=k, embeddings=embeddings, seed=seed)
                     else:
+                        words = {"ctfidf_model": ClassTfidfTransformer()} if args.words == "ctfidf" else {}
                         topic_model = SAETopicModel(num_topics=k, embeddings=embeddings, seed=seed,
-                                                    embedding_model=model,
+                                                    embedding_model=model, model_params=words,
                                                     merger_params={"sae": sae, "atom_prefix": atom_prefix})
                     load, started = os.getloadavg()[0], time.perf_counter()
                     output = topic_model.train_model(dataset)
@@ -257,9 +264,9 @@ def _append(path: Path, row: dict) -> None:
 
 
 def winner(frame) -> tuple[str, object]:
-    """The winner under :data:`RULE` and the table of mean ranks it was read from (reference rows left
-    out)."""
-    frame = frame[frame["sae"] != REFERENCE]
+    """The winner under :data:`RULE` and the table of mean ranks it was read from (the reference and
+    c-TF-IDF-words rows left out)."""
+    frame = frame[(frame["sae"] != REFERENCE) & ~frame["sae"].str.endswith(WORDS_SUFFIX)]
     cells = frame.groupby(["corpus", "k", "sae"])[["npmi", "c_v", "td"]].mean().reset_index()
     n_saes = cells["sae"].nunique()
     ranked = []
@@ -387,6 +394,8 @@ def main() -> None:
     p.add_argument("--out", type=Path, required=True)
     p = sub.add_parser("run", help="score each SAE on the development corpora")
     p.add_argument("--sae", action="append", help="NAME=FOLDER[@PREFIX], repeatable")
+    p.add_argument("--words", choices=("emission", "ctfidf"), default="emission",
+                   help="topic words of the SAE candidates: the default emission model, or c-TF-IDF")
     p.add_argument("--reference", action="store_true",
                    help="also score k-means + c-TF-IDF on the same cells (shown, never ranked)")
     p.add_argument("--corpora", nargs="+", choices=DEV_CORPORA, default=list(DEV_CORPORA))
