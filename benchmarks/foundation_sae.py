@@ -333,7 +333,7 @@ def grid_report(new: Path, peers: Path) -> None:
 
     from bertopic_sae._io import atomic_write_text
 
-    fresh = pd.read_csv(new).assign(model="sae (new defaults)")
+    fresh = pd.read_csv(new, dtype={"code": str}).assign(model="sae (new defaults)")  # "8252e24" is no float
     committed = pd.read_csv(peers)
     committed["model"] = committed["model"].replace({"sae": "sae (committed)"})
     frame = pd.concat([committed, fresh])
