@@ -141,6 +141,8 @@ def main() -> None:
     train = ShardedEmbeddings(*args.embeddings)
     trained_atoms = sae.d_sae
     if args.keep_prefix:
+        if not sae.cfg.prefixes:
+            raise SystemExit(f"--keep-prefix is for Matryoshka SAEs; {args.sae} is {sae.cfg.architecture}.")
         if args.keep_prefix not in sae.cfg.prefixes:
             raise SystemExit(f"--keep-prefix must be one of the nested sizes {list(sae.cfg.prefixes)}")
         sae = select_atoms(sae, torch.arange(sae.d_sae) < args.keep_prefix, "beyond the nested prefix kept")

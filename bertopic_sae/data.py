@@ -468,7 +468,7 @@ def embed_to_shards(
                 ("precision", precision),
                 ("shard_size", shard_size),
             )
-            if old.get(key, "float32" if key == "precision" else None) != value
+            if old.get(key, "float32" if key == "precision" else None) != value  # older manifests: float32
         ]
         if mismatch:
             raise DataError(

@@ -33,6 +33,10 @@ def test_a_rerun_at_another_precision_is_refused(tmp_path, tweets, embedding_mod
     with pytest.raises(DataError, match="precision"):
         embed_to_shards(texts, tmp_path / "emb", model=embedding_model, precision="bfloat16", shard_size=8,
                         verbose=False)
+    manifest = tmp_path / "emb" / "manifest.json"  # written before the option existed: float32
+    old = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({key: value for key, value in old.items() if key != "precision"}))
+    embed_to_shards(texts, tmp_path / "emb", model=embedding_model, shard_size=8, verbose=False)
     with pytest.raises(DataError, match="--precision must be"):
         embed_to_shards(texts, tmp_path / "other", model=embedding_model, precision="float16", verbose=False)
 
