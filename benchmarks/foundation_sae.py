@@ -201,6 +201,7 @@ def run(args) -> None:
     from bertopic.vectorizers import ClassTfidfTransformer
 
     saes = [_load_sae(spec) for spec in args.sae or []]
+    merger_params = dict(_merger_param(spec) for spec in args.merger)
     if args.words == "ctfidf":  # the same clusters, BERTopic's c-TF-IDF words instead of the emission model's
         saes = [(f"{name}{WORDS_SUFFIX}", sae, prefix) for name, sae, prefix in saes]
     if args.reference:  # scored beside the SAEs, never ranked (see winner)
@@ -226,9 +227,11 @@ def run(args) -> None:
                         topic_model = KMeansBERTopicModel(num_topics=k, embeddings=embeddings, seed=seed)
                     else:
                         words = {"ctfidf_model": ClassTfidfTransformer()} if args.words == "ctfidf" else {}
-                        topic_model = SAETopicModel(num_topics=k, embeddings=embeddings, seed=seed,
-                                                    embedding_model=model, model_params=words,
-                                                    merger_params={"sae": sae, "atom_prefix": atom_prefix})
+                        topic_model = SAETopicModel(
+                            num_topics=k, embeddings=embeddings, seed=seed, embedding_model=model,
+                            model_params=words,
+                            merger_params={"sae": sae, "atom_prefix": atom_prefix, **merger_params},
+                        )
                     load, started = os.getloadavg()[0], time.perf_counter()
                     output = topic_model.train_model(dataset)
                     seconds = time.perf_counter() - started
@@ -261,6 +264,19 @@ def _append(path: Path, row: dict) -> None:
         if new:
             writer.writeheader()
         writer.writerow(row)
+
+
+def _merger_param(spec: str) -> tuple[str, object]:
+    """``key=value`` -> an SAEAtomMerger keyword argument (integers and floats parsed)."""
+    key, sep, value = spec.partition("=")
+    if not sep or not key:
+        raise SystemExit(f"--merger takes KEY=VALUE, got {spec!r}")
+    for kind in (int, float):
+        try:
+            return key, kind(value)
+        except ValueError:
+            pass
+    return key, value
 
 
 def winner(frame) -> tuple[str, object]:
@@ -396,6 +412,9 @@ def main() -> None:
     p.add_argument("--sae", action="append", help="NAME=FOLDER[@PREFIX], repeatable")
     p.add_argument("--words", choices=("emission", "ctfidf"), default="emission",
                    help="topic words of the SAE candidates: the default emission model, or c-TF-IDF")
+    p.add_argument("--merger", action="append", default=[], metavar="KEY=VALUE",
+                   help="an SAEAtomMerger parameter for every SAE candidate (e.g. centroid_init=documents); "
+                        "name the candidates so the rows say it")
     p.add_argument("--reference", action="store_true",
                    help="also score k-means + c-TF-IDF on the same cells (shown, never ranked)")
     p.add_argument("--corpora", nargs="+", choices=DEV_CORPORA, default=list(DEV_CORPORA))

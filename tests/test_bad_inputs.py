@@ -530,11 +530,12 @@ def test_float16_rounding_keeps_the_topics(fitted, corpus, embedding_model):
     assert adjusted_rand_score(topics, rounded_topics) >= 0.95
 
 
-def test_topics_do_not_depend_on_the_seed(fitted, corpus):
+def test_atom_merge_topics_do_not_depend_on_the_seed(fitted, corpus):
     # Seed 42 vs 7 gave ARI 0.535 with 0.1.0's single k-means++ start; the consensus start has no seed.
     model, _, _ = fitted
     _, embeddings = corpus
-    merger = model.hdbscan_model
+    merger = copy.deepcopy(model.hdbscan_model).set_params(centroid_init="atoms")
+    merger.merge_atoms(N_TOPICS, embeddings)
     other = copy.deepcopy(merger).set_params(random_state=7).merge_atoms(N_TOPICS, embeddings)
     np.testing.assert_array_equal(other.labels_, merger.labels_)
     np.testing.assert_array_equal(other.atom_topic_, merger.atom_topic_)
@@ -546,6 +547,17 @@ def test_topics_do_not_depend_on_the_seed(fitted, corpus):
     assert len(np.unique(old.labels_)) == N_TOPICS
 
 
+def test_document_k_means_topics_follow_the_seed(fitted, corpus):
+    model, _, _ = fitted
+    _, embeddings = corpus
+    merger = model.hdbscan_model
+    assert merger.centroid_init == "documents"  # the default
+    again = copy.deepcopy(merger).merge_atoms(N_TOPICS, embeddings)
+    np.testing.assert_array_equal(again.labels_, merger.labels_)
+    other = copy.deepcopy(merger).set_params(random_state=7).merge_atoms(N_TOPICS, embeddings)
+    assert len(np.unique(other.labels_)) == N_TOPICS
+
+
 def test_model_saved_before_merge_init_reloads_with_its_old_rule(saved, tmp_path):
     import shutil
 
@@ -553,7 +565,10 @@ def test_model_saved_before_merge_init_reloads_with_its_old_rule(saved, tmp_path
     shutil.copytree(saved, old)
     config = json.loads((old / "sae_merger.json").read_text())
     assert config["merger_params"]["merge_init"] == "consensus"  # what new saves record
-    del config["merger_params"]["merge_init"], config["merger_params"]["n_init"]
+    assert config["merger_params"]["centroid_init"] == "documents"
+    for name in ("merge_init", "n_init", "centroid_init"):
+        del config["merger_params"][name]
     (old / "sae_merger.json").write_text(json.dumps(config))
     merger = BERTopic.load(old).hdbscan_model
-    assert (merger.merge_init, merger.n_init) == ("k-means++", 1)  # set_n_topics re-merges as it did
+    # set_n_topics re-merges as it did
+    assert (merger.merge_init, merger.n_init, merger.centroid_init) == ("k-means++", 1, "atoms")

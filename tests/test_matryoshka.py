@@ -93,13 +93,14 @@ def test_merger_clusters_the_prefix_and_every_firing_atom_joins_a_topic(bbc):
     _, _, embeddings = bbc
     cfg = SAEConfig(d_in=embeddings.shape[1], d_sae=256, architecture="matryoshka-batchtopk", k=16)
     sae = train_sae(embeddings, cfg, TrainConfig(steps=200, batch_size=200, lr=3e-3, verbose=False)).sae
-    merger = SAEAtomMerger(n_topics=5, sae=sae, n_init=5).fit(embeddings)
+    merger = SAEAtomMerger(n_topics=5, sae=sae, n_init=5, centroid_init="atoms").fit(embeddings)
     assert merger.atom_prefix_ == 64  # smallest nested dictionary with >= 8 atoms per topic
     firing = merger.atom_weights_ > 0
     assert (merger.atom_topic_[firing] >= 0).all() and (merger.atom_topic_[~firing] == -1).all()
     assert firing[64:].any()  # atoms past the prefix fire, and joined topics through their documents
     assert set(merger.labels_) == set(range(5))
-    everything = SAEAtomMerger(n_topics=5, sae=sae, n_init=5, atom_prefix="all").fit(embeddings)
+    everything = SAEAtomMerger(n_topics=5, sae=sae, n_init=5, atom_prefix="all", centroid_init="atoms")
+    everything.fit(embeddings)
     assert everything.atom_prefix_ is None
     with pytest.raises(ValueError, match="atom_prefix"):
         SAEAtomMerger(n_topics=5, sae=sae, atom_prefix="coarse").fit(embeddings)

@@ -760,8 +760,9 @@ def _load_sae_parts(model: BERTopic, folder: Path) -> None:
     sae = SparseAutoencoder.from_pretrained(folder / SAE_DIR) if (folder / SAE_DIR).exists() else None
     arrays = load_file(str(folder / MERGER_TENSORS))
     stages = stages_from_arrays(arrays, config["merger_state"], sae)
-    # Saved before merge_init / adapt existed: a later set_n_topics or refit follows the saved model's rules.
-    old_rules = {"merge_init": "k-means++", "n_init": 1, "adapt": "never"}
+    # Saved before merge_init / adapt / centroid_init existed: a later set_n_topics or refit follows the
+    # saved model's rules.
+    old_rules = {"merge_init": "k-means++", "n_init": 1, "adapt": "never", "centroid_init": "atoms"}
     merger = SAEAtomMerger(**{**old_rules, **config["merger_params"]})
     merger.load_state(arrays, config["merger_state"], stages)
     model.hdbscan_model = merger

@@ -1,9 +1,12 @@
 """Stage 3: :class:`SAEAtomMerger` merges SAE atoms into topics (BERTopic's ``hdbscan_model`` slot).
 
-The SAE has thousands of atoms; a topic is a group of atoms found by k-means over atom vectors,
-weighted by how much each atom is used (θ̄). Atom vectors come from the words an atom emits (the
-paper's merge: the top-p part of the emission row B_k times word vectors) or, without words, from
-the decoder directions. Changing the number of topics re-runs only this k-means.
+The SAE has thousands of atoms; a topic is a group of atoms. By default (``centroid_init="documents"``) the
+groups come from a spherical k-means of the documents: each atom joins the topic of the documents it fires
+on. The paper's merge (``centroid_init="atoms"``) groups the atoms by k-means over atom vectors, weighted by
+how much each atom is used (θ̄); atom vectors come from the words an atom emits (the top-p part of the
+emission row B_k times word vectors) or, without words, from the decoder directions. On the development
+corpora the document k-means gives more coherent topics, most of all at 100+ topics
+(benchmarks/README.md). Changing the number of topics re-runs only this k-means.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from ..sae.adapt import AdaptMode, should_adapt
 from ..sae.config import SAEConfig, TrainConfig
 from ..sae.model import check_embeddings
 from ..tm.assignment import (
+    document_seeds,
     fit_centroids,
     give_every_topic_a_document,
     membership,
@@ -58,11 +62,17 @@ class SAEAtomMerger(ClusterMixin, MergerPersistence):  # mixins first: sklearn r
             available).
         top_p: share of an atom's emission mass whose words make its vector (the paper: 0.9).
         assignment: how a document picks its topic. ``"centroid"``: the topic whose centroid is most
-            similar to the document's SAE reconstruction; centroids start as the θ-weighted means of
-            the documents and are refined by ``refine_iterations`` k-means steps, then every atom joins
-            the topic of the documents it fires on. A topic thus cannot win documents merely because
-            it owns many atoms. ``"sum"``: the paper's rule, the largest sum of the document's
+            similar to the document's embedding (or SAE reconstruction); centroids start as
+            ``centroid_init`` says and are refined by ``refine_iterations`` k-means steps, then every
+            atom joins the topic of the documents it fires on. A topic thus cannot win documents merely
+            because it owns many atoms. ``"sum"``: the paper's rule, the largest sum of the document's
             normalised codes over a topic's atoms (big catch-all topics swallow documents).
+        centroid_init: how the topic centroids start (``"centroid"`` only). ``"documents"``: k-means++
+            seeds among the documents (seeded by ``random_state``): the topics are spherical k-means
+            clusters of the documents, and every atom then joins the topic of the documents it fires on
+            (the atom k-means and ``merge``, ``top_p``, ``merge_init``, ``n_init``, ``atom_prefix`` are not
+            used). ``"atoms"``: the θ-weighted means of the documents over the topics of the atom k-means
+            (the rule before ``centroid_init`` existed; its topics do not depend on ``random_state``).
         refine_iterations: most k-means steps that refine the topic centroids (``"centroid"`` only);
             they stop early once fewer than 0.1% of the documents change topic. Each step is one pass
             of matrix products.
@@ -115,6 +125,7 @@ class SAEAtomMerger(ClusterMixin, MergerPersistence):  # mixins first: sklearn r
         merge: str = "auto",
         top_p: float = 0.9,
         assignment: str = "centroid",
+        centroid_init: str = "documents",
         refine_iterations: int = 100,
         background_weight: float = 0.3,
         merge_init: MergeInit = "consensus",
@@ -133,6 +144,7 @@ class SAEAtomMerger(ClusterMixin, MergerPersistence):  # mixins first: sklearn r
         self.merge = merge
         self.top_p = top_p
         self.assignment = assignment
+        self.centroid_init = centroid_init
         self.refine_iterations = refine_iterations
         self.background_weight = background_weight
         self.merge_init = merge_init
@@ -160,6 +172,8 @@ class SAEAtomMerger(ClusterMixin, MergerPersistence):  # mixins first: sklearn r
             raise ValueError(f"merge must be 'auto', 'words' or 'decoder', got {self.merge!r}.")
         if self.assignment not in ("centroid", "sum"):
             raise ValueError(f"assignment must be 'centroid' or 'sum', got {self.assignment!r}.")
+        if self.centroid_init not in ("atoms", "documents"):
+            raise ValueError(f"centroid_init must be 'atoms' or 'documents', got {self.centroid_init!r}.")
         if self.refine_iterations < 0:
             raise ValueError(f"refine_iterations must be >= 0, got {self.refine_iterations}.")
         if self.merge_init not in ("consensus", "k-means++"):
@@ -302,6 +316,9 @@ class SAEAtomMerger(ClusterMixin, MergerPersistence):  # mixins first: sklearn r
         return "words"
 
     def _assign_atoms(self, n_topics: int, embeddings=None) -> None:
+        if self._uses_centroids() and getattr(self, "centroid_init", "atoms") == "documents":
+            self._cluster_documents(n_topics, embeddings)
+            return
         sae_cfg = self.sae_.cfg if self.sae_ is not None else None
         self.atom_prefix_ = merge_prefix(sae_cfg, n_topics, getattr(self, "atom_prefix", "auto"))
         weights = self.atom_weights_
@@ -330,6 +347,22 @@ class SAEAtomMerger(ClusterMixin, MergerPersistence):  # mixins first: sklearn r
                 realign_atoms(self.codes_, self.labels_, self.atom_topic_, self.n_topics_), self.n_topics_
             )
             self.probabilities_ = self._mixture(self.codes_)
+
+    def _cluster_documents(self, n_topics: int, embeddings=None) -> None:
+        """``centroid_init="documents"``: spherical k-means of the documents from k-means++ seeds; the atoms
+        then join the topic of the documents they fire on."""
+        self.atom_prefix_ = None
+        n_docs = self.codes_.shape[0]
+        points = lambda: self._points(self.codes_, embeddings)  # noqa: E731
+        start = document_seeds(points, n_docs, n_topics, self.random_state)
+        self.topic_centroids_ = fit_centroids(points, None, n_docs, self.sae_.d_in, self.refine_iterations,
+                                              start=start)
+        self._set_atom_topics(np.full(self.atom_weights_.shape[0], -1, dtype=np.int64), n_topics)
+        self.labels_, _ = self._assign(self.codes_, embeddings, repair_empty=True)
+        self._set_atom_topics(
+            realign_atoms(self.codes_, self.labels_, self.atom_topic_, n_topics), n_topics
+        )
+        self.probabilities_ = self._mixture(self.codes_)
 
     def _uses_centroids(self) -> bool:
         return self.assignment == "centroid" and self.sae_ is not None

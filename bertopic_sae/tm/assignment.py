@@ -3,9 +3,10 @@
 * ``"sum"`` (the paper's): the topic whose atoms carry the largest share of the document's normalised
   codes (:func:`mixture`);
 * ``"centroid"``: the topic whose centroid is most similar to the document (its embedding, or its SAE
-  reconstruction); centroids start as the mixture-weighted means of the documents and are refined by
-  spherical k-means steps (:func:`fit_centroids`); then every atom joins the topic of the documents it
-  fires on (:func:`realign_atoms`).
+  reconstruction); centroids start as the mixture-weighted means of the documents (or as k-means++ seeds
+  among the documents, :func:`document_seeds`) and are refined by spherical k-means steps
+  (:func:`fit_centroids`); then every atom joins the topic of the documents it fires on
+  (:func:`realign_atoms`).
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.cluster import kmeans_plusplus
 from sklearn.preprocessing import normalize
 
 from ..sae.model import round_to_float16
 
-__all__ = ["one_hot", "membership", "mixture", "unit_points", "fit_centroids", "realign_atoms",
-           "give_every_topic_a_document"]
+__all__ = ["one_hot", "membership", "mixture", "unit_points", "document_seeds", "fit_centroids",
+           "realign_atoms", "give_every_topic_a_document"]
 
 BLOCK = 65_536
 """Documents per block when document vectors are formed (bounded memory)."""
@@ -65,24 +67,59 @@ def unit_points(codes: sp.csr_matrix, decode: Callable[[sp.csr_matrix], np.ndarr
         yield start, normalize(block).astype(np.float32, copy=False)
 
 
-def fit_centroids(points: Callable[[], Iterator[tuple[int, np.ndarray]]], weights: np.ndarray, n_docs: int,
-                  dim: int, refine_iterations: int,
-                  reduce: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+SEED_SAMPLE = 100_000
+"""Most documents :func:`document_seeds` draws its k-means++ seeds from (an evenly spaced subset beyond)."""
+
+
+def document_seeds(points: Callable[[], Iterator[tuple[int, np.ndarray]]], n_docs: int, n_topics: int,
+                   random_state: int | None = None, max_points: int = SEED_SAMPLE,
+                   gather: Callable[[np.ndarray], list[np.ndarray]] | None = None) -> np.ndarray:
+    """``(n_topics, dim)`` k-means++ seeds among the documents (scikit-learn's ``kmeans_plusplus``), drawn
+    from at most ``max_points`` evenly spaced ones; a start for :func:`fit_centroids`.
+
+    Arguments:
+        points: yields ``(start, block)`` of unit document vectors (:func:`unit_points`).
+        n_docs: number of documents.
+        n_topics: number of seeds.
+        random_state: seed of the k-means++ draws.
+        max_points: most documents the seeds are drawn from.
+        gather: every process's sample, in rank order, when the documents are split across processes
+            (``Reducer.gather``; each then draws the same seeds).
+    """
+    step = max(1, -(-n_docs // max_points))  # ceil: every step-th document
+    sample = np.vstack([block[(-start) % step :: step] for start, block in points()])
+    if gather is not None:
+        sample = np.vstack(gather(sample))
+    if sample.shape[0] < n_topics:
+        raise ValueError(f"{sample.shape[0]} documents cannot seed {n_topics} topics; lower n_topics.")
+    seeds, _ = kmeans_plusplus(sample, n_topics, random_state=random_state)
+    return normalize(seeds).astype(np.float32)
+
+
+def fit_centroids(points: Callable[[], Iterator[tuple[int, np.ndarray]]], weights: np.ndarray | None,
+                  n_docs: int, dim: int, refine_iterations: int,
+                  reduce: Callable[[np.ndarray], np.ndarray] | None = None,
+                  start: np.ndarray | None = None) -> np.ndarray:
     """Topic centroids ``(n_topics, dim)``: the ``weights``-weighted means of the documents (``points()``
-    yields them in blocks), refined by at most ``refine_iterations`` spherical k-means steps, which stop once
-    fewer than 0.1% of the documents change topic. ``reduce`` sums arrays over processes when the documents
-    are split across them (tm/distributed.py)."""
+    yields them in blocks), or the given ``start`` centroids, refined by at most ``refine_iterations``
+    spherical k-means steps, which stop once fewer than 0.1% of the documents change topic. ``reduce`` sums
+    arrays over processes when the documents are split across them (tm/distributed.py)."""
     total = (lambda array: array) if reduce is None else reduce  # noqa: E731
-    n_topics = weights.shape[1]
+    if (weights is None) == (start is None):
+        raise ValueError("fit_centroids needs exactly one of weights (document mixtures) and start.")
     # Up to 256 MB: keep the points for all steps; else read them again on every pass.
     kept = list(points()) if n_docs * dim <= 2**26 else None
     passes = (lambda: kept) if kept is not None else points
-    centroids = np.zeros((n_topics, dim), dtype=np.float32)
-    for start, block in passes():
-        centroids += weights[start : start + block.shape[0]].T.astype(np.float32) @ block
-    centroids = normalize(np.asarray(total(centroids), dtype=np.float32))
+    if weights is not None:
+        centroids = np.zeros((weights.shape[1], dim), dtype=np.float32)
+        for first, block in passes():
+            centroids += weights[first : first + block.shape[0]].T.astype(np.float32) @ block
+        centroids = normalize(np.asarray(total(centroids), dtype=np.float32))
+    else:
+        centroids = normalize(np.asarray(start, dtype=np.float32))
+    n_topics = centroids.shape[0]
     previous = None
-    for _ in range(refine_iterations):  # spherical k-means steps, seeded by the atom topics
+    for _ in range(refine_iterations):  # spherical k-means steps
         sums = np.zeros_like(centroids)
         parts = []
         for _, block in passes():

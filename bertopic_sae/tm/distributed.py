@@ -41,7 +41,16 @@ from sklearn.utils.extmath import row_norms
 
 from ..sae.model import SparseAutoencoder, round_to_float16
 from ._kernels import _Likelihood
-from .assignment import BLOCK, fit_centroids, membership, mixture, realign_atoms, unit_points
+from .assignment import (
+    BLOCK,
+    SEED_SAMPLE,
+    document_seeds,
+    fit_centroids,
+    membership,
+    mixture,
+    realign_atoms,
+    unit_points,
+)
 from .emission import EmissionModel
 from .merge import atom_vectors, kmeans_atoms
 from .vocabulary import auto_min_df, default_vectorizer
@@ -341,6 +350,7 @@ def fit_sae_tm_distributed(
     word_vectors: np.ndarray | Callable[[Sequence[str]], np.ndarray] | None = None,
     background_weight: float = 0.3,
     top_p: float = 0.9,
+    centroid_init: str = "documents",
     refine_iterations: int = 100,
     points_memory: int = 2**31,
     probabilities: bool = True,
@@ -363,12 +373,14 @@ def fit_sae_tm_distributed(
             :class:`SAEAtomMerger` does without word vectors).
         background_weight: π of the emission model.
         top_p: share of an atom's emission mass whose words make its vector (word merge).
+        centroid_init: where the topic centroids start, as in :class:`SAEAtomMerger`: ``"atoms"`` (the
+            atom merge's topics) or ``"documents"`` (k-means++ seeds drawn from every rank's documents).
         refine_iterations: spherical k-means steps of the centroid assignment.
         points_memory: bytes of document vectors (float16) kept in memory across those steps; above it
             they are read from ``embeddings`` again on every step (same values, slower).
         probabilities: also return each document's topic mixture (``n_local x n_topics`` floats; off when
             the caller recomputes it, to spare the memory).
-        random_state: seed of the atom k-means.
+        random_state: seed of the atom k-means (or of the document seeds).
         verbose: progress bars.
     """
     reducer = reducer or Reducer()
@@ -397,13 +409,23 @@ def fit_sae_tm_distributed(
         atom_weights, emission=emission.emission_ if word_vectors is not None else None,
         word_vectors=word_vectors, decoder=sae.atoms() if word_vectors is None else None, top_p=top_p,
     )
-    atom_topic = kmeans_atoms(vectors, atom_weights, n_topics, random_state)
-    clock("merge")
-    members = membership(atom_topic, n_topics)
-    topic_weights = np.asarray(members.T @ atom_weights).ravel()
     points = _points(codes, embeddings, points_memory)
-    centroids = fit_centroids(points, mixture(codes, members, topic_weights), codes.shape[0], sae.d_in,
-                              refine_iterations, reduce=reducer.sum)
+    if centroid_init == "documents":  # the atoms join their documents' topics below
+        atom_topic = np.full(atom_weights.shape[0], -1, dtype=np.int64)
+        start = document_seeds(points, codes.shape[0], n_topics, random_state,
+                               max_points=max(1, SEED_SAMPLE // reducer.world), gather=reducer.gather)
+        clock("merge")
+        centroids = fit_centroids(points, None, codes.shape[0], sae.d_in, refine_iterations,
+                                  reduce=reducer.sum, start=start)
+    elif centroid_init == "atoms":
+        atom_topic = kmeans_atoms(vectors, atom_weights, n_topics, random_state)
+        clock("merge")
+        members = membership(atom_topic, n_topics)
+        topic_weights = np.asarray(members.T @ atom_weights).ravel()
+        centroids = fit_centroids(points, mixture(codes, members, topic_weights), codes.shape[0], sae.d_in,
+                                  refine_iterations, reduce=reducer.sum)
+    else:
+        raise ValueError(f"centroid_init must be 'atoms' or 'documents', got {centroid_init!r}.")
     labels = np.concatenate([(block @ centroids.T).argmax(axis=1) for _, block in points()]).astype(np.int64)
     sizes = reducer.sum(np.bincount(labels, minlength=n_topics))
     if (sizes == 0).any():
