@@ -200,8 +200,13 @@ def run(args) -> None:
         torch.set_num_threads(args.threads)
     from bertopic.vectorizers import ClassTfidfTransformer
 
+    from bertopic_sae import EmissionTopicWords
+
     saes = [_load_sae(spec) for spec in args.sae or []]
     merger_params = dict(_merger_param(spec) for spec in args.merger)
+    word_params = dict(_merger_param(spec) for spec in args.topic_words)
+    if word_params and args.words == "ctfidf":
+        raise SystemExit("--topic-words sets the emission words; it does not go with --words ctfidf")
     if args.words == "ctfidf":  # the same clusters, BERTopic's c-TF-IDF words instead of the emission model's
         saes = [(f"{name}{WORDS_SUFFIX}", sae, prefix) for name, sae, prefix in saes]
     if args.reference:  # scored beside the SAEs, never ranked (see winner)
@@ -227,6 +232,8 @@ def run(args) -> None:
                         topic_model = KMeansBERTopicModel(num_topics=k, embeddings=embeddings, seed=seed)
                     else:
                         words = {"ctfidf_model": ClassTfidfTransformer()} if args.words == "ctfidf" else {}
+                        if word_params:
+                            words = {"ctfidf_model": EmissionTopicWords(**word_params)}
                         topic_model = SAETopicModel(
                             num_topics=k, embeddings=embeddings, seed=seed, embedding_model=model,
                             model_params=words,
@@ -267,7 +274,8 @@ def _append(path: Path, row: dict) -> None:
 
 
 def _merger_param(spec: str) -> tuple[str, object]:
-    """``key=value`` -> an SAEAtomMerger keyword argument (integers and floats parsed)."""
+    """``key=value`` -> a keyword argument (integers and floats parsed; of SAEAtomMerger or
+    EmissionTopicWords)."""
     key, sep, value = spec.partition("=")
     if not sep or not key:
         raise SystemExit(f"--merger takes KEY=VALUE, got {spec!r}")
@@ -415,6 +423,8 @@ def main() -> None:
     p.add_argument("--merger", action="append", default=[], metavar="KEY=VALUE",
                    help="an SAEAtomMerger parameter for every SAE candidate (e.g. centroid_init=documents); "
                         "name the candidates so the rows say it")
+    p.add_argument("--topic-words", action="append", default=[], metavar="KEY=VALUE",
+                   help="an EmissionTopicWords parameter of the emission words (e.g. share_prior=30)")
     p.add_argument("--reference", action="store_true",
                    help="also score k-means + c-TF-IDF on the same cells (shown, never ranked)")
     p.add_argument("--corpora", nargs="+", choices=DEV_CORPORA, default=list(DEV_CORPORA))
