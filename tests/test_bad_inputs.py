@@ -550,8 +550,8 @@ def test_atom_merge_topics_do_not_depend_on_the_seed(fitted, corpus):
 def test_document_k_means_topics_follow_the_seed(fitted, corpus):
     model, _, _ = fitted
     _, embeddings = corpus
-    merger = model.hdbscan_model
-    assert merger.centroid_init == "documents"  # the default
+    merger = copy.deepcopy(model.hdbscan_model).set_params(centroid_init="documents")
+    merger.merge_atoms(N_TOPICS, embeddings)
     again = copy.deepcopy(merger).merge_atoms(N_TOPICS, embeddings)
     np.testing.assert_array_equal(again.labels_, merger.labels_)
     other = copy.deepcopy(merger).set_params(random_state=7).merge_atoms(N_TOPICS, embeddings)
@@ -565,7 +565,7 @@ def test_model_saved_before_merge_init_reloads_with_its_old_rule(saved, tmp_path
     shutil.copytree(saved, old)
     config = json.loads((old / "sae_merger.json").read_text())
     assert config["merger_params"]["merge_init"] == "consensus"  # what new saves record
-    assert config["merger_params"]["centroid_init"] == "documents"
+    assert config["merger_params"]["centroid_init"] == "atoms"
     for name in ("merge_init", "n_init", "centroid_init"):
         del config["merger_params"][name]
     (old / "sae_merger.json").write_text(json.dumps(config))

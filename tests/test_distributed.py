@@ -21,12 +21,12 @@ def _data():
     return texts, WordLlamaEmbedder().embed(texts)
 
 
-def _fit(texts, embeddings, reducer=None):
+def _fit(texts, embeddings, reducer=None, **options):
     from bertopic_sae.sae.pretrained import load_pretrained
     from bertopic_sae.tm.distributed import fit_sae_tm_distributed
 
     return fit_sae_tm_distributed(texts, embeddings, load_pretrained("wordllama-256"), n_topics=N_TOPICS,
-                                  reducer=reducer, random_state=0)
+                                  reducer=reducer, random_state=0, **options)
 
 
 def _rank_main(rank: int, world: int, store: str, out: str) -> None:
@@ -106,3 +106,15 @@ def test_one_process_matches_the_emission_model():
     reduced = DistributedEmissionModel(Reducer(), len(texts)).fit(theta, counts)
     np.testing.assert_allclose(reduced.emission_, plain.emission_, rtol=1e-3, atol=1e-6)
     assert abs(reduced.objective_ - plain.objective_) < 1e-6 * abs(plain.objective_)
+
+
+def test_one_process_document_k_means_start():
+    """centroid_init="documents": seeded topics, every document at its nearest centroid, atoms joined."""
+    texts, embeddings = _data()
+    fit = _fit(texts, embeddings, centroid_init="documents")
+    assert len(set(fit.labels.tolist())) == N_TOPICS and fit.centroids.shape[0] == N_TOPICS
+    fired = fit.atom_weights > 0
+    assert (fit.atom_topic[fired] >= 0).all()
+    np.testing.assert_array_equal(_fit(texts, embeddings, centroid_init="documents").labels, fit.labels)
+    with pytest.raises(ValueError, match="centroid_init"):
+        _fit(texts, embeddings, centroid_init="random")

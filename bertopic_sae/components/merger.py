@@ -1,12 +1,11 @@
 """Stage 3: :class:`SAEAtomMerger` merges SAE atoms into topics (BERTopic's ``hdbscan_model`` slot).
 
-The SAE has thousands of atoms; a topic is a group of atoms. By default (``centroid_init="documents"``) the
-groups come from a spherical k-means of the documents: each atom joins the topic of the documents it fires
-on. The paper's merge (``centroid_init="atoms"``) groups the atoms by k-means over atom vectors, weighted by
-how much each atom is used (θ̄); atom vectors come from the words an atom emits (the top-p part of the
-emission row B_k times word vectors) or, without words, from the decoder directions. On the development
-corpora the document k-means gives more coherent topics, most of all at 100+ topics
-(benchmarks/README.md). Changing the number of topics re-runs only this k-means.
+The SAE has thousands of atoms; a topic is a group of atoms found by k-means over atom vectors,
+weighted by how much each atom is used (θ̄). Atom vectors come from the words an atom emits (the
+paper's merge: the top-p part of the emission row B_k times word vectors) or, without words, from
+the decoder directions. With ``centroid_init="documents"`` the groups come from a spherical k-means of the
+documents instead: each atom joins the topic of the documents it fires on. Changing the number of topics
+re-runs only this k-means.
 """
 
 from __future__ import annotations
@@ -67,12 +66,13 @@ class SAEAtomMerger(ClusterMixin, MergerPersistence):  # mixins first: sklearn r
             atom joins the topic of the documents it fires on. A topic thus cannot win documents merely
             because it owns many atoms. ``"sum"``: the paper's rule, the largest sum of the document's
             normalised codes over a topic's atoms (big catch-all topics swallow documents).
-        centroid_init: how the topic centroids start (``"centroid"`` only). ``"documents"``: k-means++
-            seeds among the documents (seeded by ``random_state``): the topics are spherical k-means
-            clusters of the documents, and every atom then joins the topic of the documents it fires on
-            (the atom k-means and ``merge``, ``top_p``, ``merge_init``, ``n_init``, ``atom_prefix`` are not
-            used). ``"atoms"``: the θ-weighted means of the documents over the topics of the atom k-means
-            (the rule before ``centroid_init`` existed; its topics do not depend on ``random_state``).
+        centroid_init: how the topic centroids start (``"centroid"`` only). ``"atoms"``: the θ-weighted
+            means of the documents over the topics of the atom k-means (its topics do not depend on
+            ``random_state``). ``"documents"``: k-means++ seeds among the documents (seeded by
+            ``random_state``): the topics are spherical k-means clusters of the documents, and every atom
+            then joins the topic of the documents it fires on (the atom k-means and ``merge``, ``top_p``,
+            ``merge_init``, ``n_init``, ``atom_prefix`` are not used); more coherent topic words, most of
+            all at many topics, but less distinct topics (benchmarks/README.md).
         refine_iterations: most k-means steps that refine the topic centroids (``"centroid"`` only);
             they stop early once fewer than 0.1% of the documents change topic. Each step is one pass
             of matrix products.
@@ -125,7 +125,7 @@ class SAEAtomMerger(ClusterMixin, MergerPersistence):  # mixins first: sklearn r
         merge: str = "auto",
         top_p: float = 0.9,
         assignment: str = "centroid",
-        centroid_init: str = "documents",
+        centroid_init: str = "atoms",
         refine_iterations: int = 100,
         background_weight: float = 0.3,
         merge_init: MergeInit = "consensus",

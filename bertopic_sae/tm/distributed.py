@@ -350,7 +350,7 @@ def fit_sae_tm_distributed(
     word_vectors: np.ndarray | Callable[[Sequence[str]], np.ndarray] | None = None,
     background_weight: float = 0.3,
     top_p: float = 0.9,
-    centroid_init: str = "documents",
+    centroid_init: str = "atoms",
     refine_iterations: int = 100,
     points_memory: int = 2**31,
     probabilities: bool = True,
