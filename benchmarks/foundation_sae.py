@@ -203,8 +203,8 @@ def run(args) -> None:
     from bertopic_sae import EmissionTopicWords
 
     saes = [_load_sae(spec) for spec in args.sae or []]
-    merger_params = dict(_merger_param(spec) for spec in args.merger)
-    word_params = dict(_merger_param(spec) for spec in args.topic_words)
+    merger_params = dict(_keyword(spec) for spec in args.merger)
+    word_params = dict(_keyword(spec) for spec in args.topic_words)
     if word_params and args.words == "ctfidf":
         raise SystemExit("--topic-words sets the emission words; it does not go with --words ctfidf")
     if args.words == "ctfidf":  # the same clusters, BERTopic's c-TF-IDF words instead of the emission model's
@@ -273,7 +273,7 @@ def _append(path: Path, row: dict) -> None:
         writer.writerow(row)
 
 
-def _merger_param(spec: str) -> tuple[str, object]:
+def _keyword(spec: str) -> tuple[str, object]:
     """``key=value`` -> a keyword argument (integers and floats parsed; of SAEAtomMerger or
     EmissionTopicWords)."""
     key, sep, value = spec.partition("=")

@@ -316,9 +316,33 @@ class SAEAtomMerger(ClusterMixin, MergerPersistence):  # mixins first: sklearn r
         return "words"
 
     def _assign_atoms(self, n_topics: int, embeddings=None) -> None:
-        if self._uses_centroids() and getattr(self, "centroid_init", "atoms") == "documents":
-            self._cluster_documents(n_topics, embeddings)
-            return
+        # centroid_init="documents": no atom k-means; the atoms join their documents' topics below.
+        from_documents = self._uses_centroids() and getattr(self, "centroid_init", "atoms") == "documents"
+        if from_documents:
+            self.atom_prefix_: int | None = None
+            self._set_atom_topics(np.full(self.atom_weights_.shape[0], -1, dtype=np.int64), n_topics)
+        else:
+            self._merge_atoms_by_kmeans(n_topics)
+        self.topic_centroids_ = None
+        if self._uses_centroids():
+            n_docs = self.codes_.shape[0]
+            points = lambda: self._points(self.codes_, embeddings)  # noqa: E731
+            if from_documents:
+                start = document_seeds(points, n_docs, n_topics, self.random_state)
+                self.topic_centroids_ = fit_centroids(points, None, n_docs, self.sae_.d_in,
+                                                      self.refine_iterations, start=start)
+            else:
+                self.topic_centroids_ = fit_centroids(points, self._mixture(self.codes_), n_docs,
+                                                      self.sae_.d_in, self.refine_iterations)
+        self.labels_, self.probabilities_ = self._assign(self.codes_, embeddings, repair_empty=True)
+        if self.topic_centroids_ is not None or self.atom_prefix_ is not None:  # atoms join their documents
+            self._set_atom_topics(
+                realign_atoms(self.codes_, self.labels_, self.atom_topic_, self.n_topics_), self.n_topics_
+            )
+            self.probabilities_ = self._mixture(self.codes_)
+
+    def _merge_atoms_by_kmeans(self, n_topics: int) -> None:
+        """The atom k-means (``centroid_init="atoms"``): every active atom of the prefix gets a topic."""
         sae_cfg = self.sae_.cfg if self.sae_ is not None else None
         self.atom_prefix_ = merge_prefix(sae_cfg, n_topics, getattr(self, "atom_prefix", "auto"))
         weights = self.atom_weights_
@@ -332,37 +356,6 @@ class SAEAtomMerger(ClusterMixin, MergerPersistence):  # mixins first: sklearn r
         atom_topic = kmeans_atoms(self._atom_vectors, weights, n_topics, self.random_state,
                                   init=self.merge_init, n_init=self.n_init, verbose=self.verbose)
         self._set_atom_topics(atom_topic, n_topics)
-        self.topic_centroids_ = None
-        if self._uses_centroids():
-            self.topic_centroids_ = fit_centroids(
-                lambda: self._points(self.codes_, embeddings),
-                self._mixture(self.codes_),
-                self.codes_.shape[0],
-                self.sae_.d_in,
-                self.refine_iterations,
-            )
-        self.labels_, self.probabilities_ = self._assign(self.codes_, embeddings, repair_empty=True)
-        if self.topic_centroids_ is not None or self.atom_prefix_ is not None:  # atoms join their documents
-            self._set_atom_topics(
-                realign_atoms(self.codes_, self.labels_, self.atom_topic_, self.n_topics_), self.n_topics_
-            )
-            self.probabilities_ = self._mixture(self.codes_)
-
-    def _cluster_documents(self, n_topics: int, embeddings=None) -> None:
-        """``centroid_init="documents"``: spherical k-means of the documents from k-means++ seeds; the atoms
-        then join the topic of the documents they fire on."""
-        self.atom_prefix_ = None
-        n_docs = self.codes_.shape[0]
-        points = lambda: self._points(self.codes_, embeddings)  # noqa: E731
-        start = document_seeds(points, n_docs, n_topics, self.random_state)
-        self.topic_centroids_ = fit_centroids(points, None, n_docs, self.sae_.d_in, self.refine_iterations,
-                                              start=start)
-        self._set_atom_topics(np.full(self.atom_weights_.shape[0], -1, dtype=np.int64), n_topics)
-        self.labels_, _ = self._assign(self.codes_, embeddings, repair_empty=True)
-        self._set_atom_topics(
-            realign_atoms(self.codes_, self.labels_, self.atom_topic_, n_topics), n_topics
-        )
-        self.probabilities_ = self._mixture(self.codes_)
 
     def _uses_centroids(self) -> bool:
         return self.assignment == "centroid" and self.sae_ is not None

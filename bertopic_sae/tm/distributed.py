@@ -384,6 +384,8 @@ def fit_sae_tm_distributed(
         verbose: progress bars.
     """
     reducer = reducer or Reducer()
+    if centroid_init not in ("atoms", "documents"):  # refused before the encode and EM steps
+        raise ValueError(f"centroid_init must be 'atoms' or 'documents', got {centroid_init!r}.")
     if len(texts) != embeddings.shape[0]:
         raise ValueError(f"This rank has {len(texts)} texts but {embeddings.shape[0]} embeddings.")
     n_docs = int(reducer.sum(np.array([len(texts)]))[0])
@@ -417,15 +419,13 @@ def fit_sae_tm_distributed(
         clock("merge")
         centroids = fit_centroids(points, None, codes.shape[0], sae.d_in, refine_iterations,
                                   reduce=reducer.sum, start=start)
-    elif centroid_init == "atoms":
+    else:
         atom_topic = kmeans_atoms(vectors, atom_weights, n_topics, random_state)
         clock("merge")
         members = membership(atom_topic, n_topics)
         topic_weights = np.asarray(members.T @ atom_weights).ravel()
         centroids = fit_centroids(points, mixture(codes, members, topic_weights), codes.shape[0], sae.d_in,
                                   refine_iterations, reduce=reducer.sum)
-    else:
-        raise ValueError(f"centroid_init must be 'atoms' or 'documents', got {centroid_init!r}.")
     labels = np.concatenate([(block @ centroids.T).argmax(axis=1) for _, block in points()]).astype(np.int64)
     sizes = reducer.sum(np.bincount(labels, minlength=n_topics))
     if (sizes == 0).any():
