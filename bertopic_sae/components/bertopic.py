@@ -776,9 +776,9 @@ def _load_sae_parts(model: BERTopic, folder: Path) -> None:
         encoder.float16_grid_ = stages.float16_grid
         model.umap_model = encoder
     if config["ctfidf"] is not None:
-        # Saved before share_prior / weight_documents / parent_prior existed: keep the words it was saved
-        # with.
-        old = {"share_prior": 0.0, "weight_documents": False, "parent_prior": 0.0}
+        # Saved before share_prior / weight_documents / parent_prior / exclusivity existed: keep the words
+        # it was saved with.
+        old = {"share_prior": 0.0, "weight_documents": False, "parent_prior": 0.0, "exclusivity": 0.0}
         ctfidf = EmissionTopicWords(**{**old, **config["ctfidf"]})
         if stages.emission is not None:
             ctfidf.fit_emission(stages.emission)

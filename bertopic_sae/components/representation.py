@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from bertopic.vectorizers import ClassTfidfTransformer
 from sklearn.preprocessing import normalize
 
-from ..tm.topic_words import Parent
+from ..tm.topic_words import Parent, exclusive_scores
 
 __all__ = ["EmissionTopicWords"]
 
@@ -47,6 +47,9 @@ class EmissionTopicWords(ClassTfidfTransformer):
         parent: ``"tree"`` (default): the parent is the topic's group in an average-linkage tree of the
             topics, itself shrunk towards its own parent; ``"atoms"``: the atom average of its atoms.
         idf_ranking: rank words by ``P_c(w) × idf(w)`` instead of ``P_c(w)``.
+        exclusivity: ``α``: rank a topic's words by ``P_c(w) (P_c(w) / max_j P_j(w))^α``, so a word ranks
+            high only in the topics that use it most (:func:`~bertopic_sae.tm.topic_words.exclusive_scores`;
+            not applied to the rows of time slices or classes); 0: by ``P_c(w)``.
         slice_iterations: EM steps that re-estimate a topic's atom mixture on a time slice or class.
         bm25_weighting: as in ``ClassTfidfTransformer`` (used only where c-TF-IDF rows are computed).
         reduce_frequent_words: as in ``ClassTfidfTransformer``.
@@ -75,6 +78,7 @@ class EmissionTopicWords(ClassTfidfTransformer):
         parent_prior: float = 0.0,
         parent: Parent = "tree",
         idf_ranking: bool = False,
+        exclusivity: float = 0.0,
         slice_iterations: int = 30,
         bm25_weighting: bool = False,
         reduce_frequent_words: bool = False,
@@ -96,6 +100,7 @@ class EmissionTopicWords(ClassTfidfTransformer):
         self.parent_prior = parent_prior
         self.parent = parent
         self.idf_ranking = idf_ranking
+        self.exclusivity = exclusivity
         self.slice_iterations = slice_iterations
 
     def fit(self, X: sp.csr_matrix, multiplier: np.ndarray | None = None) -> EmissionTopicWords:
@@ -167,6 +172,7 @@ class EmissionTopicWords(ClassTfidfTransformer):
             )
         else:
             table = emission_model.topic_word(atom_topic, n_topics=n_rows)
+        table = exclusive_scores(table, getattr(self, "exclusivity", 0.0))  # older pickles lack it
         rows = np.stack([table[t] if t >= 0 else emission_model.background_ for t in topics])
         return sp.csr_matrix(self._rank(rows))
 

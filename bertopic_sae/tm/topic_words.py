@@ -2,7 +2,8 @@
 
 * :func:`topic_word`: the paper's atom average ``P_c(w)`` over the atoms merged into each topic;
 * :func:`document_topic_word`: the words the atoms emit in each topic's documents (the default reading);
-* :func:`shrink_to_parents`: small topics' word distributions pulled towards their parents' (optional).
+* :func:`shrink_to_parents`: small topics' word distributions pulled towards their parents' (optional);
+* :func:`exclusive_scores`: ranking scores that favour the topic using a word most (distinct topics).
 
 :class:`~bertopic_sae.EmissionTopicWords` calls these with the fitted state passed explicitly.
 """
@@ -22,7 +23,7 @@ from ._kernels import _topic_explained
 if TYPE_CHECKING:
     from .emission import EmissionModel
 
-__all__ = ["topic_word", "document_topic_word", "shrink_to_parents", "Parent"]
+__all__ = ["topic_word", "document_topic_word", "shrink_to_parents", "exclusive_scores", "Parent"]
 
 Parent = Literal["tree", "atoms"]
 """What a topic's words shrink towards (see :func:`shrink_to_parents`)."""
@@ -284,3 +285,33 @@ def shrink_to_parents(
         )
     out[live] = node_rows[:m]
     return out
+
+
+def exclusive_scores(rows: np.ndarray, exclusivity: float) -> np.ndarray:
+    """Ranking scores ``s_c(w) = p_c(w) (p_c(w) / max_j p_j(w))^α`` of every topic's words.
+
+    The topic that uses a word most keeps its score; a topic using it ``r`` times less has its score
+    multiplied by ``r^α``, so neighbouring topics stop sharing their top words (higher topic diversity).
+    ``α = exclusivity``; 0 returns the rows unchanged.
+
+    Arguments:
+        rows: ``(n_topics, n_words)`` non-negative word weights of the topics ranked against each other.
+        exclusivity: ``α >= 0``.
+
+    Returns:
+        ``(n_topics, n_words)`` scores (not normalised).
+
+    Usage:
+
+    ```python
+    scores = exclusive_scores(topic_word(model, labels), exclusivity=1.0)
+    ```
+    """
+    if not exclusivity >= 0 or not np.isfinite(exclusivity):
+        raise ValueError(f"exclusivity must be a finite number >= 0, got {exclusivity}; 0 disables it.")
+    rows = np.asarray(rows, dtype=np.float64)
+    if exclusivity == 0 or rows.size == 0:
+        return rows
+    strongest = rows.max(axis=0)
+    ratio = np.divide(rows, strongest, out=np.zeros_like(rows), where=strongest > 0)
+    return rows * ratio**exclusivity
