@@ -140,15 +140,30 @@ def winner(frame):
     return chosen, overall, by_k
 
 
+def auto_start(frame):
+    """The rows of ``centroid_init="auto"``: the atom start below ``DOCUMENT_START_FROM`` topics, documents
+    from it."""
+    from bertopic_sae.tm.assignment import centroid_start
+
+    start = [centroid_start("auto", int(k)) for k in frame["k"]]
+    auto = frame[frame["init"] == np.array(start)].copy()
+    auto["init"] = "auto"
+    return auto
+
+
 def report(path: Path) -> None:
     import pandas as pd
 
     from bertopic_sae._io import atomic_write_text
 
     frame = pd.read_csv(path)
+    frame = pd.concat([frame, auto_start(frame)], ignore_index=True)
     chosen, overall, by_k = winner(frame)
     table = by_k.reset_index().pivot_table(index=["init", "against", "alpha"], columns="k",
                                            values=["npmi", "td"]).round(3)
+    strongest = frame["against"] == "strongest"
+    per_corpus = frame[(frame["k"] == 20) & frame["alpha"].isin([0.0, 0.5]) & strongest]
+    per_corpus = per_corpus.groupby(["corpus", "init", "alpha"])[["npmi", "td", "closest_pair_cos"]].mean()
     sep = frame.drop_duplicates(["corpus", "k", "init", "seed"]).groupby(["init", "k"])["closest_pair_cos"]
     seeds = frame[frame["init"] == "documents"].groupby(["against", "alpha", "corpus", "k"])["npmi"].std()
     doc_seeds = sorted(frame.loc[frame["init"] == "documents", "seed"].unique().tolist())
@@ -159,7 +174,8 @@ def report(path: Path) -> None:
         f"{frame['machine'].iloc[0]}; corpora {', '.join(sorted(frame['corpus'].unique()))}; documents "
         f"start seeds {doc_seeds}, atom start once). Same topics per row group, words re-ranked by "
         "exclusivity (module docstring); NPMI / C_V / TD of the top 10 words by "
-        "`bertopic_sae.eval.OctisEvaluator`, the corpus as reference.",
+        "`bertopic_sae.eval.OctisEvaluator`, the corpus as reference. Rows `auto` are the atom start "
+        "below 50 topics and the documents start from 50 (`centroid_init=\"auto\"`), from the same fits.",
         "",
         f"**Rule**: {RULE}",
         "",
@@ -172,6 +188,10 @@ def report(path: Path) -> None:
         "## Mean over every cell",
         "",
         overall.round(3).to_markdown(),
+        "",
+        "## K = 20 by corpus (NPMI, TD, closest pair; alpha 0 and 0.5)",
+        "",
+        per_corpus.round(3).to_markdown(),
         "",
         "## Separation: largest cosine between two topic embeddings (mean over corpora and seeds)",
         "",

@@ -565,7 +565,7 @@ def test_model_saved_before_merge_init_reloads_with_its_old_rule(saved, tmp_path
     shutil.copytree(saved, old)
     config = json.loads((old / "sae_merger.json").read_text())
     assert config["merger_params"]["merge_init"] == "consensus"  # what new saves record
-    assert config["merger_params"]["centroid_init"] == "atoms"
+    assert config["merger_params"]["centroid_init"] == "auto"
     for name in ("merge_init", "n_init", "centroid_init"):
         del config["merger_params"][name]
     (old / "sae_merger.json").write_text(json.dumps(config))

@@ -95,5 +95,28 @@ def test_documents_init_re_merges_to_another_number_of_topics(bbc, small_sae):
 
 
 def test_bad_centroid_init_is_refused(bbc, small_sae):
-    with pytest.raises(ValueError, match="centroid_init must be 'atoms' or 'documents'"):
+    with pytest.raises(ValueError, match="centroid_init must be 'auto', 'atoms' or 'documents'"):
         SAEAtomMerger(n_topics=8, sae=small_sae, centroid_init="kmeans").fit(bbc[2])
+
+
+def test_auto_starts_from_the_atoms_below_the_threshold_and_from_the_documents_above():
+    from bertopic_sae.tm.assignment import DOCUMENT_START_FROM, centroid_start
+
+    assert centroid_start("auto", DOCUMENT_START_FROM - 1) == "atoms"
+    assert centroid_start("auto", DOCUMENT_START_FROM) == "documents"
+    assert centroid_start("atoms", 500) == "atoms" and centroid_start("documents", 2) == "documents"
+
+
+def test_auto_merger_follows_the_start_of_its_number_of_topics(bbc, small_sae, document_merger, monkeypatch):
+    from bertopic_sae.tm import assignment
+
+    _, _, embeddings = bbc
+    monkeypatch.setattr(assignment, "DOCUMENT_START_FROM", 8)  # this corpus is too small for 50 topics
+    auto = SAEAtomMerger(n_topics=8, sae=small_sae, merge="decoder", random_state=0).fit(embeddings)
+    assert auto.centroid_init == "auto"
+    np.testing.assert_array_equal(auto.labels_, document_merger.labels_)
+    auto.merge_atoms(7, embeddings)  # below the threshold: the atom merge, as centroid_init="atoms" does
+    atoms = SAEAtomMerger(n_topics=7, sae=small_sae, merge="decoder", centroid_init="atoms",
+                          random_state=0).fit(embeddings)
+    np.testing.assert_array_equal(auto.labels_, atoms.labels_)
+    np.testing.assert_array_equal(auto.atom_topic_, atoms.atom_topic_)

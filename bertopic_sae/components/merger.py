@@ -3,9 +3,9 @@
 The SAE has thousands of atoms; a topic is a group of atoms found by k-means over atom vectors,
 weighted by how much each atom is used (θ̄). Atom vectors come from the words an atom emits (the
 paper's merge: the top-p part of the emission row B_k times word vectors) or, without words, from
-the decoder directions. With ``centroid_init="documents"`` the groups come from a spherical k-means of the
-documents instead: each atom joins the topic of the documents it fires on. Changing the number of topics
-re-runs only this k-means.
+the decoder directions. From 50 topics (``centroid_init="auto"``, or always with ``"documents"``) the groups
+come from a spherical k-means of the documents instead: each atom joins the topic of the documents it fires
+on. Changing the number of topics re-runs only this k-means.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from ..sae.adapt import AdaptMode, should_adapt
 from ..sae.config import SAEConfig, TrainConfig
 from ..sae.model import check_embeddings
 from ..tm.assignment import (
+    centroid_start,
     document_seeds,
     fit_centroids,
     give_every_topic_a_document,
@@ -71,8 +72,10 @@ class SAEAtomMerger(ClusterMixin, MergerPersistence):  # mixins first: sklearn r
             ``random_state``). ``"documents"``: k-means++ seeds among the documents (seeded by
             ``random_state``): the topics are spherical k-means clusters of the documents, and every atom
             then joins the topic of the documents it fires on (the atom k-means and ``merge``, ``top_p``,
-            ``merge_init``, ``n_init``, ``atom_prefix`` are not used); more coherent topic words, most of
-            all at many topics, but less distinct topics (benchmarks/README.md).
+            ``merge_init``, ``n_init``, ``atom_prefix`` are not used): more coherent topic words at many
+            topics, topics a little less far apart. ``"auto"``: documents from
+            :data:`~bertopic_sae.tm.assignment.DOCUMENT_START_FROM` (50) topics, atoms below
+            (benchmarks/README.md, "Distinct topics").
         refine_iterations: most k-means steps that refine the topic centroids (``"centroid"`` only);
             they stop early once fewer than 0.1% of the documents change topic. Each step is one pass
             of matrix products.
@@ -125,7 +128,7 @@ class SAEAtomMerger(ClusterMixin, MergerPersistence):  # mixins first: sklearn r
         merge: str = "auto",
         top_p: float = 0.9,
         assignment: str = "centroid",
-        centroid_init: str = "atoms",
+        centroid_init: str = "auto",
         refine_iterations: int = 100,
         background_weight: float = 0.3,
         merge_init: MergeInit = "consensus",
@@ -172,8 +175,7 @@ class SAEAtomMerger(ClusterMixin, MergerPersistence):  # mixins first: sklearn r
             raise ValueError(f"merge must be 'auto', 'words' or 'decoder', got {self.merge!r}.")
         if self.assignment not in ("centroid", "sum"):
             raise ValueError(f"assignment must be 'centroid' or 'sum', got {self.assignment!r}.")
-        if self.centroid_init not in ("atoms", "documents"):
-            raise ValueError(f"centroid_init must be 'atoms' or 'documents', got {self.centroid_init!r}.")
+        centroid_start(self.centroid_init, self.n_topics)  # raises on a bad centroid_init
         if self.refine_iterations < 0:
             raise ValueError(f"refine_iterations must be >= 0, got {self.refine_iterations}.")
         if self.merge_init not in ("consensus", "k-means++"):
@@ -316,8 +318,9 @@ class SAEAtomMerger(ClusterMixin, MergerPersistence):  # mixins first: sklearn r
         return "words"
 
     def _assign_atoms(self, n_topics: int, embeddings=None) -> None:
-        # centroid_init="documents": no atom k-means; the atoms join their documents' topics below.
-        from_documents = self._uses_centroids() and getattr(self, "centroid_init", "atoms") == "documents"
+        # A documents start: no atom k-means; the atoms join their documents' topics below.
+        start = centroid_start(getattr(self, "centroid_init", "atoms"), n_topics)  # older pickles lack it
+        from_documents = self._uses_centroids() and start == "documents"
         if from_documents:
             self.atom_prefix_: int | None = None
             self._set_atom_topics(np.full(self.atom_weights_.shape[0], -1, dtype=np.int64), n_topics)
@@ -328,9 +331,9 @@ class SAEAtomMerger(ClusterMixin, MergerPersistence):  # mixins first: sklearn r
             n_docs = self.codes_.shape[0]
             points = lambda: self._points(self.codes_, embeddings)  # noqa: E731
             if from_documents:
-                start = document_seeds(points, n_docs, n_topics, self.random_state)
+                seeds = document_seeds(points, n_docs, n_topics, self.random_state)
                 self.topic_centroids_ = fit_centroids(points, None, n_docs, self.sae_.d_in,
-                                                      self.refine_iterations, start=start)
+                                                      self.refine_iterations, start=seeds)
             else:
                 self.topic_centroids_ = fit_centroids(points, self._mixture(self.codes_), n_docs,
                                                       self.sae_.d_in, self.refine_iterations)
@@ -342,7 +345,7 @@ class SAEAtomMerger(ClusterMixin, MergerPersistence):  # mixins first: sklearn r
             self.probabilities_ = self._mixture(self.codes_)
 
     def _merge_atoms_by_kmeans(self, n_topics: int) -> None:
-        """The atom k-means (``centroid_init="atoms"``): every active atom of the prefix gets a topic."""
+        """The atom k-means (an atoms start): every active atom of the prefix gets a topic."""
         sae_cfg = self.sae_.cfg if self.sae_ is not None else None
         self.atom_prefix_ = merge_prefix(sae_cfg, n_topics, getattr(self, "atom_prefix", "auto"))
         weights = self.atom_weights_

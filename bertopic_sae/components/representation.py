@@ -49,7 +49,7 @@ class EmissionTopicWords(ClassTfidfTransformer):
         idf_ranking: rank words by ``P_c(w) × idf(w)`` instead of ``P_c(w)``.
         exclusivity: ``α``: rank a topic's words by ``P_c(w) (P_c(w) / max_j P_j(w))^α``, so a word ranks
             high only in the topics that use it most (:func:`~bertopic_sae.tm.topic_words.exclusive_scores`;
-            not applied to the rows of time slices or classes); 0: by ``P_c(w)``.
+            not applied to the rows of time slices or classes); 0: by ``P_c(w)``. Default 0.5.
         slice_iterations: EM steps that re-estimate a topic's atom mixture on a time slice or class.
         bm25_weighting: as in ``ClassTfidfTransformer`` (used only where c-TF-IDF rows are computed).
         reduce_frequent_words: as in ``ClassTfidfTransformer``.
@@ -78,7 +78,7 @@ class EmissionTopicWords(ClassTfidfTransformer):
         parent_prior: float = 0.0,
         parent: Parent = "tree",
         idf_ranking: bool = False,
-        exclusivity: float = 0.0,
+        exclusivity: float = 0.5,
         slice_iterations: int = 30,
         bm25_weighting: bool = False,
         reduce_frequent_words: bool = False,

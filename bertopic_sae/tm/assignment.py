@@ -20,8 +20,8 @@ from sklearn.preprocessing import normalize
 
 from ..sae.model import round_to_float16
 
-__all__ = ["one_hot", "membership", "mixture", "unit_points", "document_seeds", "fit_centroids",
-           "realign_atoms", "give_every_topic_a_document"]
+__all__ = ["one_hot", "membership", "mixture", "unit_points", "centroid_start", "document_seeds",
+           "fit_centroids", "realign_atoms", "give_every_topic_a_document"]
 
 BLOCK = 65_536
 """Documents per block when document vectors are formed (bounded memory)."""
@@ -65,6 +65,32 @@ def unit_points(codes: sp.csr_matrix, decode: Callable[[sp.csr_matrix], np.ndarr
         else:
             raise ValueError("Document vectors need the embeddings or the SAE's decoder.")
         yield start, normalize(block).astype(np.float32, copy=False)
+
+
+DOCUMENT_START_FROM = 50
+"""``centroid_init="auto"`` starts from the documents at this many topics or more, from the atom merge below
+(the development table behind it: benchmarks/README.md, "Distinct topics")."""
+
+
+def centroid_start(centroid_init: str, n_topics: int) -> str:
+    """``"atoms"`` or ``"documents"``: where ``n_topics`` topics' centroids start under ``centroid_init``.
+
+    Arguments:
+        centroid_init: ``"auto"`` (documents from :data:`DOCUMENT_START_FROM` topics), ``"atoms"`` or
+            ``"documents"``.
+        n_topics: number of topics.
+
+    Usage:
+
+    ```python
+    centroid_start("auto", 20)   # 'atoms'
+    ```
+    """
+    if centroid_init not in ("auto", "atoms", "documents"):
+        raise ValueError(f"centroid_init must be 'auto', 'atoms' or 'documents', got {centroid_init!r}.")
+    if centroid_init == "auto":
+        return "documents" if n_topics >= DOCUMENT_START_FROM else "atoms"
+    return centroid_init
 
 
 SEED_SAMPLE = 100_000

@@ -44,6 +44,7 @@ from ._kernels import _Likelihood
 from .assignment import (
     BLOCK,
     SEED_SAMPLE,
+    centroid_start,
     document_seeds,
     fit_centroids,
     membership,
@@ -350,7 +351,7 @@ def fit_sae_tm_distributed(
     word_vectors: np.ndarray | Callable[[Sequence[str]], np.ndarray] | None = None,
     background_weight: float = 0.3,
     top_p: float = 0.9,
-    centroid_init: str = "atoms",
+    centroid_init: str = "auto",
     refine_iterations: int = 100,
     points_memory: int = 2**31,
     probabilities: bool = True,
@@ -374,7 +375,8 @@ def fit_sae_tm_distributed(
         background_weight: π of the emission model.
         top_p: share of an atom's emission mass whose words make its vector (word merge).
         centroid_init: where the topic centroids start, as in :class:`SAEAtomMerger`: ``"atoms"`` (the
-            atom merge's topics) or ``"documents"`` (k-means++ seeds drawn from every rank's documents).
+            atom merge's topics), ``"documents"`` (k-means++ seeds drawn from every rank's documents) or
+            ``"auto"`` (documents from :data:`~bertopic_sae.tm.assignment.DOCUMENT_START_FROM` topics).
         refine_iterations: spherical k-means steps of the centroid assignment.
         points_memory: bytes of document vectors (float16) kept in memory across those steps; above it
             they are read from ``embeddings`` again on every step (same values, slower).
@@ -384,8 +386,7 @@ def fit_sae_tm_distributed(
         verbose: progress bars.
     """
     reducer = reducer or Reducer()
-    if centroid_init not in ("atoms", "documents"):  # refused before the encode and EM steps
-        raise ValueError(f"centroid_init must be 'atoms' or 'documents', got {centroid_init!r}.")
+    start_from = centroid_start(centroid_init, n_topics)  # a bad value is refused before the encode and EM
     if len(texts) != embeddings.shape[0]:
         raise ValueError(f"This rank has {len(texts)} texts but {embeddings.shape[0]} embeddings.")
     n_docs = int(reducer.sum(np.array([len(texts)]))[0])
@@ -412,7 +413,7 @@ def fit_sae_tm_distributed(
         word_vectors=word_vectors, decoder=sae.atoms() if word_vectors is None else None, top_p=top_p,
     )
     points = _points(codes, embeddings, points_memory)
-    if centroid_init == "documents":  # the atoms join their documents' topics below
+    if start_from == "documents":  # the atoms join their documents' topics below
         atom_topic = np.full(atom_weights.shape[0], -1, dtype=np.int64)
         start = document_seeds(points, codes.shape[0], n_topics, random_state,
                                max_points=max(1, SEED_SAMPLE // reducer.world), gather=reducer.gather)
