@@ -45,13 +45,14 @@ FIELDS = ["corpus", "n_docs", "k", "init", "seed", "against", "alpha", "npmi", "
 
 
 def exclusive(rows: np.ndarray, alpha: float, against: str) -> np.ndarray:
-    """The ranking scores above for ``(n_topics, n_words)`` non-negative rows."""
+    """The ranking scores above for ``(n_topics, n_words)`` non-negative rows ("strongest": the package's)."""
+    from bertopic_sae.tm.topic_words import exclusive_scores
+
+    if against == "strongest":
+        return exclusive_scores(rows, alpha)
     rows = np.asarray(rows, dtype=np.float64)
-    if alpha == 0:
-        return rows
-    total = rows.max(axis=0) if against == "strongest" else rows.sum(axis=0)
-    ratio = np.divide(rows, total, out=np.zeros_like(rows), where=total > 0)
-    return rows * ratio**alpha
+    total = rows.sum(axis=0)
+    return rows * np.divide(rows, total, out=np.zeros_like(rows), where=total > 0) ** alpha
 
 
 def _top_words(rows: np.ndarray, vocab: list[str], n: int = 10) -> list[list[str]]:

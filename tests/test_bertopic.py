@@ -12,6 +12,7 @@ from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
 from bertopic.vectorizers import ClassTfidfTransformer, OnlineCountVectorizer
 
 from bertopic_sae import BERTopic, EmissionTopicWords, SAEAtomMerger, SAEEncoder
+from bertopic_sae.tm.topic_words import exclusive_scores
 
 N_TOPICS = 8
 
@@ -58,6 +59,8 @@ def test_topic_words_come_from_the_emission_matrix(fitted):
     p_c = merger.emission_model_.document_topic_word(
         merger.codes_, merger.counts_, atom_topic, np.asarray(model.topics_), N_TOPICS
     )
+    assert model.ctfidf_model.exclusivity == 0.5  # ranked so that neighbouring topics share fewer words
+    p_c = exclusive_scores(p_c, 0.5)
     words = model.vectorizer_model.get_feature_names_out()
     for topic in range(N_TOPICS):
         expected = [words[i] for i in np.argsort(-p_c[topic])[:10]]
@@ -69,7 +72,7 @@ def test_paper_atom_average_words_on_request(bbc, small_sae, embedding_model):
     model = BERTopic(
         clustering_model=SAEAtomMerger(n_topics=5, sae=small_sae),
         embedding_model=embedding_model,
-        ctfidf_model=EmissionTopicWords(words_from="atoms"),
+        ctfidf_model=EmissionTopicWords(words_from="atoms", exclusivity=0.0),
     )
     model.fit_transform(texts, embeddings)
     p_c = model.hdbscan_model.emission_model_.topic_word(model._current_atom_topics(), 5)
@@ -80,7 +83,7 @@ def test_paper_atom_average_words_on_request(bbc, small_sae, embedding_model):
         clustering_model=SAEAtomMerger(n_topics=5, sae=small_sae),
         embedding_model=embedding_model,
         ctfidf_model=EmissionTopicWords(
-            binary=False, idf_weighted=False, share_prior=0, weight_documents=False
+            binary=False, idf_weighted=False, share_prior=0, weight_documents=False, exclusivity=0.0
         ),
     )
     raw.fit_transform(texts, embeddings)
@@ -101,7 +104,7 @@ def test_paper_atom_average_words_on_request(bbc, small_sae, embedding_model):
     generic = BERTopic(
         clustering_model=SAEAtomMerger(n_topics=5, sae=small_sae),
         embedding_model=embedding_model,
-        ctfidf_model=EmissionTopicWords(background_tokens=0.5),
+        ctfidf_model=EmissionTopicWords(background_tokens=0.5, exclusivity=0.0),
     )
     generic.fit_transform(texts, embeddings)
     merger = generic.hdbscan_model

@@ -13,28 +13,38 @@ from bertopic_sae import BERTopic, EmissionTopicWords, SAEAtomMerger  # noqa: E4
 from bertopic_sae.tm.topic_words import exclusive_scores  # noqa: E402
 
 
-def test_the_topic_using_a_word_most_keeps_its_score():
+def test_a_word_keeps_its_weight_only_in_the_topic_using_it_most():
     rows = np.array([[0.4, 0.4, 0.2, 0.0], [0.1, 0.5, 0.0, 0.4], [0.0, 0.0, 0.0, 0.0]])
     out = exclusive_scores(rows, 2.0)
-    # word 0: topic 0 owns it (0.4), topic 1 uses it 4x less: 0.1 * (1/4)^2; word 1: topic 1 owns it.
-    np.testing.assert_allclose(out[0], [0.4, 0.4 * (0.4 / 0.5) ** 2, 0.2, 0.0])
-    np.testing.assert_allclose(out[1], [0.1 / 16, 0.5, 0.0, 0.4])
+    # word 1: topic 1 uses it most; topic 0 uses it 0.8 times as much: weight 0.4 * 0.8^2. Word 0: the
+    # other way round, 0.1 * (1/4)^2. Then each row is rescaled to its old sum.
+    row0 = np.array([0.4, 0.4 * 0.8**2, 0.2, 0.0])
+    row1 = np.array([0.1 / 16, 0.5, 0.0, 0.4])
+    np.testing.assert_allclose(out[0], row0 / row0.sum())
+    np.testing.assert_allclose(out[1], row1 / row1.sum())
     np.testing.assert_allclose(out[2], 0.0)  # an empty topic stays empty (no division by zero)
     np.testing.assert_array_equal(exclusive_scores(rows, 0.0), rows)
-    # Word 1, shared, stays topic 1's top word (it uses it most) and falls behind word 0 in topic 0.
+    # The shared word 1 stays topic 1's top word and falls behind word 0 in topic 0.
     assert np.argsort(-out[0])[:2].tolist() == [0, 1] and np.argmax(out[1]) == 1
-    assert out[0, 1] < rows[0, 1] and out[1, 1] == rows[1, 1]
+    np.testing.assert_allclose(exclusive_scores(rows * 3, 2.0), out * 3)
 
 
-def test_a_larger_exclusivity_never_raises_a_shared_words_score():
+def test_a_larger_exclusivity_makes_the_top_words_more_distinct():
     rng = np.random.default_rng(0)
-    rows = rng.dirichlet(np.full(30, 0.3), size=8)
-    previous = rows
-    for alpha in (0.5, 1.0, 2.0, 4.0):
-        out = exclusive_scores(rows, alpha)
-        assert (out <= previous + 1e-15).all()
-        np.testing.assert_allclose(out.max(axis=0), rows.max(axis=0))  # every word's owner keeps its score
-        previous = out
+    rows = rng.dirichlet(np.full(300, 0.3), size=40)
+
+    def unique_share(scores):
+        top = np.argsort(-scores, axis=1)[:, :10]
+        return np.unique(top).size / top.size
+
+    shares = [unique_share(exclusive_scores(rows, alpha)) for alpha in (0.0, 0.5, 1.0, 2.0, 4.0)]
+    assert shares == sorted(shares) and shares[-1] > shares[0]
+    owner = rows.argmax(axis=0)
+    for alpha in (0.5, 1.0, 2.0, 4.0):  # within a topic, the words it owns lose the least weight
+        ratio = exclusive_scores(rows, alpha) / rows
+        for topic in range(40):
+            owned = owner == topic
+            assert ratio[topic, owned].min(initial=np.inf) >= ratio[topic, ~owned].max() * (1 - 1e-9)
 
 
 def test_bad_values_raise_clear_errors():

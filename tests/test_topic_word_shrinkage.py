@@ -103,7 +103,7 @@ def test_document_topic_word_shrinks_with_the_topics_token_mass():
 
 def test_option_is_used_saved_and_loaded(bbc, small_sae, embedding_model, tmp_path):
     texts, _, embeddings = bbc
-    words = EmissionTopicWords(parent_prior=2000.0, parent="atoms")
+    words = EmissionTopicWords(parent_prior=2000.0, parent="atoms", exclusivity=0.0)  # the plain ranking
     model = BERTopic(clustering_model=SAEAtomMerger(n_topics=6, sae=small_sae),
                      embedding_model=embedding_model, ctfidf_model=words)
     model.fit_transform(texts, embeddings)

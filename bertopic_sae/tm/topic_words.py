@@ -288,10 +288,11 @@ def shrink_to_parents(
 
 
 def exclusive_scores(rows: np.ndarray, exclusivity: float) -> np.ndarray:
-    """Ranking scores ``s_c(w) = p_c(w) (p_c(w) / max_j p_j(w))^α`` of every topic's words.
+    """Ranking scores ``s_c(w) ∝ p_c(w) (p_c(w) / max_j p_j(w))^α`` of every topic's words.
 
-    The topic that uses a word most keeps its score; a topic using it ``r`` times less has its score
-    multiplied by ``r^α``, so neighbouring topics stop sharing their top words (higher topic diversity).
+    Within a topic, a word it uses most of all topics keeps its weight; a word some other topic uses ``r``
+    times more is weighted down by ``r^α``, so neighbouring topics stop sharing their top words (higher
+    topic diversity). Each row is rescaled to keep its sum (distributions stay distributions).
     ``α = exclusivity``; 0 returns the rows unchanged.
 
     Arguments:
@@ -299,7 +300,7 @@ def exclusive_scores(rows: np.ndarray, exclusivity: float) -> np.ndarray:
         exclusivity: ``α >= 0``.
 
     Returns:
-        ``(n_topics, n_words)`` scores (not normalised).
+        ``(n_topics, n_words)`` scores, each row with the sum of the input row.
 
     Usage:
 
@@ -314,4 +315,6 @@ def exclusive_scores(rows: np.ndarray, exclusivity: float) -> np.ndarray:
         return rows
     strongest = rows.max(axis=0)
     ratio = np.divide(rows, strongest, out=np.zeros_like(rows), where=strongest > 0)
-    return rows * ratio**exclusivity
+    scores = rows * ratio**exclusivity
+    total, kept = rows.sum(axis=1, keepdims=True), scores.sum(axis=1, keepdims=True)
+    return np.divide(scores * total, kept, out=np.zeros_like(rows), where=kept > 0)
