@@ -30,10 +30,15 @@ def small():
 def test_every_adapter_hyperparameter_reaches_its_component(small):
     corpus, embeddings = small
     sae = adapters.SAETopicModel(K, embeddings=embeddings, seed=0, merger_params={"merge": "decoder"})
-    sae.train_model(corpus.dataset, {"top_p": 0.5, "merger__refine_iterations": 3, "model__top_n_words": 7})
+    sae.train_model(corpus.dataset, {"top_p": 0.5, "merger__refine_iterations": 3, "model__top_n_words": 7,
+                                     "exclusivity": 1.5, "words__share_prior": 3.0})
     merger = sae.model_.hdbscan_model
     assert (merger.top_p, merger.refine_iterations, merger.merge) == (0.5, 3, "decoder")
     assert sae.model_.top_n_words == 7
+    assert (sae.model_.ctfidf_model.exclusivity, sae.model_.ctfidf_model.share_prior) == (1.5, 3.0)
+    with pytest.raises(ValueError, match="topic-word hyperparameters"):
+        adapters.SAETopicModel(K, embeddings=embeddings, model_params={"ctfidf_model": None}).train_model(
+            corpus.dataset, {"exclusivity": 1.0})
     kmeans = adapters.KMeansBERTopicModel(K, embeddings=embeddings, seed=0)
     kmeans.train_model(corpus.dataset, {"max_iter": 7, "model__top_n_words": 6})
     assert kmeans.model_.hdbscan_model.max_iter == 7 and kmeans.model_.top_n_words == 6

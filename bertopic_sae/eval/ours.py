@@ -29,9 +29,10 @@ class SAETopicModel(_CTfidfModel):
         merger_params: extra keyword arguments for ``SAEAtomMerger`` (a seed is passed as ``random_state`` or
             ``seed`` when the merger accepts one).
         model_params: extra keyword arguments for ``bertopic_sae.BERTopic``.
-        **kwargs: hyperparameters: ``num_topics``, ``seed``, and any ``SAEAtomMerger`` or ``BERTopic``
-            argument, bare (``top_p``) or prefixed (``merger__top_p``, ``model__top_n_words``); the same
-            names work in ``train_model(dataset, hyperparameters)`` and an OCTIS Optimizer's search space.
+        **kwargs: hyperparameters: ``num_topics``, ``seed``, and any ``SAEAtomMerger``, ``BERTopic`` or
+            ``EmissionTopicWords`` argument, bare (``top_p``, ``exclusivity``) or prefixed (``merger__top_p``,
+            ``model__top_n_words``, ``words__exclusivity``); the same names work in
+            ``train_model(dataset, hyperparameters)`` and an OCTIS Optimizer's search space.
 
     Usage:
 
@@ -54,7 +55,7 @@ class SAETopicModel(_CTfidfModel):
 
     def _fit(self, token_lists, embeddings, vocab):
         try:
-            from bertopic_sae import BERTopic, SAEAtomMerger
+            from bertopic_sae import BERTopic, EmissionTopicWords, SAEAtomMerger
         except ImportError as error:
             raise ImportError(
                 "SAETopicModel needs bertopic_sae.BERTopic and bertopic_sae.SAEAtomMerger, which this "
@@ -62,9 +63,18 @@ class SAETopicModel(_CTfidfModel):
                 "bertopic_sae does not provide yet."
             ) from error
         # Hyperparameters (e.g. an OCTIS Optimizer's search space) override merger_params / model_params.
-        routed = route_hyperparameters(self.hyperparameters, {"merger": SAEAtomMerger, "model": BERTopic})
+        routed = route_hyperparameters(
+            self.hyperparameters, {"merger": SAEAtomMerger, "model": BERTopic, "words": EmissionTopicWords}
+        )
         merger_kw = {**self.merger_params, **routed["merger"]}
         model_kw = {**self.model_params, **routed["model"]}
+        if routed["words"]:
+            if "ctfidf_model" in model_kw:
+                raise ValueError(
+                    f"Got topic-word hyperparameters {sorted(routed['words'])} and a ctfidf_model: pass one "
+                    "(the hyperparameters build EmissionTopicWords)."
+                )
+            model_kw["ctfidf_model"] = EmissionTopicWords(**routed["words"])
         seed = self.hyperparameters.get("seed")
         accepted = inspect.signature(SAEAtomMerger).parameters
         for name in ("random_state", "seed"):
