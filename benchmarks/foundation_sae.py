@@ -349,10 +349,11 @@ def report(path: Path) -> None:
     print("\n".join(lines[:12]))
 
 
-def grid_report(new: Path, peers: Path) -> None:
+def grid_report(new: Path, peers: Path, previous: Path | None = None) -> None:
     """Every OCTIS-grid cell of the new SAE rows against the committed peers (mean over their seeds):
     the rank on NPMI and C_V, the gap to the best peer and its seed spread, and NPMI's change from K = 20
-    to 200."""
+    to 200; with ``previous`` (SAE rows of the previous defaults measured in the same session) the change
+    from them, cell by cell."""
     import pandas as pd
 
     from bertopic_sae._io import atomic_write_text
@@ -401,8 +402,26 @@ def grid_report(new: Path, peers: Path) -> None:
         peer = at20.drop(["sae (new defaults)", "sae (committed)"], errors="ignore").idxmax()
         lines.append(f"| {dataset} | {change(dataset, 'sae (new defaults)')} | "
                      f"{change(dataset, 'sae (committed)')} | {peer}: {change(dataset, peer)} |")
+    if previous is not None:
+        lines += _against_previous(fresh, pd.read_csv(previous, dtype={"code": str}), previous.name)
     atomic_write_text(new.with_suffix(".md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def _against_previous(fresh, previous, name: str) -> list[str]:
+    """Markdown lines: the new SAE rows against the previous defaults' rows, cell by cell (same seeds)."""
+    keys = ["dataset", "num_topics"]
+    cells = fresh.groupby(keys)[["npmi", "c_v", "td"]].mean().join(
+        previous.groupby(keys)[["npmi", "c_v", "td"]].mean(), rsuffix="_previous", how="inner")
+    lines = ["", f"Against the previous defaults measured in the same session (`{name}`, "
+             f"{previous['config'].iloc[0]}, seeds {sorted(previous['seed'].unique().tolist())}):", "",
+             "| dataset | K | NPMI new | NPMI previous | Δ | C_V Δ | TD new | TD previous |",
+             "|---|---|---|---|---|---|---|---|"]
+    for (dataset, k), row in cells.iterrows():
+        lines.append(f"| {dataset} | {k} | {row['npmi']:.3f} | {row['npmi_previous']:.3f} | "
+                     f"{row['npmi'] - row['npmi_previous']:+.3f} | {row['c_v'] - row['c_v_previous']:+.3f} | "
+                     f"{row['td']:.2f} | {row['td_previous']:.2f} |")
+    return lines
 
 
 def main() -> None:
@@ -437,6 +456,8 @@ def main() -> None:
     p = sub.add_parser("grid-report", help="new OCTIS-grid SAE rows against the committed peers")
     p.add_argument("--new", type=Path, required=True)
     p.add_argument("--peers", type=Path, default=RESULTS / "octis_grid.csv")
+    p.add_argument("--previous", type=Path, default=None,
+                   help="SAE rows of the previous defaults from the same session, compared cell by cell")
     args = parser.parse_args()
     if args.command == "sentences":
         write_sentences(args.out)
@@ -449,7 +470,7 @@ def main() -> None:
             parser.error("run needs at least one --sae NAME=FOLDER (or --reference)")
         run(args)
     elif args.command == "grid-report":
-        grid_report(args.new, args.peers)
+        grid_report(args.new, args.peers, args.previous)
     else:
         report(args.out)
 
