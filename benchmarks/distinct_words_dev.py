@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks._machine import cpu_cores, cpu_model
-from benchmarks.foundation_sae import DEV_CORPORA, _dataset, dev_texts
+from benchmarks.foundation_sae import DEV_CORPORA, dev_corpus, done_cells
 
 RESULTS = Path(__file__).parent / "results"
 DEFAULT_CSV = RESULTS / "distinct_words_dev.csv"
@@ -69,22 +69,16 @@ def closest_pair(topic_embeddings: np.ndarray) -> float:
 def run(args) -> None:
     import torch
 
-    from bertopic_sae.data import default_embedding_model, embed
-    from bertopic_sae.eval import OctisEvaluator, SAETopicModel, seed_everything
+    from bertopic_sae.data import default_embedding_model
+    from bertopic_sae.eval import SAETopicModel, seed_everything
 
     torch.set_num_threads(args.threads)
-    done = set()
-    if args.out.exists():
-        with open(args.out) as handle:
-            done = {(r["corpus"], int(r["k"]), r["init"], int(r["seed"])) for r in csv.DictReader(handle)}
+    done = done_cells(args.out, "init")
     model = default_embedding_model(device="cpu")
     machine = f"{cpu_model()}, {cpu_cores()} cores (shared), torch threads {torch.get_num_threads()}"
     for corpus in args.corpora:
-        texts = dev_texts(corpus)
-        embeddings = embed(texts, model, show_progress_bar=False)
-        dataset = _dataset(texts)
+        texts, embeddings, dataset, evaluator = dev_corpus(corpus, model)
         vocab = list(dataset.get_vocabulary())
-        evaluator = OctisEvaluator(dataset, word_embeddings=False)
         for k in args.ks:
             for init in args.inits:
                 for seed in args.seeds if init == "documents" else args.seeds[:1]:  # atoms: seed-free

@@ -193,8 +193,8 @@ def _load_sae(spec: str):
 def run(args) -> None:
     import torch
 
-    from bertopic_sae.data import default_embedding_model, embed
-    from bertopic_sae.eval import KMeansBERTopicModel, OctisEvaluator, SAETopicModel, seed_everything
+    from bertopic_sae.data import default_embedding_model
+    from bertopic_sae.eval import KMeansBERTopicModel, SAETopicModel, seed_everything
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -211,17 +211,11 @@ def run(args) -> None:
         saes = [(f"{name}{WORDS_SUFFIX}", sae, prefix) for name, sae, prefix in saes]
     if args.reference:  # scored beside the SAEs, never ranked (see winner)
         saes.append((REFERENCE, None, None))
-    done = set()
-    if args.out.exists():
-        with open(args.out) as handle:
-            done = {(r["corpus"], int(r["k"]), r["sae"], int(r["seed"])) for r in csv.DictReader(handle)}
+    done = done_cells(args.out, "sae")
     model = default_embedding_model(device="cpu")
     machine = f"{cpu_model()}, {cpu_cores()} cores (shared), torch threads {torch.get_num_threads()}"
     for corpus in args.corpora:
-        texts = dev_texts(corpus)
-        embeddings = embed(texts, model, show_progress_bar=False)
-        dataset = _dataset(texts)
-        evaluator = OctisEvaluator(dataset, word_embeddings=False)
+        texts, embeddings, dataset, evaluator = dev_corpus(corpus, model)
         for k in args.ks:
             for name, sae, atom_prefix in saes:
                 for seed in args.seeds:
@@ -261,6 +255,25 @@ def run(args) -> None:
                     _append(args.out, row)
                     print({key: row[key] for key in FIELDS[:14]}, flush=True)
     report(args.out)
+
+
+def done_cells(path: Path, candidate: str) -> set[tuple]:
+    """``(corpus, k, <candidate column>, seed)`` of the rows a results CSV already holds (runs resume)."""
+    if not path.exists():
+        return set()
+    with open(path) as handle:
+        return {(r["corpus"], int(r["k"]), r[candidate], int(r["seed"])) for r in csv.DictReader(handle)}
+
+
+def dev_corpus(corpus: str, model):
+    """``(texts, embeddings, dataset, evaluator)`` of a development corpus (embeddings from the cache)."""
+    from bertopic_sae.data import embed
+    from bertopic_sae.eval import OctisEvaluator
+
+    texts = dev_texts(corpus)
+    dataset = _dataset(texts)
+    return texts, embed(texts, model, show_progress_bar=False), dataset, OctisEvaluator(dataset,
+                                                                                       word_embeddings=False)
 
 
 def _append(path: Path, row: dict) -> None:
