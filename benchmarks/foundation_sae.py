@@ -316,6 +316,11 @@ def winner(frame) -> tuple[str, object]:
             score = cell[metric].where(~low_td, -np.inf)
             cell[f"{metric}_rank"] = score.rank(ascending=False, method="min")
         ranked.append(cell)
+    if not ranked:
+        raise SystemExit(
+            "No development cell holds an SAE candidate (only reference or c-TF-IDF-words rows): add a run "
+            "with --sae NAME=FOLDER to rank, or read the CSV's reference rows directly."
+        )
     import pandas as pd
 
     table = pd.concat(ranked).groupby("sae")[["npmi_rank", "c_v_rank", "npmi", "c_v", "td"]].mean()
