@@ -15,11 +15,6 @@ _NO_REDUCTION = (
     "there: the identity (the merger reads full embeddings) or an SAEEncoder, which expands 384-d "
     "embeddings of its embedding model into SAE atoms"
 )
-_THREE_DOCS_PER_TOPIC = (
-    "asserts that every topic has 3 representative documents: the stock topics hold at least 3 documents "
-    "(HDBSCAN's min_cluster_size=3); k-means over SAE atoms has no minimum size, and the reduced fixture "
-    "(75 SAE topics on 1,000 posts, then reduce_topics('auto')) keeps topics of 1-2 documents"
-)
 _HUB_ONLY = "stock BERTopic with language='Dutch' downloads a multilingual Hub model (not offline)"
 
 NOT_APPLICABLE: dict[str, tuple[str, str]] = {
@@ -37,9 +32,5 @@ NOT_APPLICABLE: dict[str, tuple[str, str]] = {
             "reduced_topic_model", "online_topic_model",
         )
     },
-    "test_representation/test_get.py::test_get_representative_docs[reduced_topic_model]": (
-        "xfail",
-        _THREE_DOCS_PER_TOPIC,
-    ),
     "test_other.py::test_no_plotly": ("skip", _HUB_ONLY),
 }
