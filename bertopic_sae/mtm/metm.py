@@ -206,7 +206,9 @@ class METM(MechanisticTopicModel):
         # the pre-activations that fire at that rate under the starting temperature τ = 0.25 · scale
         target = q + 0.25 * self._scale(q) * torch.logit(rate.clamp(1e-6, 1 - 1e-6))
         # the affine encoder: (ρ − b_dec) W_enc = target − b_enc, solved for ρ in least squares
-        offset = torch.linalg.lstsq(w_enc.T, (target - b_enc).T).solution.T
+        # in float64: the system is ill-conditioned, and float32 last-bit differences between processes (BLAS
+        # paths) grew into different starting points
+        offset = torch.linalg.lstsq(w_enc.T.double(), (target - b_enc).T.double()).solution.T.float()
         return b_dec + offset
 
     def _fit_counts(self, fc: FeatureCounts) -> tuple[np.ndarray, np.ndarray]:
