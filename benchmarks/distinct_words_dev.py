@@ -21,7 +21,6 @@ then ``python -m benchmarks.distinct_words_dev report`` (writes ``results/distin
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import os
 import time
@@ -30,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks._machine import cpu_cores, cpu_model
-from benchmarks.foundation_sae import DEV_CORPORA, dev_corpus, done_cells
+from benchmarks.foundation_sae import DEV_CORPORA, append_row, dev_corpus, done_cells
 
 RESULTS = Path(__file__).parent / "results"
 DEFAULT_CSV = RESULTS / "distinct_words_dev.csv"
@@ -104,19 +103,9 @@ def run(args) -> None:
                                 "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                                 "machine": machine,
                             }
-                            _append(args.out, row)
+                            append_row(args.out, row, FIELDS)
                     print(corpus, k, init, seed, f"{seconds:.0f}s sep {separation:.3f}", flush=True)
     report(args.out)
-
-
-def _append(path: Path, row: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    new = not path.exists()
-    with open(path, "a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=FIELDS)
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
 
 
 def winner(frame):

@@ -277,10 +277,15 @@ def dev_corpus(corpus: str, model):
 
 
 def _append(path: Path, row: dict) -> None:
+    append_row(path, row, FIELDS)
+
+
+def append_row(path: Path, row: dict, fields: list[str]) -> None:
+    """Append one cell's row to a results CSV (its header first when new), so runs can resume."""
     path.parent.mkdir(parents=True, exist_ok=True)
     new = not path.exists()
     with open(path, "a", newline="") as handle:  # one whole line per cell: a kill loses one cell at most
-        writer = csv.DictWriter(handle, fieldnames=FIELDS)
+        writer = csv.DictWriter(handle, fieldnames=fields)
         if new:
             writer.writeheader()
         writer.writerow(row)

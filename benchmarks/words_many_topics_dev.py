@@ -24,7 +24,6 @@ Usage: ``python -m benchmarks.words_many_topics_dev run [--corpora reuters ...] 
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import os
 import time
@@ -33,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks._machine import cpu_cores, cpu_model
-from benchmarks.foundation_sae import DEV_CORPORA, dev_corpus, done_cells
+from benchmarks.foundation_sae import DEV_CORPORA, append_row, dev_corpus, done_cells
 
 RESULTS = Path(__file__).parent / "results"
 DEFAULT_CSV = RESULTS / "words_many_topics_dev.csv"
@@ -109,26 +108,16 @@ def run(args) -> None:
                     ranked = exclusive_scores(rows, alpha)
                     words = [[str(vocab[i]) for i in np.argsort(-row, kind="stable")[:10]] for row in ranked]
                     scores = evaluator.score({**output, "topics": words})
-                    _append(args.out, {
+                    append_row(args.out, {
                         "corpus": corpus, "n_docs": len(texts), "k": k, "seed": seed, "reading": name,
                         "npmi": round(scores["npmi"], 4), "c_v": round(scores["c_v"], 4),
                         "td": round(scores["td"], 4), "fit_seconds": round(seconds, 1),
                         "load1": round(load, 2),
                         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                         "machine": machine,
-                    })
+                    }, FIELDS)
                 print(corpus, k, seed, f"{seconds:.0f}s", flush=True)
     report(args.out)
-
-
-def _append(path: Path, row: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    new = not path.exists()
-    with open(path, "a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=FIELDS)
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
 
 
 def winner(frame) -> tuple[str, object, object]:
