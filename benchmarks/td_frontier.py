@@ -71,9 +71,8 @@ FIELDS = [
 def run(args) -> None:
     import torch
 
-    from benchmarks.words_many_topics_dev import reading_rows
+    from benchmarks.words_many_topics_dev import score_readings
     from bertopic_sae.eval import OctisEvaluator, load_octis_corpus, seed_everything
-    from bertopic_sae.tm.topic_words import exclusive_scores
 
     torch.set_num_threads(args.threads)
     done = {(c, k, s) for c, k, _, s in done_cells(args.out, "reading")}
@@ -91,21 +90,8 @@ def run(args) -> None:
                 load, started = os.getloadavg()[0], time.perf_counter()
                 output = topic_model.train_model(corpus.dataset, top_words=10)
                 seconds = time.perf_counter() - started
-                fitted = topic_model.model_
-                stages = fitted.sae_stages_
-                doc_topic = np.asarray(fitted.topics_, dtype=np.int64)
-                # Atoms in BERTopic's numbering (the merger's labels map onto topics_ one to one).
-                mapping = dict(zip(fitted.hdbscan_model.labels_.tolist(), doc_topic.tolist(), strict=True))
-                atom_topic = np.array([mapping.get(int(t), -1) for t in fitted.hdbscan_model.atom_topic_])
-                vocab = fitted.vectorizer_model.get_feature_names_out()
-                n_topics = int(doc_topic.max()) + 1
-                for name, (spec, alpha) in READINGS.items():
-                    rows = reading_rows(
-                        stages.emission, stages.codes, stages.counts, doc_topic, atom_topic, n_topics, spec
-                    )
-                    ranked = exclusive_scores(rows, alpha)
-                    words = [[str(vocab[i]) for i in np.argsort(-row, kind="stable")[:10]] for row in ranked]
-                    scores = evaluator.score({**output, "topics": words})
+                scored = score_readings(topic_model.model_, output, evaluator, READINGS)
+                for name, scores in scored.items():
                     append_row(
                         args.out,
                         {
@@ -236,12 +222,15 @@ def report(path: Path, peers_path: Path = PEERS_CSV) -> None:
     readings = frame.groupby(["corpus", "k", "reading"])[["npmi", "c_v", "td"]].mean().round(3)
     readings = readings.unstack("reading").swaplevel(axis=1).sort_index(axis=1)
     order = [r for r in READINGS if r in set(frame["reading"])]
-    lost = placed[placed["peer NPMI"] > placed["SAE-TM default NPMI"]]
+    # A peer that found fewer topics than asked (BERTopic's HDBSCAN) is not compared at that K.
+    same_k = placed[placed["topics found"] == placed["K"]]
+    lost = same_k[same_k["peer NPMI"] > same_k["SAE-TM default NPMI"]]
     decided = lost.dropna(subset=["SAE-TM NPMI at peer TD"])
     above = decided[decided["margin at peer TD"] < 0]
     outside = len(lost) - len(decided)
     summary = [
-        f"Peer cells with a higher NPMI than SAE-TM's default: {len(lost)} of {len(placed)}. "
+        f"Peer cells with K topics found and a higher NPMI than SAE-TM's default: {len(lost)} of "
+        f"{len(same_k)}. "
         f"Of these, {len(decided)} lie inside SAE-TM's TD range; SAE-TM's curve reaches the "
         f"peer's NPMI at the peer's TD in {len(decided) - len(above)} of them and stays below "
         f"in {len(above)} (mean margin {decided['margin at peer TD'].mean():+.3f}). {outside} "

@@ -68,13 +68,33 @@ def reading_rows(emission, codes, counts, doc_topic, atom_topic, n_topics, spec)
     return emission.document_topic_word(codes, counts, atom_topic, doc_topic, n_topics=n_topics, **spec)
 
 
+def score_readings(fitted, output: dict, evaluator, readings: dict) -> dict[str, dict]:
+    """Scores of every reading (name -> (spec, alpha), as :data:`READINGS`) of one fitted model's topics."""
+    from bertopic_sae.tm.topic_words import exclusive_scores
+
+    stages = fitted.sae_stages_
+    doc_topic = np.asarray(fitted.topics_, dtype=np.int64)
+    # Atoms in BERTopic's numbering (the merger's labels map onto topics_ one to one).
+    mapping = dict(zip(fitted.hdbscan_model.labels_.tolist(), doc_topic.tolist(), strict=True))
+    atom_topic = np.array([mapping.get(int(t), -1) for t in fitted.hdbscan_model.atom_topic_])
+    vocab = fitted.vectorizer_model.get_feature_names_out()
+    n_topics = int(doc_topic.max()) + 1
+    scored = {}
+    for name, (spec, alpha) in readings.items():
+        rows = reading_rows(stages.emission, stages.codes, stages.counts, doc_topic, atom_topic, n_topics,
+                            spec)
+        ranked = exclusive_scores(rows, alpha)
+        words = [[str(vocab[i]) for i in np.argsort(-row, kind="stable")[:10]] for row in ranked]
+        scored[name] = evaluator.score({**output, "topics": words})
+    return scored
+
+
 def run(args) -> None:
     import torch
 
     from bertopic_sae.data import default_embedding_model
     from bertopic_sae.eval import SAETopicModel, seed_everything
     from bertopic_sae.tm.assignment import centroid_start
-    from bertopic_sae.tm.topic_words import exclusive_scores
 
     torch.set_num_threads(args.threads)
     done = {(c, k, s) for c, k, _, s in done_cells(args.out, "reading")}
@@ -94,20 +114,7 @@ def run(args) -> None:
                 load, started = os.getloadavg()[0], time.perf_counter()
                 output = topic_model.train_model(dataset)
                 seconds = time.perf_counter() - started
-                fitted = topic_model.model_
-                stages = fitted.sae_stages_
-                doc_topic = np.asarray(fitted.topics_, dtype=np.int64)
-                # Atoms in BERTopic's numbering (the merger's labels map onto topics_ one to one).
-                mapping = dict(zip(fitted.hdbscan_model.labels_.tolist(), doc_topic.tolist(), strict=True))
-                atom_topic = np.array([mapping.get(int(t), -1) for t in fitted.hdbscan_model.atom_topic_])
-                vocab = fitted.vectorizer_model.get_feature_names_out()
-                n_topics = int(doc_topic.max()) + 1
-                for name, (spec, alpha) in READINGS.items():
-                    rows = reading_rows(stages.emission, stages.codes, stages.counts, doc_topic, atom_topic,
-                                        n_topics, spec)
-                    ranked = exclusive_scores(rows, alpha)
-                    words = [[str(vocab[i]) for i in np.argsort(-row, kind="stable")[:10]] for row in ranked]
-                    scores = evaluator.score({**output, "topics": words})
+                for name, scores in score_readings(topic_model.model_, output, evaluator, READINGS).items():
                     append_row(args.out, {
                         "corpus": corpus, "n_docs": len(texts), "k": k, "seed": seed, "reading": name,
                         "npmi": round(scores["npmi"], 4), "c_v": round(scores["c_v"], 4),
