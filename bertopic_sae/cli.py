@@ -480,7 +480,12 @@ def register_embed(sub) -> None:
         "for SAE pretraining data)",
     )
     p.add_argument("--shard-size", type=_positive_int, default=10_000, help="documents per shard")
-    p.add_argument("--batch-size", type=_positive_int, default=64, help="documents per encoder batch")
+    p.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=32,
+        help="documents per encoder batch (32, as `fit` embeds: padding changes the last bits)",
+    )
     p.add_argument("--overwrite", action="store_true", help="discard embeddings already in --out")
     _common(p)
     p.set_defaults(handler=cmd_embed)

@@ -413,7 +413,7 @@ def embed_to_shards(
     dtype: str = "float16",
     precision: str = "float32",
     shard_size: int = 10_000,
-    batch_size: int = 64,
+    batch_size: int = 32,
     device: str | None = None,
     source: str = "",
     overwrite: bool = False,

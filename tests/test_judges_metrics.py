@@ -118,3 +118,43 @@ def test_named_variants_and_the_cli_likelihood_intruder(tmp_path):
     assert main([str(topics), "--out", str(out), "--metrics", "C_I_lik", "--repetitions", "1", "-q"]) == 0
     (row,) = list(csv.DictReader(out.open()))
     assert row["metric"] == "C_I_lik" and row["n_questions"] == "3" and 0 <= float(row["mean"]) <= 1
+
+
+def test_a_topic_subset_asks_only_those_topics_and_still_draws_intruders_from_all(tmp_path):
+    import csv
+    import json
+
+    from bertopic_sae.judges import llm_metric, sample_topic_subset
+    from bertopic_sae.judges.cli import main
+
+    asked_owners = []
+
+    def oracle(prompt: str) -> str:
+        options = _options(prompt)
+        owner = next(i for i, t in enumerate(TOPICS) if sum(w in t for w in options.values()) == 5)
+        asked_owners.append(owner)
+        return next(letter for letter, w in options.items() if w not in TOPICS[owner])
+
+    scores = intruder_detection(TOPICS, oracle, repetitions=4, topic_subset=[2])
+    assert set(asked_owners) == {2} and scores.n_questions == 4
+    assert scores.per_topic[2] == 1.0 and np.isnan(scores.per_topic[:2]).all() and scores.mean == 1.0
+    rated = coherence_rating(TOPICS, lambda p: "3", repetitions=2, topic_subset=[0, 2])
+    assert rated.n_questions == 4 and np.isnan(rated.per_topic[1])
+    with pytest.raises(ValueError, match="topic index"):
+        llm_metric("C_I", TOPICS, oracle, topic_subset=[3])
+    with pytest.raises(ValueError, match="at least 1"):
+        sample_topic_subset(10, 0)
+    assert sample_topic_subset(3, 5) is None and sample_topic_subset(3, None) is None
+    picked = sample_topic_subset(200, 25, seed=1)
+    assert len(set(picked)) == 25 and picked == sorted(picked)
+    assert picked == sample_topic_subset(200, 25, seed=1)
+
+    many = [[f"w{k}_{j}" for j in range(6)] for k in range(40)]
+    path = tmp_path / "topics.jsonl"
+    path.write_text(json.dumps({"model": "m", "num_topics": 40, "topics": many}) + "\n")
+    out = tmp_path / "scores.csv"
+    # the CLI asks the offline SmolLM2 about 7 of the 40 topics, once each
+    args = ["--out", str(out), "--metrics", "C_R", "--repetitions", "1", "--max-topics", "7", "-q"]
+    assert main([str(path), *args]) == 0
+    (row,) = list(csv.DictReader(out.open()))
+    assert row["n_questions"] == "7" and row["num_topics"] == "40"

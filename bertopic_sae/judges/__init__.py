@@ -40,7 +40,14 @@ from .directions import (
     shift_embedding,
 )
 from .likelihood import LMLikelihoodJudge, sequence_log_probs
-from .llm_metrics import METRIC_VARIANTS, TopicScores, coherence_rating, intruder_detection, llm_metric
+from .llm_metrics import (
+    METRIC_VARIANTS,
+    TopicScores,
+    coherence_rating,
+    intruder_detection,
+    llm_metric,
+    sample_topic_subset,
+)
 from .pairwise import (
     SIMPLE_TOPIC_JUDGE_PROMPT,
     TOPIC_JUDGE_PROMPT,
@@ -94,6 +101,7 @@ __all__ = [
     "intruder_detection",
     "coherence_rating",
     "llm_metric",
+    "sample_topic_subset",
     "METRIC_VARIANTS",
     "DirectionSource",
     "MeanDifferenceDirections",

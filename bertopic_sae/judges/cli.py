@@ -10,6 +10,7 @@ Usage:
 ```bash
 python -m bertopic_sae.judges.cli topics.jsonl --out llm_metrics.csv --metrics C_I
 bertopic-sae judge topics.jsonl --out llm_metrics.csv --metrics C_I_lik C_R_cal   # the offline SmolLM2
+bertopic-sae judge topics.jsonl --out llm_metrics.csv --metrics C_I_lik --max-topics 25   # 25 per row
 python -m bertopic_sae.judges.cli topics.json --judge openai:gpt-4.1-mini --out scores.csv
 ```
 """
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     """Handler of ``judge``: score every row of ``args.topics`` and append to ``args.out``."""
     from tqdm.auto import tqdm
 
-    from .llm_metrics import llm_metric
+    from .llm_metrics import llm_metric, sample_topic_subset
 
     rows = _rows(Path(args.topics))
     out = Path(args.out)
@@ -74,7 +75,11 @@ def run(args: argparse.Namespace) -> int:
         wanted = wanted[: args.limit]
     judge = _judge(args.judge, verbose=False) if wanted else None
     for i, metric in tqdm(wanted, desc="judge", disable=args.quiet):
-        scores = llm_metric(metric, rows[i]["topics"], judge, repetitions=args.repetitions, seed=args.seed)
+        topics = rows[i]["topics"]
+        subset = sample_topic_subset(len(topics), args.max_topics, seed=args.seed)
+        scores = llm_metric(
+            metric, topics, judge, repetitions=args.repetitions, seed=args.seed, topic_subset=subset
+        )
         record = {k: rows[i].get(k, "") for k in _KEYS} | {
             "row": i,
             "metric": metric,
@@ -113,6 +118,12 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--judge", default="smollm2", help="smollm2 (offline), hf:<causal LM>, openai:<model>")
     p.add_argument("--repetitions", type=int, default=3, help="questions per topic (SAE-TM: 3)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--max-topics",
+        type=int,
+        default=None,
+        help="ask about a seeded sample of at most N topics per row (intruders still from every topic)",
+    )
     p.add_argument("--limit", type=int, default=None, help="score at most N (row, metric) cells this run")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=run)

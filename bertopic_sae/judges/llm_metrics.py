@@ -53,6 +53,7 @@ __all__ = [
     "intruder_detection",
     "coherence_rating",
     "llm_metric",
+    "sample_topic_subset",
     "METRIC_VARIANTS",
     "INTRUDER_PROMPT",
     "INTRUDER_WORD_PROMPT",
@@ -103,6 +104,38 @@ def _check_topics(topics: Sequence[Sequence[str]], n_words: int, minimum_topics:
     return checked
 
 
+def _asked(topic_subset: Sequence[int] | None, n_topics: int) -> list[int]:
+    if topic_subset is None:
+        return list(range(n_topics))
+    asked = sorted({int(k) for k in topic_subset})
+    if not asked or asked[0] < 0 or asked[-1] >= n_topics:
+        raise ValueError(
+            f"topic_subset={list(topic_subset)[:5]}...: give at least one topic index in 0..{n_topics - 1}."
+        )
+    return asked
+
+
+def sample_topic_subset(n_topics: int, max_topics: int | None, seed: int = 0) -> list[int] | None:
+    """A seeded sample of ``max_topics`` topic indices to ask about (``None``: all ``n_topics``).
+
+    Arguments:
+        n_topics: number of topics of the model.
+        max_topics: largest number asked about; ``None`` or ``>= n_topics`` asks about all.
+        seed: seed of the sample.
+
+    Usage:
+
+    ```python
+    scores = llm_metric("C_I_lik", topics, judge, topic_subset=sample_topic_subset(len(topics), 25))
+    ```
+    """
+    if max_topics is not None and max_topics < 1:
+        raise ValueError(f"max_topics={max_topics}: ask about at least 1 topic, or pass None for all.")
+    if max_topics is None or max_topics >= n_topics:
+        return None
+    return sorted(np.random.default_rng(seed).choice(n_topics, size=max_topics, replace=False).tolist())
+
+
 def _score(answers: list, owners: list[int], values: list[Any], n_topics: int) -> TopicScores:
     sums, counts, failures = np.zeros(n_topics), np.zeros(n_topics), 0
     for answer, topic, value in zip(answers, owners, values, strict=True):
@@ -126,6 +159,7 @@ def intruder_detection(
     seed: int = 0,
     answer: Literal["letter", "word", "likelihood"] = "letter",
     calibrate: bool = False,
+    topic_subset: Sequence[int] | None = None,
 ) -> TopicScores:
     """C_I: per-topic accuracy of the judge at spotting an intruder among a topic's top words.
 
@@ -139,6 +173,8 @@ def intruder_detection(
             log-probabilities as the reply; needs a judge with ``answer_log_probs``, an LMJudge) or
             ``"likelihood"`` (the word least predicted by the others; needs an LMLikelihoodJudge).
         calibrate: subtract the judge's answers to content-free prompts (see the module docstring).
+        topic_subset: indices of the topics asked about (all by default); intruders still come from every
+            topic, and the topics not asked stay NaN in ``per_topic``.
 
     Usage:
 
@@ -158,7 +194,8 @@ def intruder_detection(
         raise ValueError(f"answer={answer!r} needs {needs[answer][1]}, not {type(judge).__name__}.")
     prompts, owners, values, shown_words = [], [], [], []
     labels = list(string.ascii_uppercase[: n_words + 1])
-    for k, words in enumerate(topics):
+    for k in _asked(topic_subset, len(topics)):
+        words = topics[k]
         own = {w.lower() for w in words}
         candidates = [[w for w in t if w.lower() not in own] for i, t in enumerate(topics) if i != k]
         candidates = [c for c in candidates if c]
@@ -217,6 +254,7 @@ def coherence_rating(
     repetitions: int = 3,
     seed: int = 0,
     calibrate: bool = False,
+    topic_subset: Sequence[int] | None = None,
 ) -> TopicScores:
     """C_R: per-topic coherence on 0-100, the expected 0-9 rating under the judge's digit probabilities.
 
@@ -227,6 +265,7 @@ def coherence_rating(
         repetitions: ratings per topic, each of a fresh random order of the words.
         seed: seed of the orders.
         calibrate: divide the digit probabilities by those on content-free words (an LMJudge).
+        topic_subset: indices of the topics rated (all by default); the others stay NaN in ``per_topic``.
 
     Usage:
 
@@ -240,7 +279,8 @@ def coherence_rating(
     digits = [str(d) for d in range(10)]
     scale = np.arange(10) * 100.0 / 9.0
     prompts, owners = [], []
-    for k, words in enumerate(topics):
+    for k in _asked(topic_subset, len(topics)):
+        words = topics[k]
         for _ in range(repetitions):
             pool = [words[i] for i in rng.permutation(n_words)]
             prompts.append(COHERENCE_PROMPT.format(words=", ".join(pool)))
@@ -264,7 +304,13 @@ METRIC_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
 
 
 def llm_metric(
-    name: str, topics: Sequence[Sequence[str]], judge: Any, *, repetitions: int = 3, seed: int = 0
+    name: str,
+    topics: Sequence[Sequence[str]],
+    judge: Any,
+    *,
+    repetitions: int = 3,
+    seed: int = 0,
+    topic_subset: Sequence[int] | None = None,
 ) -> TopicScores:
     """One of :data:`METRIC_VARIANTS` by name.
 
@@ -274,6 +320,7 @@ def llm_metric(
         judge: the judge; for ``C_I_lik`` an ``LMLikelihoodJudge``, or an ``LMJudge`` whose LM it reuses.
         repetitions: questions per topic.
         seed: seed of the intruders and orders.
+        topic_subset: indices of the topics asked about (all by default; see :func:`sample_topic_subset`).
 
     Usage:
 
@@ -289,4 +336,4 @@ def llm_metric(
 
         judge = LMLikelihoodJudge(judge._lm())  # the same loaded LM, asked for likelihoods
     fn = intruder_detection if kind == "intruder" else coherence_rating
-    return fn(topics, judge, repetitions=repetitions, seed=seed, **kwargs)
+    return fn(topics, judge, repetitions=repetitions, seed=seed, topic_subset=topic_subset, **kwargs)
