@@ -127,7 +127,7 @@ def report(args) -> None:
     ]
     for (dataset, k), cell in table.groupby(["dataset", "num_topics"]):
         cell = cell.sort_values("mean", ascending=False)
-        if "sae" not in set(cell.model):
+        if "sae" not in set(cell.model) or len(cell) < 2:
             continue
         sae = cell[cell.model == "sae"].iloc[0]
         others = cell[cell.model != "sae"]
