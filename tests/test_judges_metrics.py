@@ -158,3 +158,5 @@ def test_a_topic_subset_asks_only_those_topics_and_still_draws_intruders_from_al
     assert main([str(path), *args]) == 0
     (row,) = list(csv.DictReader(out.open()))
     assert row["n_questions"] == "7" and row["num_topics"] == "40"
+    with pytest.raises(SystemExit):  # a usage error before any LM is loaded
+        main([str(path), "--out", str(out), "--max-topics", "0"])

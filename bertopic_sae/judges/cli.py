@@ -42,6 +42,13 @@ def _rows(path: Path) -> list[dict]:
     return rows
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
 def _judge(spec: str, verbose: bool) -> Any:
     from .base import LMJudge, OpenAIJudge
 
@@ -120,7 +127,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--max-topics",
-        type=int,
+        type=_positive_int,
         default=None,
         help="ask about a seeded sample of at most N topics per row (intruders still from every topic)",
     )
