@@ -99,8 +99,8 @@ def report(path: Path) -> None:
         "",
         f"`python -m benchmarks.ulp_stability` ({frame['date'].min()} to {frame['date'].max()}; "
         f"{frame['machine'].iloc[0]}; share {sorted(frame['share'].unique().tolist())}). ARI of the document "
-        "topics against the unperturbed fit (same seed), mean and min over the repeats. SAE-TM at the defaults; "
-        "kmeans = scikit-learn KMeans(random_state=0) on the same embeddings.",
+        "topics against the unperturbed fit (same seed), mean and min over the repeats. SAE-TM at the "
+        "defaults; kmeans = scikit-learn KMeans(random_state=0) on the same embeddings.",
         "",
         table.reset_index().to_markdown(index=False),
     ]
