@@ -104,6 +104,8 @@ def run(args) -> None:
 def report(args) -> None:
     import pandas as pd
 
+    from bertopic_sae._io import atomic_write_text
+
     scores = pd.read_csv(args.out)
     npmi = pd.concat([
         pd.read_csv(SAE_SCORES).assign(model="sae"),
@@ -146,7 +148,7 @@ def report(args) -> None:
         f"Spearman correlation over all cells: C_I_lik with NPMI {corr.loc['mean', 'npmi']:+.2f}, "
         f"with TD {corr.loc['mean', 'td']:+.2f}."
     )
-    (RESULTS / "octis_grid_ci_lik.md").write_text("\n".join(lines) + "\n")
+    atomic_write_text(RESULTS / "octis_grid_ci_lik.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

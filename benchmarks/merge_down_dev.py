@@ -36,7 +36,7 @@ from sklearn.metrics import adjusted_rand_score  # noqa: E402
 from benchmarks._machine import cpu_cores, cpu_model  # noqa: E402
 from benchmarks.foundation_sae import DEV_CORPORA, append_row, dev_corpus  # noqa: E402
 from benchmarks.ulp_stability import move_ulps  # noqa: E402
-from benchmarks.words_many_topics_dev import reading_rows  # noqa: E402
+from benchmarks.words_many_topics_dev import score_labelled_readings, topic_labels  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FINE_K = 100
@@ -55,39 +55,17 @@ def fit(embeddings, dataset, model, k: int, seed: int):
     return adapter.model_, output
 
 
-def labels(fitted) -> tuple[np.ndarray, np.ndarray]:
-    """Documents' and atoms' topics in BERTopic's numbering (atoms without a topic: -1)."""
-    doc_topic = np.asarray(fitted.topics_, dtype=np.int64)
-    mapping = dict(zip(fitted.hdbscan_model.labels_.tolist(), doc_topic.tolist(), strict=True))
-    atom_topic = np.array([mapping.get(int(t), -1) for t in fitted.hdbscan_model.atom_topic_])
-    return doc_topic, atom_topic
-
-
 def merged_down(fitted, embeddings: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The fine fit's topics merged to ``k`` by Ward linkage on their unit-norm document centroids."""
     from sklearn.cluster import AgglomerativeClustering
 
-    doc_topic, atom_topic = labels(fitted)
+    doc_topic, atom_topic = topic_labels(fitted)
     n_fine = int(doc_topic.max()) + 1
     unit = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
     centroids = np.stack([unit[doc_topic == t].mean(0) for t in range(n_fine)])
     coarse = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(centroids)
     atoms = np.where(atom_topic >= 0, coarse[np.maximum(atom_topic, 0)], -1)
     return coarse[doc_topic], atoms
-
-
-def read(fitted, doc_topic, atom_topic, k, output, evaluator) -> dict[str, dict]:
-    from bertopic_sae.tm.topic_words import exclusive_scores
-
-    stages = fitted.sae_stages_
-    vocab = fitted.vectorizer_model.get_feature_names_out()
-    scored = {}
-    for name, (spec, alpha) in READINGS.items():
-        rows = reading_rows(stages.emission, stages.codes, stages.counts, doc_topic, atom_topic, k, spec)
-        ranked = exclusive_scores(rows, alpha)
-        words = [[str(vocab[i]) for i in np.argsort(-row, kind="stable")[:10]] for row in ranked]
-        scored[name] = evaluator.score({**output, "topics": words})
-    return scored
 
 
 def run(args) -> None:
@@ -105,16 +83,20 @@ def run(args) -> None:
                 moved_fine = [fit(m, dataset, model, FINE_K, seed)[0] for m in moved]
             start = time.perf_counter()
             default, output = fit(embeddings, dataset, model, k, seed)
-            default_docs, default_atoms = labels(default)
-            default_ari = [adjusted_rand_score(default_docs, labels(fit(m, dataset, model, k, seed)[0])[0])
-                           for m in moved]
+            default_docs, default_atoms = topic_labels(default)
+            default_ari = [
+                adjusted_rand_score(default_docs, topic_labels(fit(m, dataset, model, k, seed)[0])[0])
+                for m in moved
+            ]
             down_docs, down_atoms = merged_down(fine, embeddings, k)
             down_ari = [adjusted_rand_score(down_docs, merged_down(f, m, k)[0])
                         for f, m in zip(moved_fine, moved, strict=True)]
             methods = {
-                "default": (read(default, default_docs, default_atoms, k, output, evaluator), default_ari),
-                f"merge-down from {FINE_K}": (
-                    read(fine, down_docs, down_atoms, k, fine_output, evaluator), down_ari),
+                "default": (score_labelled_readings(default, default_docs, default_atoms, k, output,
+                                                    evaluator, READINGS), default_ari),
+                f"merge-down from {FINE_K}": (score_labelled_readings(fine, down_docs, down_atoms, k,
+                                                                     fine_output, evaluator, READINGS),
+                                              down_ari),
             }
             for method, (scored, ari) in methods.items():
                 for reading, scores in scored.items():
@@ -133,6 +115,8 @@ def run(args) -> None:
 
 def report(path: Path) -> None:
     import pandas as pd
+
+    from bertopic_sae._io import atomic_write_text
 
     frame = pd.read_csv(path)
     table = frame.pivot_table(index=["corpus", "k", "method"], columns="reading",
@@ -159,7 +143,7 @@ def report(path: Path) -> None:
         "",
         means.to_markdown(index=False),
     ]
-    path.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    atomic_write_text(path.with_suffix(".md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -32,6 +32,7 @@ from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
 from benchmarks._machine import cpu_cores, cpu_model  # noqa: E402
 from benchmarks.foundation_sae import append_row, dev_texts  # noqa: E402
+from benchmarks.stability import fit_kmeans, fit_ours  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 METHODS = ("sae-tm", "kmeans", "sae-tm documents")
@@ -52,16 +53,9 @@ def move_ulps(embeddings: np.ndarray, share: float, seed: int) -> np.ndarray:
 
 def fit_topics(method: str, texts, embeddings, embedding_model, k: int) -> np.ndarray:
     if method == "kmeans":
-        from sklearn.cluster import KMeans
-
-        return KMeans(n_clusters=k, random_state=0).fit(embeddings).labels_
-    from bertopic_sae import BERTopic, SAEAtomMerger
-
+        return fit_kmeans(embeddings, k, seed=0)
     start = {"sae-tm documents": {"centroid_init": "documents"}}.get(method, {})
-    model = BERTopic(clustering_model=SAEAtomMerger(n_topics=k, random_state=0, verbose=False, **start),
-                     embedding_model=embedding_model)
-    topics, _ = model.fit_transform(texts, embeddings=embeddings)
-    return np.asarray(topics)
+    return fit_ours(texts, embeddings, embedding_model, "auto", k, seed=0, verbose=False, **start)[0]
 
 
 def run(args) -> None:
@@ -92,6 +86,8 @@ def run(args) -> None:
 def report(path: Path) -> None:
     import pandas as pd
 
+    from bertopic_sae._io import atomic_write_text
+
     frame = pd.read_csv(path)
     table = frame.groupby(["corpus", "k", "method"])["ari"].agg(["mean", "min", "count"]).round(3)
     lines = [
@@ -104,7 +100,7 @@ def report(path: Path) -> None:
         "",
         table.reset_index().to_markdown(index=False),
     ]
-    path.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    atomic_write_text(path.with_suffix(".md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -68,17 +68,29 @@ def reading_rows(emission, codes, counts, doc_topic, atom_topic, n_topics, spec)
     return emission.document_topic_word(codes, counts, atom_topic, doc_topic, n_topics=n_topics, **spec)
 
 
+def topic_labels(fitted) -> tuple[np.ndarray, np.ndarray]:
+    """Documents' and atoms' topics of a fitted model in BERTopic's numbering (atoms without a topic: -1)."""
+    doc_topic = np.asarray(fitted.topics_, dtype=np.int64)
+    # The merger's labels map onto topics_ one to one.
+    mapping = dict(zip(fitted.hdbscan_model.labels_.tolist(), doc_topic.tolist(), strict=True))
+    atom_topic = np.array([mapping.get(int(t), -1) for t in fitted.hdbscan_model.atom_topic_])
+    return doc_topic, atom_topic
+
+
 def score_readings(fitted, output: dict, evaluator, readings: dict) -> dict[str, dict]:
     """Scores of every reading (name -> (spec, alpha), as :data:`READINGS`) of one fitted model's topics."""
+    doc_topic, atom_topic = topic_labels(fitted)
+    return score_labelled_readings(fitted, doc_topic, atom_topic, int(doc_topic.max()) + 1, output, evaluator,
+                                   readings)
+
+
+def score_labelled_readings(fitted, doc_topic, atom_topic, n_topics: int, output: dict, evaluator,
+                            readings: dict) -> dict[str, dict]:
+    """:func:`score_readings` for other topics of the same fit's documents and atoms (e.g. merged ones)."""
     from bertopic_sae.tm.topic_words import exclusive_scores
 
     stages = fitted.sae_stages_
-    doc_topic = np.asarray(fitted.topics_, dtype=np.int64)
-    # Atoms in BERTopic's numbering (the merger's labels map onto topics_ one to one).
-    mapping = dict(zip(fitted.hdbscan_model.labels_.tolist(), doc_topic.tolist(), strict=True))
-    atom_topic = np.array([mapping.get(int(t), -1) for t in fitted.hdbscan_model.atom_topic_])
     vocab = fitted.vectorizer_model.get_feature_names_out()
-    n_topics = int(doc_topic.max()) + 1
     scored = {}
     for name, (spec, alpha) in readings.items():
         rows = reading_rows(stages.emission, stages.codes, stages.counts, doc_topic, atom_topic, n_topics,
